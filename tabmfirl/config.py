@@ -1,0 +1,18 @@
+"""Tunable settings of the kernels.
+
+Tests patch these (small) so that tiny inputs exercise the parallel and
+multi-block code paths.
+
+Attributes
+----------
+PARALLEL_MIN_WORK : int
+    The Numba CPU kernels switch from their serial to their multi-threaded
+    (``prange``) variant when ``n_contexts * n_states * n_actions * width``
+    (``width`` = number of successor entries per row) reaches this number.
+    Below it, thread start-up costs more than it saves.
+CUDA_THREADS_PER_BLOCK : int
+    Threads per block of the CUDA kernels.
+"""
+
+PARALLEL_MIN_WORK = 200_000
+CUDA_THREADS_PER_BLOCK = 128
