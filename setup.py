@@ -1,0 +1,22 @@
+"""Installation script for tabmfirl (``pip install -e .[test]``)."""
+from setuptools import setup
+
+setup(
+    name="tabmfirl",
+    version="0.1.0",
+    description="Exact reference implementation of inverse RL for finite mean field games "
+                "with heterogeneous agents (PEMMFIRL and baselines)",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    # The games live in the top-level folder envs/ but install as tabmfirl.envs,
+    # so no top-level module named `envs` lands in users' site-packages.
+    packages=["tabmfirl", "tabmfirl.testing", "tabmfirl.envs"],
+    package_dir={"tabmfirl.envs": "envs"},
+    install_requires=["numpy>=1.24", "scipy>=1.10", "numba>=0.60", "numba-cuda>=0.20"],
+    extras_require={
+        "plot": ["matplotlib>=3.7"],
+        "test": ["pytest>=8,<10", "hypothesis>=6.100,<7", "matplotlib>=3.7"],
+    },
+    entry_points={"console_scripts": ["tabmfirl = tabmfirl.cli:main"]},
+)

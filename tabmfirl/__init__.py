@@ -1,0 +1,22 @@
+"""tabmfirl: exact reference implementation of inverse RL for finite mean field games.
+
+The public API; see ``docs/`` for the theory and a tutorial.  ``tabmfirl.plot``
+(matplotlib) and the CUDA kernels are imported only when used.
+"""
+from ._equilibrium import METHODS, ConvergenceWarning, EquilibriumResult, solve_equilibrium
+from ._exploitability import best_response, exploitability, regularised_return
+from ._mean_field import forward_mean_field, occupancy_measure
+from ._model import EvaluatedModel, MeanFieldFlow, evaluate_model
+from ._soft_bellman import BackwardResult, policy_evaluation, soft_bellman_backward
+from ._spec import MFGSpec, population_coupling
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "MFGSpec", "population_coupling",
+    "EvaluatedModel", "MeanFieldFlow", "evaluate_model",
+    "forward_mean_field", "occupancy_measure",
+    "BackwardResult", "soft_bellman_backward", "policy_evaluation",
+    "exploitability", "regularised_return", "best_response",
+    "EquilibriumResult", "ConvergenceWarning", "solve_equilibrium", "METHODS",
+]

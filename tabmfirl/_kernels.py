@@ -1,0 +1,326 @@
+r"""Numba CPU kernels: forward (mean field flow) and backward (soft Bellman).
+
+Pure functions on contiguous float64/int64 arrays.  The caller validates,
+allocates every output and passes it in; nothing here compiles at import
+(``@njit`` without a signature compiles lazily, ``cache=True`` keeps the
+machine code between sessions).  Each kernel comes as a serial and a
+``prange`` variant sharing the same per-row body; the Python wrappers choose by
+problem size (``tabmfirl.config.PARALLEL_MIN_WORK``).  The plain-NumPy twins in
+:mod:`tabmfirl._reference` compute the same quantities and are the test oracle.
+
+Model arrays (see :class:`tabmfirl.EvaluatedModel`)
+---------------------------------------------------
+``P[n_slices, S, A, W]`` transition slices, ``slice_index[K, T]`` the slice
+used by context ``k`` at step ``t``, ``next_states[S, A, W]`` the sparsity
+pattern (a dummy ``(1, 1, 1)`` array when ``dense``), ``R[K, T, S, A]``.
+
+Equations
+---------
+Forward:  :math:`L_t(s,a) = \mu_t(s)\pi_t(a|s)`,
+:math:`\mu_{t+1}(s') = \sum_{s,a} L_t(s,a) P_t(s'|s,a)`.
+
+Backward (temperature :math:`\beta`, :math:`V_T = 0`):
+:math:`Q_t = R_t + P_t V_{t+1}`; optimal mode
+:math:`V_t = \beta \log\sum_a e^{Q_t/\beta}`, :math:`\pi_t = e^{(Q_t - V_t)/\beta}`
+(hard max and first-argmax one-hot policy when :math:`\beta = 0`);
+evaluation mode :math:`V_t = \sum_a \pi_t (Q_t - \beta \log \pi_t)`.
+"""
+import numpy as np
+from numba import njit, prange
+
+# Error codes written into ``error[0]``; ``error[1:5]`` = (k, t, s, a).
+ERROR_NONE = 0
+ERROR_TRANSITION = 1  # a transition row is not a probability vector
+ERROR_REWARD = 2  # a reward entry is not finite
+
+MODE_OPTIMAL = 0
+MODE_EVALUATE = 1
+
+
+@njit(cache=True)
+def _no_transition(t, observed, params, out):  # pragma: no cover - never called
+    """Placeholder mean field function for specs whose transition is an array."""
+    return
+
+
+@njit(cache=True)
+def _no_reward(t, observed, context, params, out):  # pragma: no cover - never called
+    """Placeholder mean field function for specs whose reward is an array."""
+    return
+
+
+# --------------------------------------------------------------------- backward
+@njit(cache=True, inline="always")
+def _expected_next_value(P_row, ns_row, dense, V_next):
+    """:math:`\\sum_j P_{row}[j] V_{next}[n_j]` with ``n_j = j`` when dense."""
+    acc = 0.0
+    if dense:
+        for j in range(P_row.shape[0]):
+            acc += P_row[j] * V_next[j]
+    else:
+        for j in range(P_row.shape[0]):
+            acc += P_row[j] * V_next[ns_row[j]]
+    return acc
+
+
+@njit(cache=True)
+def _backup_row(k, s, t, mode, P, slice_index, next_states, dense, R, temperature,
+                Q, V, policy):
+    """One backward step for context ``k``, state ``s`` at step ``t``."""
+    A = R.shape[3]
+    P_t = P[slice_index[k, t]]
+    V_next = V[k, t + 1]
+    for a in range(A):
+        ns_row = next_states[0, 0] if dense else next_states[s, a]
+        Q[k, t, s, a] = R[k, t, s, a] + _expected_next_value(P_t[s, a], ns_row, dense, V_next)
+    q = Q[k, t, s]
+    if mode == MODE_EVALUATE:
+        total = 0.0
+        for a in range(A):
+            p = policy[k, t, s, a]
+            if p > 0.0:
+                total += p * q[a]
+                if temperature > 0.0:
+                    total -= temperature * p * np.log(p)
+        V[k, t, s] = total
+        return
+    best = q[0]
+    best_a = 0
+    for a in range(1, A):
+        if q[a] > best:
+            best = q[a]
+            best_a = a
+    if temperature == 0.0:
+        V[k, t, s] = best
+        for a in range(A):
+            policy[k, t, s, a] = 1.0 if a == best_a else 0.0
+        return
+    total = 0.0
+    for a in range(A):
+        total += np.exp((q[a] - best) / temperature)
+    value = best + temperature * np.log(total)
+    V[k, t, s] = value
+    for a in range(A):
+        policy[k, t, s, a] = np.exp((q[a] - value) / temperature)
+
+
+@njit(cache=True)
+def _backward_serial(mode, P, slice_index, next_states, dense, R, temperature, Q, V, policy):
+    """Backward pass over all contexts (serial).  ``V[:, T]`` must be 0."""
+    K, T, S, _ = R.shape
+    for t in range(T - 1, -1, -1):
+        for ks in range(K * S):
+            _backup_row(ks // S, ks % S, t, mode, P, slice_index, next_states, dense, R,
+                        temperature, Q, V, policy)
+
+
+@njit(cache=True, parallel=True)
+def _backward_parallel(mode, P, slice_index, next_states, dense, R, temperature, Q, V, policy):
+    """Backward pass over all contexts, rows of each step split across threads."""
+    K, T, S, _ = R.shape
+    for t in range(T - 1, -1, -1):
+        for ks in prange(K * S):
+            _backup_row(ks // S, ks % S, t, mode, P, slice_index, next_states, dense, R,
+                        temperature, Q, V, policy)
+
+
+# ---------------------------------------------------------------------- forward
+@njit(cache=True)
+def _check_transition_slice(P_slice, tol, k, t, error):
+    """Check each row of ``P_slice`` (S, A, W) is a probability vector."""
+    S, A, W = P_slice.shape
+    for s in range(S):
+        for a in range(A):
+            total = 0.0
+            for j in range(W):
+                p = P_slice[s, a, j]
+                if not (p >= 0.0) or not np.isfinite(p):
+                    error[0] = ERROR_TRANSITION
+                    error[1] = k
+                    error[2] = t
+                    error[3] = s
+                    error[4] = a
+                    return False
+                total += p
+            if abs(total - 1.0) > tol:
+                error[0] = ERROR_TRANSITION
+                error[1] = k
+                error[2] = t
+                error[3] = s
+                error[4] = a
+                return False
+    return True
+
+
+@njit(cache=True)
+def _check_reward_slice(R_slice, k, t, error):
+    """Check each entry of ``R_slice`` (S, A) is finite."""
+    S, A = R_slice.shape
+    for s in range(S):
+        for a in range(A):
+            if not np.isfinite(R_slice[s, a]):
+                error[0] = ERROR_REWARD
+                error[1] = k
+                error[2] = t
+                error[3] = s
+                error[4] = a
+                return False
+    return True
+
+
+@njit(cache=True)
+def _evaluate_step(t, transition_fn, reward_fn, params, dynamic_transition, dynamic_reward,
+                   state_action_kind, coupling, use_coupling, mean_field, state_action,
+                   P, slice_index, R, observed, tol, error):
+    """Evaluate the mean field functions at step ``t`` for every context.
+
+    ``observed[k]`` is set to what context ``k`` observes (its own state or
+    state-action distribution, or the coupled mixture), then the functions fill
+    ``P[slice_index[k, t]]`` and ``R[k, t]``.  Returns False on a bad table.
+    """
+    K, _, S, A = state_action.shape
+    for k in range(K):
+        if state_action_kind:
+            source = state_action[k, t].reshape(S * A)
+        else:
+            source = mean_field[k, t]
+        if not use_coupling:
+            observed[k, :] = source
+    if use_coupling:
+        observed[:, :] = 0.0
+        for k in range(K):
+            for j in range(K):
+                c = coupling[k, j]
+                if c != 0.0:
+                    if state_action_kind:
+                        source = state_action[j, t].reshape(S * A)
+                    else:
+                        source = mean_field[j, t]
+                    for i in range(observed.shape[1]):
+                        observed[k, i] += c * source[i]
+    for k in range(K):
+        if dynamic_transition:
+            P_slice = P[slice_index[k, t]]
+            transition_fn(t, observed[k], params, P_slice)
+            if not _check_transition_slice(P_slice, tol, k, t, error):
+                return False
+        if dynamic_reward:
+            reward_fn(t, observed[k], k, params, R[k, t])
+            if not _check_reward_slice(R[k, t], k, t, error):
+                return False
+    return True
+
+
+@njit(cache=True)
+def _evaluate_model(transition_fn, reward_fn, params, dynamic_transition, dynamic_reward,
+                    state_action_kind, coupling, use_coupling, mean_field, state_action,
+                    P, slice_index, R, observed, tol, error):
+    """Evaluate ``P`` and ``R`` along a given (frozen) flow, every step."""
+    T = state_action.shape[1]
+    for t in range(T):
+        if not _evaluate_step(t, transition_fn, reward_fn, params, dynamic_transition,
+                              dynamic_reward, state_action_kind, coupling, use_coupling,
+                              mean_field, state_action, P, slice_index, R, observed, tol,
+                              error):
+            return
+
+
+@njit(cache=True)
+def _joint_distribution(t, mean_field, policy, state_action):
+    """``state_action[k, t, s, a] = mean_field[k, t, s] * policy[k, t, s, a]``."""
+    K, _, S, A = policy.shape
+    for k in range(K):
+        for s in range(S):
+            m = mean_field[k, t, s]
+            for a in range(A):
+                state_action[k, t, s, a] = m * policy[k, t, s, a]
+
+
+@njit(cache=True)
+def _propagate_rows(k, t, row_start, row_stop, P, slice_index, next_states, dense,
+                    state_action, out):
+    """Accumulate ``L_t(s,a) P_t(.|s,a)`` for rows ``s*A+a`` in [start, stop) into ``out``."""
+    A = state_action.shape[3]
+    P_t = P[slice_index[k, t]]
+    for row in range(row_start, row_stop):
+        s = row // A
+        a = row % A
+        weight = state_action[k, t, s, a]
+        if weight == 0.0:
+            continue
+        P_row = P_t[s, a]
+        if dense:
+            for j in range(P_row.shape[0]):
+                out[j] += weight * P_row[j]
+        else:
+            ns_row = next_states[s, a]
+            for j in range(P_row.shape[0]):
+                out[ns_row[j]] += weight * P_row[j]
+
+
+@njit(cache=True)
+def _forward_serial(transition_fn, reward_fn, params, dynamic_transition, dynamic_reward,
+                    state_action_kind, coupling, use_coupling, mu0, policy, P, slice_index,
+                    next_states, dense, R, mean_field, state_action, observed, scratch, tol,
+                    error):
+    """Forward pass: flow of ``policy`` from ``mu0``, evaluating the model on the way.
+
+    ``scratch`` is unused here (kept so both variants share a signature).
+    """
+    K, T, S, A = policy.shape
+    for k in range(K):
+        mean_field[k, 0, :] = mu0
+    for t in range(T):
+        _joint_distribution(t, mean_field, policy, state_action)
+        if dynamic_transition or dynamic_reward:
+            if not _evaluate_step(t, transition_fn, reward_fn, params, dynamic_transition,
+                                  dynamic_reward, state_action_kind, coupling, use_coupling,
+                                  mean_field, state_action, P, slice_index, R, observed, tol,
+                                  error):
+                return
+        for k in range(K):
+            out = mean_field[k, t + 1]
+            out[:] = 0.0
+            _propagate_rows(k, t, 0, S * A, P, slice_index, next_states, dense,
+                            state_action, out)
+
+
+@njit(cache=True, parallel=True)
+def _forward_parallel(transition_fn, reward_fn, params, dynamic_transition, dynamic_reward,
+                      state_action_kind, coupling, use_coupling, mu0, policy, P, slice_index,
+                      next_states, dense, R, mean_field, state_action, observed, scratch, tol,
+                      error):
+    """Forward pass with each step's rows split into ``scratch.shape[1]`` chunks.
+
+    ``scratch`` has shape ``(K, n_chunks, S)``: one private accumulator per
+    chunk, summed afterwards, so no two threads write the same memory.
+    """
+    K, T, S, A = policy.shape
+    n_chunks = scratch.shape[1]
+    rows = S * A
+    for k in range(K):
+        mean_field[k, 0, :] = mu0
+    for t in range(T):
+        _joint_distribution(t, mean_field, policy, state_action)
+        if dynamic_transition or dynamic_reward:
+            if not _evaluate_step(t, transition_fn, reward_fn, params, dynamic_transition,
+                                  dynamic_reward, state_action_kind, coupling, use_coupling,
+                                  mean_field, state_action, P, slice_index, R, observed, tol,
+                                  error):
+                return
+        for job in prange(K * n_chunks):
+            k = job // n_chunks
+            chunk = job % n_chunks
+            acc = scratch[k, chunk]
+            acc[:] = 0.0
+            start = (rows * chunk) // n_chunks
+            stop = (rows * (chunk + 1)) // n_chunks
+            _propagate_rows(k, t, start, stop, P, slice_index, next_states, dense,
+                            state_action, acc)
+        for ks in prange(K * S):
+            k = ks // S
+            j = ks % S
+            total = 0.0
+            for chunk in range(n_chunks):
+                total += scratch[k, chunk, j]
+            mean_field[k, t + 1, j] = total

@@ -1,0 +1,266 @@
+r"""A game's transition and reward tables evaluated along a mean field flow.
+
+Solvers never call mean field functions themselves: the forward pass (or
+:func:`evaluate_model` for a frozen flow) turns an :class:`~tabmfirl.MFGSpec`
+into an :class:`EvaluatedModel` of plain arrays, which the backward pass reads.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from ._spec import MFGSpec, check_finite, check_stochastic
+
+__all__ = ["EvaluatedModel", "MeanFieldFlow", "evaluate_model"]
+
+_DUMMY_NEXT_STATES = np.zeros((1, 1, 1), dtype=np.int64)
+
+
+@dataclass(frozen=True, eq=False)
+class EvaluatedModel:
+    r"""Transition and reward tables of every context at every step.
+
+    Attributes
+    ----------
+    transition : ndarray, shape (n_slices, S, A, W)
+        Distinct transition slices.  A stationary game stores one slice; a
+        mean-field-dependent one stores ``K * T``.
+    slice_index : ndarray of int, shape (K, T)
+        ``transition[slice_index[m, t]]`` is :math:`P_t(\cdot \mid \cdot, \cdot)`
+        for context ``m`` at step ``t``.
+    reward : ndarray, shape (K, T, S, A)
+        :math:`r(s, a, \nu_t, m)`.
+    next_states : ndarray of int, shape (S, A, W), or None
+        Sparsity pattern; ``None`` for a dense transition (``W = S``).
+    """
+
+    transition: np.ndarray
+    slice_index: np.ndarray
+    reward: np.ndarray
+    next_states: Optional[np.ndarray] = None
+
+    def __post_init__(self):
+        P, idx, R = self.transition, self.slice_index, self.reward
+        if R.ndim != 4:
+            raise ValueError(f"reward must have shape (K, T, S, A), got {R.shape}")
+        K, T, S, A = R.shape
+        if P.ndim != 4 or P.shape[1:3] != (S, A):
+            raise ValueError(
+                f"transition must have shape (n_slices, {S}, {A}, W), got {P.shape}")
+        if idx.shape != (K, T):
+            raise ValueError(f"slice_index must have shape ({K}, {T}), got {idx.shape}")
+        if idx.min() < 0 or idx.max() >= P.shape[0]:
+            raise ValueError(f"slice_index must lie in [0, {P.shape[0] - 1}]")
+        if self.next_states is None and P.shape[3] != S:
+            raise ValueError(f"a dense transition must have width {S}, got {P.shape[3]}")
+        if self.next_states is not None and self.next_states.shape != P.shape[1:]:
+            raise ValueError(
+                f"next_states must have shape {P.shape[1:]}, got {self.next_states.shape}")
+
+    @property
+    def shape(self):
+        """``(K, T, S, A)``."""
+        return self.reward.shape
+
+    @property
+    def dense(self) -> bool:
+        """True when the transition is dense."""
+        return self.next_states is None
+
+    @property
+    def kernel_next_states(self) -> np.ndarray:
+        """``next_states`` or a ``(1, 1, 1)`` dummy, as the kernels expect."""
+        return _DUMMY_NEXT_STATES if self.next_states is None else self.next_states
+
+    def transition_at(self, context: int, t: int) -> np.ndarray:
+        """Transition slice ``(S, A, W)`` of ``context`` at step ``t``."""
+        return self.transition[self.slice_index[context, t]]
+
+    def dense_transition(self) -> np.ndarray:
+        r"""All transitions as a dense array ``(K, T, S, A, S)`` (small games only)."""
+        K, T, S, A = self.shape
+        P = self.transition[self.slice_index]
+        if self.dense:
+            return P
+        out = np.zeros((K, T, S, A, S))
+        s_idx, a_idx, _ = np.indices(self.next_states.shape)
+        for k in range(K):
+            for t in range(T):
+                np.add.at(out[k, t], (s_idx, a_idx, self.next_states), P[k, t])
+        return out
+
+    def with_reward(self, reward) -> "EvaluatedModel":
+        """The same dynamics with another reward table ``(K, T, S, A)``.
+
+        Raises ValueError on a wrong shape or non-finite entries (e.g. a
+        learned reward that diverged).
+        """
+        reward = np.ascontiguousarray(reward, dtype=np.float64)
+        if reward.shape[1:] != self.reward.shape[1:] or reward.ndim != 4:
+            raise ValueError(
+                f"reward must have shape (K, {', '.join(map(str, self.reward.shape[1:]))}), "
+                f"got {reward.shape}")
+        check_finite(reward, "reward")
+        index = self.slice_index
+        if reward.shape[0] != index.shape[0]:
+            if index.shape[0] != 1 and not np.all(index == index[:1]):
+                raise ValueError(
+                    f"reward has {reward.shape[0]} contexts but the model has "
+                    f"{index.shape[0]} with different dynamics")
+            index = np.ascontiguousarray(np.broadcast_to(index[:1], (reward.shape[0],
+                                                                     index.shape[1])))
+        return EvaluatedModel(self.transition, index, reward, self.next_states)
+
+
+@dataclass(frozen=True, eq=False)
+class MeanFieldFlow:
+    r"""The flow of a policy and the model evaluated along it.
+
+    Attributes
+    ----------
+    mean_field : ndarray, shape (K, T+1, S)
+        :math:`\mu_t(s \mid m)`, ``mean_field[:, 0] = mu0``.
+    state_action : ndarray, shape (K, T, S, A)
+        :math:`L_t(s, a \mid m) = \mu_t(s \mid m) \pi_t(a \mid s, m)`, the
+        occupancy measure of the policy.
+    model : EvaluatedModel
+        Transition and reward evaluated at this flow.
+    """
+
+    mean_field: np.ndarray
+    state_action: np.ndarray
+    model: EvaluatedModel
+
+
+def allocate_model(spec: MFGSpec) -> EvaluatedModel:
+    """Arrays for the model of ``spec``; static parts filled, dynamic parts zero."""
+    K, T, S, A, W = (spec.n_contexts, spec.horizon, spec.n_states, spec.n_actions,
+                     spec.transition_width)
+    if spec.transition_is_dynamic:
+        P = np.zeros((K * T, S, A, W))
+        slice_index = np.arange(K * T, dtype=np.int64).reshape(K, T)
+    elif spec.transition.ndim == 3:
+        P = spec.transition[None]
+        slice_index = np.zeros((K, T), dtype=np.int64)
+    else:
+        P = spec.transition
+        slice_index = np.ascontiguousarray(np.broadcast_to(np.arange(T, dtype=np.int64), (K, T)))
+    if spec.reward_is_dynamic:
+        R = np.zeros((K, T, S, A))
+    elif spec.reward.ndim == 3:
+        R = np.ascontiguousarray(np.broadcast_to(spec.reward[:, None], (K, T, S, A)))
+    else:
+        R = spec.reward.copy()
+    return EvaluatedModel(np.ascontiguousarray(P), slice_index, R, spec.next_states)
+
+
+def raise_kernel_error(error: np.ndarray) -> None:
+    """Turn a kernel's error record ``(code, k, t, s, a)`` into a ValueError."""
+    from ._kernels import ERROR_NONE, ERROR_TRANSITION
+
+    code, k, t, s, a = (int(x) for x in error)
+    if code == ERROR_NONE:
+        return
+    if code == ERROR_TRANSITION:
+        raise ValueError(
+            f"transition function produced a row that is not a probability vector "
+            f"(negative, NaN, or not summing to 1) for context {k}, step {t}, state {s}, "
+            f"action {a}")
+    raise ValueError(
+        f"reward function produced a non-finite value for context {k}, step {t}, "
+        f"state {s}, action {a}")
+
+
+def kernel_functions(spec: MFGSpec):
+    """The mean field functions (or placeholders) and coupling the kernels take."""
+    from ._kernels import _no_reward, _no_transition
+
+    transition_fn = spec.transition if spec.transition_is_dynamic else _no_transition
+    reward_fn = spec.reward if spec.reward_is_dynamic else _no_reward
+    use_coupling = spec.context_coupling is not None
+    coupling = spec.context_coupling if use_coupling else np.zeros((1, 1))
+    return transition_fn, reward_fn, coupling, use_coupling
+
+
+def check_flow(spec: MFGSpec, mean_field, state_action=None):
+    """Validate a given flow ``(K, T+1, S)`` (and ``(K, T, S, A)``) for ``spec``."""
+    K, T, S, A = spec.n_contexts, spec.horizon, spec.n_states, spec.n_actions
+    mean_field = np.ascontiguousarray(mean_field, dtype=np.float64)
+    if mean_field.shape != (K, T + 1, S):
+        raise ValueError(
+            f"mean_field must have shape (n_contexts, horizon+1, n_states) = "
+            f"({K}, {T + 1}, {S}), got {mean_field.shape}")
+    check_stochastic(mean_field, "mean_field")
+    if state_action is None:
+        if spec.mean_field_kind == "state_action":
+            raise ValueError(
+                f"game {spec.name!r} observes the state-action distribution: pass "
+                f"state_action of shape ({K}, {T}, {S}, {A})")
+        state_action = np.zeros((K, T, S, A))
+    else:
+        state_action = np.ascontiguousarray(state_action, dtype=np.float64)
+        if state_action.shape != (K, T, S, A):
+            raise ValueError(
+                f"state_action must have shape (n_contexts, horizon, n_states, n_actions) = "
+                f"({K}, {T}, {S}, {A}), got {state_action.shape}")
+        check_stochastic(state_action.reshape(K, T, S * A), "state_action")
+    return mean_field, state_action
+
+
+def evaluate_model(spec: MFGSpec, mean_field, state_action=None, *,
+                   backend: str = "auto") -> EvaluatedModel:
+    r"""Evaluate the transition and reward of ``spec`` along a frozen flow.
+
+    For every context :math:`m` and step :math:`t`, computes
+    :math:`P(\cdot \mid s, a, \nu^m_t)` and :math:`r(s, a, \nu^m_t, m)` where
+    :math:`\nu^m_t` is what context :math:`m` observes of the given flow (see
+    :class:`~tabmfirl.MFGSpec`).  This is what a best response to a fixed
+    mean field (e.g. an empirical one) needs.
+
+    Parameters
+    ----------
+    spec : MFGSpec
+    mean_field : ndarray, shape (K, T+1, S)
+    state_action : ndarray, shape (K, T, S, A), optional
+        Required when ``spec.mean_field_kind == "state_action"``.
+    backend : {"auto", "numpy", "numba", "cuda"}
+        ``"cuda"`` evaluates on the CPU with Numba (the functions are CPU code).
+
+    Returns
+    -------
+    EvaluatedModel
+
+    Raises
+    ------
+    ValueError
+        Wrong shapes, flows off the simplex, or a mean field function that
+        produced a bad table.
+    """
+    from ._backend import resolve_backend
+    from ._spec import ROW_SUM_TOL
+
+    backend = resolve_backend(backend)
+    mean_field, state_action = check_flow(spec, mean_field, state_action)
+    model = allocate_model(spec)
+    if not (spec.transition_is_dynamic or spec.reward_is_dynamic):
+        return model
+    if backend == "numpy":
+        from ._reference import evaluate_step
+
+        for t in range(spec.horizon):
+            evaluate_step(t, spec, mean_field, state_action, model.transition,
+                          model.slice_index, model.reward)
+        return model
+    from ._kernels import _evaluate_model
+
+    transition_fn, reward_fn, coupling, use_coupling = kernel_functions(spec)
+    observed = np.zeros((spec.n_contexts, spec.mean_field_dim))
+    error = np.zeros(5, dtype=np.int64)
+    _evaluate_model(transition_fn, reward_fn, spec.params, spec.transition_is_dynamic,
+                    spec.reward_is_dynamic, spec.mean_field_kind == "state_action", coupling,
+                    use_coupling, mean_field, state_action, model.transition,
+                    model.slice_index, model.reward, observed, ROW_SUM_TOL, error)
+    raise_kernel_error(error)
+    return model

@@ -1,0 +1,119 @@
+r"""Plain-NumPy twins of the kernels: the ``backend="numpy"`` path and the test oracle.
+
+Same arrays, same equations as :mod:`tabmfirl._kernels` (see there), written
+for clarity: one vectorised NumPy expression per step.  Mean field functions
+are called through their pure-Python body.  These functions raise
+``ValueError`` themselves on a bad table produced by a mean field function.
+"""
+import numpy as np
+from scipy.special import logsumexp
+
+from ._spec import check_finite, check_stochastic
+
+
+def expected_next_value(P_t, next_states, dense, V_next):
+    r""":math:`\sum_{s'} P_t(s'|s,a) V_{t+1}(s')` for every context, state, action.
+
+    Parameters
+    ----------
+    P_t : ndarray, shape (K, S, A, W)
+        Transition slice used by each context at this step.
+    next_states : ndarray of int, shape (S, A, W) or None (dense)
+    V_next : ndarray, shape (K, S)
+
+    Returns
+    -------
+    ndarray, shape (K, S, A)
+    """
+    if dense:
+        return np.einsum("ksaj,kj->ksa", P_t, V_next)
+    return np.einsum("ksaj,ksaj->ksa", P_t, V_next[:, next_states])
+
+
+def backward(P, slice_index, next_states, dense, R, temperature, policy=None):
+    r"""Soft Bellman backward pass (``policy=None``) or policy evaluation.
+
+    Returns ``(Q, V, policy)`` with shapes ``(K, T, S, A)``, ``(K, T+1, S)``,
+    ``(K, T, S, A)``.  With ``temperature == 0`` the optimal mode is the hard
+    Bellman backup and the policy is one-hot on the first maximiser.
+    """
+    K, T, S, A = R.shape
+    Q = np.zeros((K, T, S, A))
+    V = np.zeros((K, T + 1, S))
+    evaluate = policy is not None
+    policy_out = policy if evaluate else np.zeros((K, T, S, A))
+    for t in range(T - 1, -1, -1):
+        Q[:, t] = R[:, t] + expected_next_value(P[slice_index[:, t]], next_states, dense,
+                                                V[:, t + 1])
+        if evaluate:
+            pi = policy[:, t]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                entropy_term = np.where(pi > 0, pi * np.log(np.where(pi > 0, pi, 1.0)), 0.0)
+            V[:, t] = np.sum(pi * Q[:, t], axis=-1) - temperature * entropy_term.sum(-1)
+        elif temperature == 0.0:
+            V[:, t] = Q[:, t].max(axis=-1)
+            best = Q[:, t].argmax(axis=-1)
+            policy_out[:, t] = np.eye(A)[best]
+        else:
+            V[:, t] = temperature * logsumexp(Q[:, t] / temperature, axis=-1)
+            policy_out[:, t] = np.exp((Q[:, t] - V[:, t, :, None]) / temperature)
+    return Q, V, policy_out
+
+
+def observed_mean_field(t, mean_field, state_action, state_action_kind, coupling):
+    r"""What each context observes at step ``t``: shape ``(K, S)`` or ``(K, S*A)``.
+
+    :math:`\nu_t^m = \sum_{m'} C_{mm'} x_t^{m'}` with ``x`` the state (or
+    flattened state-action) distribution; ``coupling=None`` means ``C = I``.
+    """
+    K = mean_field.shape[0]
+    source = state_action[:, t].reshape(K, -1) if state_action_kind else mean_field[:, t]
+    if coupling is None:
+        return source.copy()
+    return coupling @ source
+
+
+def evaluate_step(t, spec, mean_field, state_action, P, slice_index, R):
+    """Fill ``P[slice_index[:, t]]`` and ``R[:, t]`` from the spec's mean field functions."""
+    from ._spec import python_body
+
+    observed = observed_mean_field(t, mean_field, state_action,
+                                   spec.mean_field_kind == "state_action",
+                                   spec.context_coupling)
+    for k in range(spec.n_contexts):
+        if spec.transition_is_dynamic:
+            P_slice = P[slice_index[k, t]]
+            python_body(spec.transition)(t, observed[k], spec.params, P_slice)
+            check_stochastic(P_slice, f"transition function output (context {k}, step {t})")
+        if spec.reward_is_dynamic:
+            python_body(spec.reward)(t, observed[k], k, spec.params, R[k, t])
+            check_finite(R[k, t], f"reward function output (context {k}, step {t})")
+
+
+def propagate(P_t, next_states, dense, state_action_t):
+    r""":math:`\mu_{t+1}(s') = \sum_{s,a} L_t(s,a) P_t(s'|s,a)` for every context.
+
+    ``P_t`` has shape ``(K, S, A, W)``, ``state_action_t`` ``(K, S, A)``;
+    returns ``(K, S)``.
+    """
+    if dense:
+        return np.einsum("ksa,ksaj->kj", state_action_t, P_t)
+    K, S = state_action_t.shape[0], state_action_t.shape[1]
+    mass = state_action_t[..., None] * P_t
+    out = np.zeros((K, S))
+    for k in range(K):
+        out[k] = np.bincount(next_states.ravel(), weights=mass[k].ravel(), minlength=S)
+    return out
+
+
+def forward(spec, policy, P, slice_index, next_states, dense, R, mean_field, state_action):
+    """Forward pass of ``policy`` (in place on ``mean_field``, ``state_action``, ``P``, ``R``)."""
+    T = policy.shape[1]
+    mean_field[:, 0] = spec.mu0
+    dynamic = spec.transition_is_dynamic or spec.reward_is_dynamic
+    for t in range(T):
+        state_action[:, t] = mean_field[:, t, :, None] * policy[:, t]
+        if dynamic:
+            evaluate_step(t, spec, mean_field, state_action, P, slice_index, R)
+        mean_field[:, t + 1] = propagate(P[slice_index[:, t]], next_states, dense,
+                                         state_action[:, t])

@@ -1,0 +1,385 @@
+r"""Validated description of a finite-horizon mean field game with agent types.
+
+Notation (used throughout the package)
+--------------------------------------
+* states :math:`s \in \{0, \dots, S-1\}`, actions :math:`a \in \{0, \dots, A-1\}`,
+  steps :math:`t = 0, \dots, T-1` (``horizon`` :math:`= T`), contexts (agent
+  types) :math:`m \in \{0, \dots, K-1\}`;
+* ``mean_field[m, t, s]`` :math:`= \mu_t(s \mid m)`, with :math:`T+1` rows
+  (``mean_field[m, 0] = mu0``);
+* ``state_action[m, t, s, a]`` :math:`= L_t(s, a \mid m) = \mu_t(s \mid m)\,
+  \pi_t(a \mid s, m)`;
+* ``transition[t, s, a, s_next]`` :math:`= P(s' \mid s, a, \nu_t)` and
+  ``reward[m, t, s, a]`` :math:`= r(s, a, \nu_t, m)`, where :math:`\nu_t` is the
+  *observed* mean field (see below).
+
+The observed mean field
+-----------------------
+``mean_field_kind="state"`` (the paper's case): the dynamics and reward read the
+state distribution, a vector of length ``S``.  ``mean_field_kind="state_action"``
+(MFGLib's convention, for games with action coupling): they read the joint
+distribution :math:`L_t`, flattened to a vector of length ``S * A`` (index
+``s * A + a``).
+
+Types change only the reward: ``S``, ``A``, ``P`` and ``mu0`` are shared, and each
+type is a sub-population with its own flow.  By default type ``m`` observes its
+own flow :math:`\mu_t(\cdot \mid m)`.  With a ``context_coupling`` matrix
+:math:`C` (``K x K``, rows on the simplex) type ``m`` observes
+:math:`\nu_t^m = \sum_{m'} C_{m m'} \mu_t(\cdot \mid m')`; e.g.
+:func:`population_coupling` makes every type observe the whole population.
+
+Mean-field dependence
+---------------------
+A transition or reward is either an array (independent of the mean field) or a
+*mean field function*: a Numba-compilable function that fills a pre-allocated
+table from the observed mean field::
+
+    transition(t, observed, params, out)          # out: (S, A, W)
+    reward(t, observed, context, params, out)     # out: (S, A)
+
+``observed`` is a float64 vector (length ``S`` or ``S * A``), ``params`` is the
+spec's float64 parameter vector and ``t`` the step.  The function must only
+write into ``out`` and must compile in Numba's nopython mode (plain loops and
+NumPy array expressions).  Plain Python functions are compiled with
+``numba.njit`` on first use; the NumPy backend calls their pure-Python body.
+
+Sparse transitions
+------------------
+With ``next_states`` (int array ``(S, A, W)``), row ``(s, a)`` of the
+transition is stored as ``W`` probabilities ``transition[..., s, a, j]`` of
+moving to ``next_states[s, a, j]`` (padding entries have probability 0).  The
+sparsity pattern is fixed; the values may depend on the mean field.  Without it
+the transition is dense and ``W = S``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional, Union
+
+import numpy as np
+
+__all__ = ["MFGSpec", "population_coupling", "ROW_SUM_TOL"]
+
+#: Absolute tolerance on ``|sum(row) - 1|`` for probability vectors.
+ROW_SUM_TOL = 1e-8
+
+MEAN_FIELD_KINDS = ("state", "state_action")
+
+ArrayOrFunction = Union[np.ndarray, Callable[..., Any]]
+
+
+def population_coupling(weights) -> np.ndarray:
+    r"""Coupling matrix under which every type observes the whole population.
+
+    .. math:: C_{m m'} = w_{m'}, \qquad
+              \nu_t = \sum_{m'} w_{m'} \mu_t(\cdot \mid m')
+
+    Parameters
+    ----------
+    weights : array_like, shape (K,)
+        Share of each type in the population (non-negative, sums to 1).
+
+    Returns
+    -------
+    ndarray, shape (K, K)
+
+    Examples
+    --------
+    >>> population_coupling([0.25, 0.75])
+    array([[0.25, 0.75],
+           [0.25, 0.75]])
+    """
+    w = check_distribution(np.asarray(weights, dtype=float), "weights")
+    return np.tile(w, (w.size, 1))
+
+
+def check_distribution(vector, name: str) -> np.ndarray:
+    """Return ``vector`` as float64 after checking it is a probability vector."""
+    vector = np.ascontiguousarray(vector, dtype=np.float64)
+    if vector.ndim != 1 or vector.size == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D array, got shape {vector.shape}")
+    check_stochastic(vector[None, :], name)
+    return vector
+
+
+def check_stochastic(array: np.ndarray, name: str, axis: int = -1) -> None:
+    """Raise ValueError unless every slice along ``axis`` is a probability vector.
+
+    The message names the first offending index, the bad value and the problem
+    (NaN, negative entry, or sum different from 1).
+    """
+    if not np.all(np.isfinite(array)):
+        index = tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0])
+        raise ValueError(f"{name} has a non-finite entry at index {index}")
+    if np.any(array < 0):
+        index = tuple(int(i) for i in np.argwhere(array < 0)[0])
+        raise ValueError(
+            f"{name} has a negative probability {array[index]:.3g} at index {index}")
+    sums = array.sum(axis=axis)
+    bad = np.abs(sums - 1.0) > ROW_SUM_TOL
+    if np.any(bad):
+        index = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(
+            f"{name} is not stochastic: entries along axis {axis} at index {index} "
+            f"sum to {sums[index]!r}, not 1 (tolerance {ROW_SUM_TOL})")
+
+
+def check_finite(array: np.ndarray, name: str) -> None:
+    """Raise ValueError naming the first non-finite entry of ``array``."""
+    if not np.all(np.isfinite(array)):
+        index = tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0])
+        raise ValueError(f"{name} has a non-finite entry {array[index]!r} at index {index}")
+
+
+def _positive_int(value, name: str, minimum: int = 1) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def _as_mean_field_function(function, name: str):
+    """Return a Numba dispatcher for ``function`` (compiling lazily if needed)."""
+    if not callable(function):
+        raise ValueError(f"{name} must be an array or a callable, got {type(function).__name__}")
+    if hasattr(function, "py_func"):
+        return function
+    import numba
+
+    return numba.njit(cache=False)(function)
+
+
+def python_body(function):
+    """Pure-Python body of a mean field function (what the NumPy backend calls)."""
+    return getattr(function, "py_func", function)
+
+
+@dataclass(frozen=True, eq=False)
+class MFGSpec:
+    r"""A finite-horizon mean field game with ``n_contexts`` agent types.
+
+    See the module docstring for the notation and for the signature of mean
+    field functions.  Everything is validated once, here; the kernels trust
+    their inputs (except for tables produced by mean field functions, which the
+    kernels check as they read them).
+
+    Parameters
+    ----------
+    n_states, n_actions, horizon : int
+        ``S >= 1``, ``A >= 1``, ``T >= 1``.
+    mu0 : array_like, shape (S,)
+        Initial state distribution (shared by all types).
+    transition : ndarray or callable
+        Dense: shape ``(S, A, S)`` (stationary) or ``(T, S, A, S)``.  Sparse
+        (with ``next_states``): shape ``(S, A, W)`` or ``(T, S, A, W)``.  Or a
+        mean field function ``transition(t, observed, params, out)`` filling
+        ``out`` of shape ``(S, A, W)``.
+    reward : ndarray or callable
+        Shape ``(K, S, A)`` (stationary) or ``(K, T, S, A)``, or a mean field
+        function ``reward(t, observed, context, params, out)`` filling ``out``
+        of shape ``(S, A)``.
+    n_contexts : int, optional
+        ``K``.  Required when ``reward`` is a function; inferred from an array.
+    next_states : array_like of int, shape (S, A, W), optional
+        Sparsity pattern of the transition (see module docstring).
+    params : array_like, optional
+        Float parameters passed to the mean field functions.
+    mean_field_kind : {"state", "state_action"}
+        What the dynamics and reward observe.
+    context_coupling : array_like, shape (K, K), optional
+        Row-stochastic matrix: type ``m`` observes ``sum_m' C[m, m'] mu(.|m')``.
+        ``None`` (default): each type observes its own flow.
+    name : str
+        Name of the game (used in messages and files).
+    info : dict
+        Free-form description of the game's constants (not used by solvers).
+
+    Raises
+    ------
+    ValueError
+        On wrong shapes, rows that do not sum to 1, negative or NaN
+        probabilities, ``mu0`` not on the simplex, non-finite rewards,
+        out-of-range ``next_states``, or a mean field function that produces
+        such tables at ``mu0``.
+
+    Examples
+    --------
+    A two-state game whose reward punishes crowding:
+
+    >>> import numpy as np
+    >>> P = np.array([[[1.0, 0.0], [0.0, 1.0]], [[1.0, 0.0], [0.0, 1.0]]])
+    >>> def crowd(t, observed, context, params, out):
+    ...     for s in range(2):
+    ...         for a in range(2):
+    ...             out[s, a] = -observed[s]
+    >>> spec = MFGSpec(n_states=2, n_actions=2, horizon=3, mu0=[0.5, 0.5],
+    ...                transition=P, reward=crowd, n_contexts=1)
+    >>> spec.transition_width, spec.is_dense
+    (2, True)
+    """
+
+    n_states: int
+    n_actions: int
+    horizon: int
+    mu0: Any
+    transition: ArrayOrFunction
+    reward: ArrayOrFunction
+    n_contexts: Optional[int] = None
+    next_states: Optional[Any] = None
+    params: Any = field(default_factory=lambda: np.zeros(0))
+    mean_field_kind: str = "state"
+    context_coupling: Optional[Any] = None
+    name: str = "custom"
+    info: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        setattr_ = object.__setattr__
+        S = _positive_int(self.n_states, "n_states")
+        A = _positive_int(self.n_actions, "n_actions")
+        T = _positive_int(self.horizon, "horizon")
+        setattr_(self, "n_states", S)
+        setattr_(self, "n_actions", A)
+        setattr_(self, "horizon", T)
+        if self.mean_field_kind not in MEAN_FIELD_KINDS:
+            raise ValueError(
+                f"mean_field_kind must be one of {MEAN_FIELD_KINDS}, got {self.mean_field_kind!r}")
+
+        mu0 = np.ascontiguousarray(self.mu0, dtype=np.float64)
+        if mu0.shape != (S,):
+            raise ValueError(f"mu0 must have shape (n_states,) = ({S},), got {mu0.shape}")
+        check_stochastic(mu0[None], "mu0")
+        setattr_(self, "mu0", mu0)
+
+        params = np.ascontiguousarray(self.params, dtype=np.float64).reshape(-1)
+        check_finite(params, "params")
+        setattr_(self, "params", params)
+
+        # --- sparsity pattern
+        if self.next_states is not None:
+            ns = np.asarray(self.next_states)
+            if ns.ndim != 3 or ns.shape[:2] != (S, A) or ns.shape[2] < 1:
+                raise ValueError(
+                    f"next_states must have shape (n_states, n_actions, width) = ({S}, {A}, W), "
+                    f"got {ns.shape}")
+            if not np.issubdtype(ns.dtype, np.integer):
+                raise ValueError(f"next_states must be integers, got dtype {ns.dtype}")
+            if ns.min() < 0 or ns.max() >= S:
+                raise ValueError(
+                    f"next_states entries must lie in [0, {S - 1}], found range "
+                    f"[{ns.min()}, {ns.max()}]")
+            setattr_(self, "next_states", np.ascontiguousarray(ns, dtype=np.int64))
+        W = self.transition_width
+
+        # --- transition
+        if isinstance(self.transition, (np.ndarray, list, tuple)):
+            P = np.ascontiguousarray(self.transition, dtype=np.float64)
+            if P.shape not in ((S, A, W), (T, S, A, W)):
+                kind = "sparse (next_states given)" if self.next_states is not None else "dense"
+                raise ValueError(
+                    f"{kind} transition must have shape (n_states, n_actions, {W}) = "
+                    f"({S}, {A}, {W}) or (horizon, n_states, n_actions, {W}) = "
+                    f"({T}, {S}, {A}, {W}), got {P.shape}")
+            check_stochastic(P, "transition")
+            setattr_(self, "transition", P)
+        else:
+            setattr_(self, "transition", _as_mean_field_function(self.transition, "transition"))
+
+        # --- reward
+        if isinstance(self.reward, (np.ndarray, list, tuple)):
+            R = np.ascontiguousarray(self.reward, dtype=np.float64)
+            if R.ndim not in (3, 4) or R.shape[-2:] != (S, A) or (R.ndim == 4 and R.shape[1] != T):
+                raise ValueError(
+                    f"reward must have shape (n_contexts, n_states, n_actions) = (K, {S}, {A}) "
+                    f"or (n_contexts, horizon, n_states, n_actions) = (K, {T}, {S}, {A}), "
+                    f"got {R.shape}")
+            if self.n_contexts is not None and R.shape[0] != self.n_contexts:
+                raise ValueError(
+                    f"reward has {R.shape[0]} contexts but n_contexts={self.n_contexts}")
+            check_finite(R, "reward")
+            setattr_(self, "reward", R)
+            setattr_(self, "n_contexts", R.shape[0])
+        else:
+            if self.n_contexts is None:
+                raise ValueError("n_contexts must be given when reward is a function")
+            setattr_(self, "reward", _as_mean_field_function(self.reward, "reward"))
+        setattr_(self, "n_contexts", _positive_int(self.n_contexts, "n_contexts"))
+        K = self.n_contexts
+
+        # --- coupling between types
+        if self.context_coupling is not None:
+            C = np.ascontiguousarray(self.context_coupling, dtype=np.float64)
+            if C.shape != (K, K):
+                raise ValueError(
+                    f"context_coupling must have shape (n_contexts, n_contexts) = ({K}, {K}), "
+                    f"got {C.shape}")
+            check_stochastic(C, "context_coupling")
+            setattr_(self, "context_coupling", C)
+
+        self._check_functions_at_mu0()
+
+    # ------------------------------------------------------------------ views
+    @property
+    def transition_width(self) -> int:
+        """``W``: entries stored per transition row (``S`` when dense)."""
+        return self.n_states if self.next_states is None else int(self.next_states.shape[2])
+
+    @property
+    def is_dense(self) -> bool:
+        """True when the transition is stored densely (no ``next_states``)."""
+        return self.next_states is None
+
+    @property
+    def transition_is_dynamic(self) -> bool:
+        """True when the transition is a mean field function."""
+        return not isinstance(self.transition, np.ndarray)
+
+    @property
+    def reward_is_dynamic(self) -> bool:
+        """True when the reward is a mean field function."""
+        return not isinstance(self.reward, np.ndarray)
+
+    @property
+    def mean_field_dim(self) -> int:
+        """Length of the observed mean field vector (``S`` or ``S * A``)."""
+        if self.mean_field_kind == "state":
+            return self.n_states
+        return self.n_states * self.n_actions
+
+    def check_context(self, context: int) -> int:
+        """Return ``context`` as int, raising ValueError if out of range."""
+        if isinstance(context, (bool, np.bool_)) or not isinstance(context, (int, np.integer)):
+            raise ValueError(f"context must be an integer, got {context!r}")
+        if not 0 <= context < self.n_contexts:
+            raise ValueError(
+                f"context {context} out of range: this game has n_contexts={self.n_contexts}")
+        return int(context)
+
+    def replace(self, **changes) -> "MFGSpec":
+        """Return a copy with some fields changed (validated again)."""
+        from dataclasses import fields
+
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values.update(changes)
+        return MFGSpec(**values)
+
+    # ------------------------------------------------------------ validation
+    def _check_functions_at_mu0(self) -> None:
+        """Evaluate mean field functions at ``mu0`` (uniform policy) and check them."""
+        if not (self.transition_is_dynamic or self.reward_is_dynamic):
+            return
+        S, A, T = self.n_states, self.n_actions, self.horizon
+        if self.mean_field_kind == "state":
+            observed = self.mu0.copy()
+        else:
+            observed = np.repeat(self.mu0 / A, A)
+        for t in sorted({0, T - 1}):
+            if self.transition_is_dynamic:
+                out = np.zeros((S, A, self.transition_width))
+                python_body(self.transition)(t, observed, self.params, out)
+                check_stochastic(out, f"transition function at t={t}, mean field mu0")
+            if self.reward_is_dynamic:
+                for m in range(self.n_contexts):
+                    out = np.zeros((S, A))
+                    python_body(self.reward)(t, observed, m, self.params, out)
+                    check_finite(out, f"reward function at t={t}, context {m}, mean field mu0")
