@@ -6,7 +6,7 @@ The public API; see ``docs/`` for the theory and a tutorial.  ``tabmfirl.plot``
 from ._equilibrium import METHODS, ConvergenceWarning, EquilibriumResult, solve_equilibrium
 from ._exploitability import best_response, exploitability, regularised_return
 from ._mean_field import forward_mean_field, occupancy_measure
-from ._model import EvaluatedModel, MeanFieldFlow, evaluate_model
+from ._model import EvaluatedModel, MeanFieldFlow, evaluate_model, evaluate_step
 from ._soft_bellman import BackwardResult, policy_evaluation, soft_bellman_backward
 from ._spec import MFGSpec, population_coupling
 
@@ -14,7 +14,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "MFGSpec", "population_coupling",
-    "EvaluatedModel", "MeanFieldFlow", "evaluate_model",
+    "EvaluatedModel", "MeanFieldFlow", "evaluate_model", "evaluate_step",
     "forward_mean_field", "occupancy_measure",
     "BackwardResult", "soft_bellman_backward", "policy_evaluation",
     "exploitability", "regularised_return", "best_response",

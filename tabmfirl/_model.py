@@ -13,7 +13,7 @@ import numpy as np
 
 from ._spec import MFGSpec, check_finite, check_stochastic
 
-__all__ = ["EvaluatedModel", "MeanFieldFlow", "evaluate_model"]
+__all__ = ["EvaluatedModel", "MeanFieldFlow", "evaluate_model", "evaluate_step"]
 
 _DUMMY_NEXT_STATES = np.zeros((1, 1, 1), dtype=np.int64)
 
@@ -264,3 +264,56 @@ def evaluate_model(spec: MFGSpec, mean_field, state_action=None, *,
                     model.slice_index, model.reward, observed, ROW_SUM_TOL, error)
     raise_kernel_error(error)
     return model
+
+
+def evaluate_step(spec: MFGSpec, t: int, mean_field_t, state_action_t=None):
+    r"""Transition and reward of every context at one step, for given distributions.
+
+    What a finite population needs to move one step: context :math:`m` sees
+    :math:`\nu^m_t` built from ``mean_field_t`` (or ``state_action_t``) as in
+    :class:`~tabmfirl.MFGSpec`, e.g. the empirical distribution of its agents.
+
+    Parameters
+    ----------
+    spec : MFGSpec
+    t : int
+        Step, ``0 <= t < horizon``.
+    mean_field_t : ndarray, shape (K, S)
+    state_action_t : ndarray, shape (K, S, A), optional
+        Required when the game observes the state-action distribution.
+
+    Returns
+    -------
+    transition : ndarray, shape (K, S, A, W)
+        Row ``[m, s, a]`` holds probabilities over ``spec.next_states[s, a]``
+        (sparse) or over all states (dense).
+    reward : ndarray, shape (K, S, A)
+    """
+    from ._reference import evaluate_step as evaluate_reference
+
+    K, T, S, A = spec.n_contexts, spec.horizon, spec.n_states, spec.n_actions
+    if isinstance(t, (bool, np.bool_)) or not isinstance(t, (int, np.integer)) \
+            or not 0 <= t < T:
+        raise ValueError(f"t must be an integer step in [0, {T - 1}], got {t!r}")
+    mean_field_t = np.asarray(mean_field_t, dtype=np.float64)
+    if mean_field_t.shape != (K, S):
+        raise ValueError(f"mean_field_t must have shape ({K}, {S}), got {mean_field_t.shape}")
+    check_stochastic(mean_field_t, "mean_field_t")
+    mean_field = np.zeros((K, T + 1, S))
+    mean_field[:, t] = mean_field_t
+    state_action = np.zeros((K, T, S, A))
+    if state_action_t is not None:
+        state_action_t = np.asarray(state_action_t, dtype=np.float64)
+        if state_action_t.shape != (K, S, A):
+            raise ValueError(
+                f"state_action_t must have shape ({K}, {S}, {A}), got {state_action_t.shape}")
+        check_stochastic(state_action_t.reshape(K, S * A), "state_action_t")
+        state_action[:, t] = state_action_t
+    elif spec.mean_field_kind == "state_action":
+        raise ValueError(f"game {spec.name!r} observes the state-action distribution: "
+                         f"pass state_action_t of shape ({K}, {S}, {A})")
+    model = allocate_model(spec)
+    evaluate_reference(t, spec, mean_field, state_action, model.transition,
+                       model.slice_index, model.reward)
+    transition = np.ascontiguousarray(model.transition[model.slice_index[:, t]])
+    return transition, model.reward[:, t].copy()
