@@ -1,0 +1,131 @@
+"""Command-line interface: ``tabmfirl <command> ...``.
+
+Each command is a function ``_cmd_<name>(args) -> int`` registered in
+:func:`build_parser`.  Bad input exits with status 2 and a one-line reason on
+stderr (never a traceback).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+
+class CommandError(Exception):
+    """A user error: printed as one line, exit status 2."""
+
+
+def _add_solve(subparsers):
+    parser = subparsers.add_parser(
+        "solve", help="solve a built-in game's entropy-regularised MFNE",
+        description="Solve the entropy-regularised mean field Nash equilibrium of a "
+                    "built-in game, every agent type at once.",
+        epilog="examples:\n  tabmfirl solve --game virus\n"
+               "  tabmfirl solve --game virus --beta 0.1 --method mirror_descent --json",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--game", required=True, help="game name (see `tabmfirl games`)")
+    parser.add_argument("--types", type=int, default=None,
+                        help="number of agent types (default: the game's default)")
+    parser.add_argument("--dynamics", default="original", help="original or variant")
+    parser.add_argument("--beta", type=float, default=1.0, help="temperature (default 1.0)")
+    parser.add_argument("--method", default="fixed_point",
+                        help="fixed_point, fictitious_play or mirror_descent")
+    parser.add_argument("--damping", type=float, default=1.0,
+                        help="damping of fixed_point in (0, 1] (default 1)")
+    parser.add_argument("--max-iter", type=int, default=1000)
+    parser.add_argument("--tol", type=float, default=1e-10)
+    parser.add_argument("--backend", default="auto", help="auto, numpy, numba or cuda")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.set_defaults(handler=_cmd_solve)
+
+
+def _make_game(name, types, dynamics):
+    from tabmfirl import envs
+
+    kwargs = {"dynamics": dynamics}
+    if types is not None:
+        kwargs["types"] = types
+    try:
+        return envs.make(name, **kwargs)
+    except (ValueError, TypeError) as error:
+        raise CommandError(str(error)) from None
+
+
+def _cmd_solve(args) -> int:
+    import warnings
+
+    from tabmfirl import ConvergenceWarning, solve_equilibrium
+
+    spec = _make_game(args.game, args.types, args.dynamics)
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        try:
+            result = solve_equilibrium(spec, temperature=args.beta, method=args.method,
+                                       damping=args.damping, max_iter=args.max_iter,
+                                       tol=args.tol, backend=args.backend)
+        except (ValueError, RuntimeError) as error:
+            raise CommandError(str(error)) from None
+    seconds = time.perf_counter() - start
+    summary = {
+        "game": spec.name, "types": spec.n_contexts, "method": result.method,
+        "backend": result.backend, "temperature": result.temperature,
+        "converged": bool(result.converged), "iterations": int(result.num_iter),
+        "residual": float(result.residual),
+        "exploitability": float(result.exploitability.mean()),
+        "exploitability_per_type": [float(x) for x in result.exploitability],
+        "seconds": seconds,
+    }
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        status = "converged" if result.converged else "NOT converged"
+        print(f"{spec.name}: {spec.n_contexts} types, {spec.n_states} states, "
+              f"{spec.n_actions} actions, horizon {spec.horizon}")
+        print(f"{result.method} ({result.backend}, beta={result.temperature}): {status} in "
+              f"{result.num_iter} iterations, residual {result.residual:.2e}, "
+              f"{seconds:.2f} s")
+        for m, value in enumerate(result.exploitability):
+            print(f"  type {m}: exploitability {value:.3e}")
+    return 0 if result.converged else 1
+
+
+def _add_games(subparsers):
+    parser = subparsers.add_parser("games", help="list the built-in games")
+    parser.set_defaults(handler=_cmd_games)
+
+
+def _cmd_games(args) -> int:
+    from tabmfirl import envs
+
+    for name in sorted(envs.GAMES):
+        print(name)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``tabmfirl`` argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="tabmfirl",
+        description="Exact inverse RL for finite mean field games with agent types.")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers.required = True
+    for add in (_add_solve, _add_games):
+        add(subparsers)
+    return parser
+
+
+def main(argv=None) -> int:
+    """Entry point of the ``tabmfirl`` command."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except CommandError as error:
+        print(f"tabmfirl {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
