@@ -1,0 +1,54 @@
+"""Hypothesis strategies for random mean field games (shared by the test suite)."""
+from __future__ import annotations
+
+from hypothesis import strategies as st
+
+from .games import random_game
+
+
+@st.composite
+def games(draw, *, max_states: int = 30, max_actions: int = 5, max_horizon: int = 20,
+          max_contexts: int = 3, coupling: str = "weak", kinds=("state", "state_action"),
+          sparse: bool = True, coupled_contexts: bool = True):
+    """Random games of :func:`tabmfirl.testing.games.random_game`.
+
+    Parameters
+    ----------
+    max_states, max_actions, max_horizon, max_contexts : int
+        Upper bounds of the sizes drawn (lower bounds are 1).
+    coupling : {"weak", "strong", "none"}
+        ``"weak"``: mean field strengths at most ``0.5 / horizon`` (a unique
+        equilibrium that damped iteration finds); ``"strong"``: up to 5;
+        ``"none"``: the game ignores the mean field.
+    kinds : tuple of str
+        Mean field kinds to draw from.
+    sparse : bool
+        Whether sparse transitions may be drawn.
+    coupled_contexts : bool
+        Whether a population coupling between contexts may be drawn.
+    """
+    import numpy as np
+
+    from .._spec import population_coupling
+
+    S = draw(st.integers(1, max_states))
+    A = draw(st.integers(1, max_actions))
+    T = draw(st.integers(1, max_horizon))
+    K = draw(st.integers(1, max_contexts))
+    seed = draw(st.integers(0, 2**32 - 1))
+    kind = draw(st.sampled_from(kinds))
+    width = draw(st.one_of(st.none(), st.integers(1, S))) if sparse else None
+    limit = {"weak": 0.5 / T, "strong": 5.0, "none": 0.0}[coupling]
+    strength_p = draw(st.floats(0.0, limit)) if limit else 0.0
+    strength_r = draw(st.floats(0.0, limit)) if limit else 0.0
+    spec = random_game(S, A, T, K, transition_strength=strength_p, reward_strength=strength_r,
+                       width=width, mean_field_kind=kind, dynamic=coupling != "none",
+                       rng=seed)
+    if coupled_contexts and K > 1 and draw(st.booleans()):
+        weights = np.random.default_rng(seed).dirichlet(np.ones(K))
+        spec = spec.replace(context_coupling=population_coupling(weights))
+    return spec
+
+
+temperatures = st.floats(0.2, 3.0)
+"""Temperatures at which the tests solve games."""
