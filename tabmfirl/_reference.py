@@ -8,7 +8,6 @@ are called through their pure-Python body.  These functions raise
 import numpy as np
 from scipy.special import logsumexp
 
-from ._spec import check_finite, check_stochastic
 
 
 def expected_next_value(P_t, next_states, dense, V_next):
@@ -74,8 +73,13 @@ def observed_mean_field(t, mean_field, state_action, state_action_kind, coupling
 
 
 def evaluate_step(t, spec, mean_field, state_action, P, slice_index, R):
-    """Fill ``P[slice_index[:, t]]`` and ``R[:, t]`` from the spec's mean field functions."""
-    from ._spec import python_body
+    """Fill ``P[slice_index[:, t]]`` and ``R[:, t]`` from the spec's mean field functions.
+
+    Raises the same ValueError as the Numba kernels on a bad table.
+    """
+    from ._kernels import ERROR_REWARD, ERROR_TRANSITION
+    from ._model import raise_kernel_error
+    from ._spec import ROW_SUM_TOL, python_body
 
     observed = observed_mean_field(t, mean_field, state_action,
                                    spec.mean_field_kind == "state_action",
@@ -84,10 +88,17 @@ def evaluate_step(t, spec, mean_field, state_action, P, slice_index, R):
         if spec.transition_is_dynamic:
             P_slice = P[slice_index[k, t]]
             python_body(spec.transition)(t, observed[k], spec.params, P_slice)
-            check_stochastic(P_slice, f"transition function output (context {k}, step {t})")
+            with np.errstate(invalid="ignore"):
+                bad = (~np.all(P_slice >= 0, axis=-1)
+                       | (np.abs(P_slice.sum(axis=-1) - 1.0) > ROW_SUM_TOL)
+                       | ~np.all(np.isfinite(P_slice), axis=-1))
+            if bad.any():
+                raise_kernel_error(np.array([ERROR_TRANSITION, k, t, *np.argwhere(bad)[0]]))
         if spec.reward_is_dynamic:
             python_body(spec.reward)(t, observed[k], k, spec.params, R[k, t])
-            check_finite(R[k, t], f"reward function output (context {k}, step {t})")
+            bad = ~np.isfinite(R[k, t])
+            if bad.any():
+                raise_kernel_error(np.array([ERROR_REWARD, k, t, *np.argwhere(bad)[0]]))
 
 
 def propagate(P_t, next_states, dense, state_action_t):

@@ -128,7 +128,7 @@ def check_finite(array: np.ndarray, name: str) -> None:
     """Raise ValueError naming the first non-finite entry of ``array``."""
     if not np.all(np.isfinite(array)):
         index = tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0])
-        raise ValueError(f"{name} has a non-finite entry {array[index]!r} at index {index}")
+        raise ValueError(f"{name} has a non-finite entry {float(array[index])} at index {index}")
 
 
 def _positive_int(value, name: str, minimum: int = 1) -> int:
@@ -300,9 +300,9 @@ class MFGSpec:
             setattr_(self, "reward", R)
             setattr_(self, "n_contexts", R.shape[0])
         else:
+            setattr_(self, "reward", _as_mean_field_function(self.reward, "reward"))
             if self.n_contexts is None:
                 raise ValueError("n_contexts must be given when reward is a function")
-            setattr_(self, "reward", _as_mean_field_function(self.reward, "reward"))
         setattr_(self, "n_contexts", _positive_int(self.n_contexts, "n_contexts"))
         K = self.n_contexts
 
