@@ -412,7 +412,7 @@ class RewardHead(_ContextMixin, _Module):
 
     # -- batched tables -----------------------------------------------------------
 
-    def reward_tables(self, mean_field, contexts=None):
+    def reward_tables(self, mean_field, *, contexts=None):
         """Reward tables of several contexts at once.
 
         Parameters
@@ -443,7 +443,7 @@ class RewardHead(_ContextMixin, _Module):
             r = self.mlp.forward(self._mlp_inputs(mf, contexts))[0][..., 0]
         return np.ascontiguousarray(r)
 
-    def reward_tables_vjp(self, mean_field, grad_tables, contexts=None):
+    def reward_tables_vjp(self, mean_field, grad_tables, *, contexts=None):
         """Vector-Jacobian product of :meth:`reward_tables`.
 
         Parameters
@@ -962,7 +962,7 @@ class ContextEncoder(_Module):
         m = self._check_m(m, np.shape(actions)[0])
         return self._log_prob_and_grad_out(out, m, np.ones(np.shape(actions)[0]))[0]
 
-    def log_prob_grad(self, states, actions, m, weights=None):
+    def log_prob_grad(self, states, actions, m, *, weights=None):
         """Log-probabilities and the gradient of their weighted sum.
 
         Parameters

@@ -199,7 +199,7 @@ def dense_backward(x, W, grad_z):
 # ---------------------------------------------------------------------------
 
 
-def logsumexp(x, axis=-1, keepdims=False):
+def logsumexp(x, *, axis=-1, keepdims=False):
     r"""Stable :math:`\log\sum_i e^{x_i}` along ``axis``.
 
     The maximum is subtracted first, so large inputs do not overflow;
@@ -220,13 +220,13 @@ def logsumexp(x, axis=-1, keepdims=False):
     return out
 
 
-def log_softmax(x, axis=-1):
+def log_softmax(x, *, axis=-1):
     r"""Stable :math:`x_i - \log\sum_j e^{x_j}` along ``axis``."""
     x = np.asarray(x, dtype=np.float64)
     return x - logsumexp(x, axis=axis, keepdims=True)
 
 
-def softmax(x, axis=-1):
+def softmax(x, *, axis=-1):
     r"""Stable :math:`e^{x_i} / \sum_j e^{x_j}` along ``axis``.
 
     Examples
@@ -237,7 +237,7 @@ def softmax(x, axis=-1):
     return np.exp(log_softmax(x, axis=axis))
 
 
-def softmax_vjp(p, grad_p, axis=-1):
+def softmax_vjp(p, grad_p, *, axis=-1):
     r"""Vector-Jacobian product of :func:`softmax`.
 
     With :math:`p = \mathrm{softmax}(x)`:
@@ -253,7 +253,7 @@ def softmax_vjp(p, grad_p, axis=-1):
     return p * (grad_p - np.sum(grad_p * p, axis=axis, keepdims=True))
 
 
-def log_softmax_vjp(logp, grad_logp, axis=-1):
+def log_softmax_vjp(logp, grad_logp, *, axis=-1):
     r"""Vector-Jacobian product of :func:`log_softmax`.
 
     With :math:`\ell = \mathrm{log\_softmax}(x)`:
@@ -289,7 +289,7 @@ def squared_error(pred, target):
     return 0.5 * float(np.sum(diff * diff)), diff
 
 
-def softmax_cross_entropy(logits, target, weights=None):
+def softmax_cross_entropy(logits, target, *, weights=None):
     r"""Cross-entropy of softmax(logits) against labels or soft targets.
 
     .. math:: L = -\sum_n w_n \sum_k y_{nk} \log\mathrm{softmax}(z_n)_k,

@@ -110,19 +110,19 @@ def test_batched_reward_tables_match_single_and_vjp(hr, T, B):
     mf = _random_mean_field(rng, (B, T), head.mean_field_dim)
     if head.kind == "mlp":
         assume(_far_from_kinks(head.mlp, head._mlp_inputs(mf, contexts)))
-    tables = head.reward_tables(mf, contexts)
+    tables = head.reward_tables(mf, contexts=contexts)
     assert tables.shape == (B, T, head.n_states, head.n_actions)
     for b in range(B):
         np.testing.assert_allclose(tables[b], head.reward_table(mf[b], contexts[b]),
                                    rtol=1e-13, atol=1e-13)
     G = rng.normal(size=tables.shape)
-    out = head.reward_tables_vjp(mf, G, contexts)
+    out = head.reward_tables_vjp(mf, G, contexts=contexts)
     grad = out if head.discrete else out[0]
-    _check_param_grad(head, lambda: float(np.sum(G * head.reward_tables(mf, contexts))),
+    _check_param_grad(head, lambda: float(np.sum(G * head.reward_tables(mf, contexts=contexts))),
                       grad)
     if not head.discrete:
         numeric_z = numerical_gradient(
-            lambda z: float(np.sum(G * head.reward_tables(mf, z))), contexts, eps=EPS)
+            lambda z: float(np.sum(G * head.reward_tables(mf, contexts=z))), contexts, eps=EPS)
         np.testing.assert_allclose(out[1], numeric_z, rtol=RTOL, atol=ATOL)
 
 
@@ -166,15 +166,15 @@ def test_linear_head_fits_reward_table_from_its_own_gradient(joint, discrete):
     truth.set_flat(rng.normal(size=truth.n_params))
     mf = _random_mean_field(rng, (K, T), D)
     contexts = None if discrete else rng.normal(size=(K, 2))
-    target = truth.reward_tables(mf, contexts)
+    target = truth.reward_tables(mf, contexts=contexts)
 
     model = RewardHead(S, A, D, **kw)  # zero weights
 
     def grad(theta):
         # Gradient of L = 0.5 * sum (r - target)^2: the VJP with G = r - target.
         model.set_flat(theta)
-        out = model.reward_tables_vjp(mf, model.reward_tables(mf, contexts) - target,
-                                      contexts)
+        out = model.reward_tables_vjp(mf, model.reward_tables(mf, contexts=contexts) - target,
+                                      contexts=contexts)
         return out if discrete else out[0]
 
     # L is quadratic, so grad(theta) = H theta - b is affine and
@@ -196,7 +196,7 @@ def test_linear_head_fits_reward_table_from_its_own_gradient(joint, discrete):
             r = r - alpha * Hp
             p = r + (r @ r / rr) * p
     model.set_flat(theta)
-    err = np.max(np.abs(model.reward_tables(mf, contexts) - target))
+    err = np.max(np.abs(model.reward_tables(mf, contexts=contexts) - target))
     assert err < 1e-6, err
 
 
@@ -315,7 +315,7 @@ def test_encoder_log_prob_grad_matches_finite_differences(er, weighted):
     else:
         m = rng.normal(size=(N, enc.latent_dim))
     w = rng.uniform(0.1, 2.0, size=N) if weighted else None
-    lp, grad = enc.log_prob_grad(states, actions, m, w)
+    lp, grad = enc.log_prob_grad(states, actions, m, weights=w)
     np.testing.assert_allclose(lp, enc.log_prob(states, actions, m), rtol=1e-14, atol=0)
     wv = np.ones(N) if w is None else w
     _check_param_grad(enc, lambda: float(np.sum(wv * enc.log_prob(states, actions, m))),
@@ -475,9 +475,9 @@ def test_reward_head_rejects_bad_inputs():
     with pytest.raises(ValueError, match="grad_table must have shape"):
         head.reward_table_vjp(mf, 0, np.zeros((3, 3, 2)))
     with pytest.raises(ValueError, match="context out of range"):
-        head.reward_tables(np.full((2, 4, 3), 1 / 3), np.array([0, 5]))
+        head.reward_tables(np.full((2, 4, 3), 1 / 3), contexts=np.array([0, 5]))
     with pytest.raises(ValueError, match="mean_field has 2 rows for 3 contexts"):
-        head.reward_tables(np.full((2, 4, 3), 1 / 3), np.array([0, 1, 1]))
+        head.reward_tables(np.full((2, 4, 3), 1 / 3), contexts=np.array([0, 1, 1]))
     latent = RewardHead(3, 2, 3, latent_dim=2, kind="mlp", seed=0)
     with pytest.raises(ValueError, match="latent context contains non-finite"):
         latent.reward_table(mf, np.array([0.0, np.nan]))
@@ -520,7 +520,7 @@ def test_encoder_rejects_bad_inputs():
     with pytest.raises(ValueError, match="m out of range"):
         enc.log_prob(states, actions, 2)
     with pytest.raises(ValueError, match="weights contains non-finite"):
-        enc.log_prob_grad(states, actions, 0, np.array([np.nan]))
+        enc.log_prob_grad(states, actions, 0, weights=np.array([np.nan]))
     with pytest.raises(ValueError, match="needs kind='gaussian'"):
         enc.sample_vjp(states, actions, np.zeros((1, 2)), np.zeros((1, 2)))
     with pytest.raises(ValueError, match="rng must be"):

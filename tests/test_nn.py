@@ -171,8 +171,8 @@ def test_loss_gradients(n, k, seed, soft, weighted):
     z = rng.normal(size=(n, k))
     target = rng.dirichlet(np.ones(k), size=n) if soft else rng.integers(0, k, size=n)
     w = rng.uniform(0.1, 2.0, size=n) if weighted else None
-    _, grad = softmax_cross_entropy(z, target, w)
-    numeric = numerical_gradient(lambda y: softmax_cross_entropy(y, target, w)[0],
+    _, grad = softmax_cross_entropy(z, target, weights=w)
+    numeric = numerical_gradient(lambda y: softmax_cross_entropy(y, target, weights=w)[0],
                                  z, eps=EPS)
     np.testing.assert_allclose(grad, numeric, rtol=RTOL, atol=ATOL)
 
