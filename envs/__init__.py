@@ -1,20 +1,101 @@
 """Benchmark mean field games, importable as ``tabmfirl.envs``.
 
-Each game lives in its own module with a ``make(types, *, dynamics, horizon)``
-builder that returns an :class:`tabmfirl.MFGSpec`; :func:`make` looks games up
-by name.
+Each game lives in its own module with a ``make(types, *, dynamics, horizon,
+...)`` builder that returns an :class:`tabmfirl.MFGSpec`, module-level
+constants for its defaults (``HORIZON``, ``DYNAMICS``, the per-type weights,
+``TEMPERATURE`` and ``DAMPING`` for the solver) and a docstring with its
+equations and source.  :func:`make` looks games up by name and
+:func:`solver_settings` gives the solver settings the docs and tests use;
+``docs/games.md`` describes every game.
+
+==========================  ======  =======  ==================================
+name                        states  actions  types differ by
+==========================  ======  =======  ==================================
+``malware``                 10      2        repair cost (0.2, 0.5, 0.8)
+``investment``              10      2        investment cost (0.1, 0.2, 0.4)
+``virus``                   2       2        distancing cost (0.2, 0.5, 1.0)
+``rock_paper_scissors``     4       3        switching cost (0, 0.5, 1)
+``left_right``              3       2        crowd aversion on the right (1, 2, 4)
+==========================  ======  =======  ==================================
+
+Every game has ``dynamics="original"`` (the source) and ``dynamics="variant"``
+(changed dynamics, same rewards: the transfer test).
 """
 from importlib import import_module
 
+import numpy as np
+
 #: Registered game names and the modules that build them.
-GAMES = {"virus": "virus"}
+GAMES = {
+    "malware": "malware",
+    "investment": "investment",
+    "virus": "virus",
+    "rock_paper_scissors": "rock_paper_scissors",
+    "left_right": "left_right",
+}
+
+
+def _module(name: str):
+    if not isinstance(name, str) or name not in GAMES:
+        raise ValueError(f"unknown game {name!r}; known games: {', '.join(sorted(GAMES))}")
+    return import_module(f"{__name__}.{GAMES[name]}")
 
 
 def make(name: str, **kwargs):
-    """Build the game ``name`` (see ``GAMES``) with the builder's keyword arguments."""
-    if name not in GAMES:
-        raise ValueError(f"unknown game {name!r}; known games: {', '.join(sorted(GAMES))}")
-    return import_module(f"{__name__}.{GAMES[name]}").make(**kwargs)
+    """Build the game ``name`` (see ``GAMES``) with the builder's keyword arguments.
+
+    Raises
+    ------
+    ValueError
+        Unknown game, or arguments the builder rejects (bad ``types``,
+        ``dynamics``, ...).
+    TypeError
+        A keyword the builder does not take.
+
+    Examples
+    --------
+    >>> spec = make("malware", types=2, dynamics="variant")
+    >>> spec.name, spec.n_contexts, spec.n_states
+    ('malware', 2, 10)
+    """
+    return _module(name).make(**kwargs)
 
 
-__all__ = ["GAMES", "make"]
+def solver_settings(name: str) -> dict:
+    """Keyword arguments of :func:`tabmfirl.solve_equilibrium` for game ``name``.
+
+    The temperature the docs and tests use (the module's ``TEMPERATURE``) and a
+    ``fixed_point`` damping that converges there (``DAMPING``).
+
+    Examples
+    --------
+    >>> solver_settings("rock_paper_scissors")
+    {'temperature': 1.0, 'method': 'fixed_point', 'damping': 0.2}
+    """
+    module = _module(name)
+    return {"temperature": float(module.TEMPERATURE), "method": "fixed_point",
+            "damping": float(module.DAMPING)}
+
+
+def _check_builder_args(types, dynamics, known_dynamics, defaults, weights, weights_name):
+    """Validate a builder's ``dynamics`` and return the per-type weights.
+
+    ``weights`` (explicit per-type values) wins over ``types`` (the first
+    ``types`` entries of ``defaults``).
+    """
+    if dynamics not in known_dynamics:
+        raise ValueError(f"dynamics must be one of {tuple(known_dynamics)}, got {dynamics!r}")
+    if weights is not None:
+        weights = np.asarray(weights, dtype=float).reshape(-1)
+        if weights.size == 0 or not np.all(np.isfinite(weights)):
+            raise ValueError(f"{weights_name} must be a non-empty sequence of finite numbers")
+        return tuple(float(w) for w in weights)
+    if isinstance(types, (bool, np.bool_)) or not isinstance(types, (int, np.integer)) \
+            or not 1 <= types <= len(defaults):
+        raise ValueError(
+            f"types must be an integer in [1, {len(defaults)}] (or pass {weights_name}), "
+            f"got {types!r}")
+    return tuple(defaults[:types])
+
+
+__all__ = ["GAMES", "make", "solver_settings"]

@@ -26,10 +26,16 @@ Reward of type :math:`m`:
 
 with distancing costs :math:`c = (0.2, 0.5, 1.0)` for the three types (ours;
 the source has one type with :math:`c = 0.5`).
+
+The transition reads the type's own infected share; the reward is
+mean-field independent.
 """
 import numpy as np
+from numba import njit
 
 from tabmfirl import MFGSpec
+
+from . import _check_builder_args
 
 SUSCEPTIBLE, INFECTED = 0, 1
 OUT, DISTANCE = 0, 1
@@ -37,10 +43,17 @@ HORIZON = 50
 MU0 = (0.4, 0.6)
 #: Distancing cost of each type (ours); the source game is type 1 (0.5).
 DISTANCING_COSTS = (0.2, 0.5, 1.0)
+#: Distancing cost when ``types=1`` (src).
+SOURCE_DISTANCING_COST = 0.5
+#: Temperature used in the docs and tests (the package default).
+TEMPERATURE = 1.0
+#: Damping of ``fixed_point`` that converges at ``TEMPERATURE``.
+DAMPING = 1.0
 #: (infection rate, recovery probability) of each dynamics.
 DYNAMICS = {"original": (0.81, 0.3), "variant": (0.64, 0.2)}
 
 
+@njit(cache=True)
 def transition(t, observed, params, out):
     """Fill ``out[s, a, s_next]`` from the infected share ``observed[1]``."""
     infection = params[0] * observed[INFECTED]
@@ -70,9 +83,11 @@ def make(types: int = 3, *, dynamics: str = "original", horizon: int = HORIZON,
     Parameters
     ----------
     types : int, default 3
-        Number of types; uses the first ``types`` of ``DISTANCING_COSTS``
-        unless ``costs`` is given.
+        Number of types: the first ``types`` of ``DISTANCING_COSTS``
+        (``types=1`` is the source game, :math:`c = 0.5`), unless ``costs`` is
+        given.
     dynamics : {"original", "variant"}
+        Infection rate and recovery probability (0.81, 0.3) or (0.64, 0.2).
     horizon : int, default 50
     costs : sequence of float, optional
         Distancing cost of each type (overrides ``types``).
@@ -81,13 +96,10 @@ def make(types: int = 3, *, dynamics: str = "original", horizon: int = HORIZON,
     -------
     MFGSpec
     """
-    if dynamics not in DYNAMICS:
-        raise ValueError(f"dynamics must be one of {tuple(DYNAMICS)}, got {dynamics!r}")
-    if costs is None:
-        if not 1 <= types <= len(DISTANCING_COSTS):
-            raise ValueError(
-                f"types must lie in [1, {len(DISTANCING_COSTS)}] (or pass costs), got {types}")
-        costs = DISTANCING_COSTS[:types] if types > 1 else (0.5,)
+    given = costs
+    costs = _check_builder_args(types, dynamics, DYNAMICS, DISTANCING_COSTS, costs, "costs")
+    if given is None and len(costs) == 1:
+        costs = (SOURCE_DISTANCING_COST,)
     infection, recovery = DYNAMICS[dynamics]
     return MFGSpec(
         n_states=2, n_actions=2, horizon=horizon, mu0=MU0, transition=transition,
