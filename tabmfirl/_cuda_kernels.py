@@ -53,11 +53,12 @@ def _backward_step(t, mode, P, slice_index, next_states, dense, R, temperature, 
         return
     total = 0.0
     for a in range(A):
-        total += math.exp((Q[k, t, s, a] - best) / temperature)
-    value = best + temperature * math.log(total)
-    V[k, t, s] = value
+        weight = math.exp((Q[k, t, s, a] - best) / temperature)
+        policy[k, t, s, a] = weight
+        total += weight
+    V[k, t, s] = best + temperature * math.log(total)
     for a in range(A):
-        policy[k, t, s, a] = math.exp((Q[k, t, s, a] - value) / temperature)
+        policy[k, t, s, a] /= total
 
 
 @cuda.jit

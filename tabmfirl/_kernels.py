@@ -21,7 +21,7 @@ Forward:  :math:`L_t(s,a) = \mu_t(s)\pi_t(a|s)`,
 
 Backward (temperature :math:`\beta`, :math:`V_T = 0`):
 :math:`Q_t = R_t + P_t V_{t+1}`; optimal mode
-:math:`V_t = \beta \log\sum_a e^{Q_t/\beta}`, :math:`\pi_t = e^{(Q_t - V_t)/\beta}`
+:math:`V_t = \beta \log\sum_a e^{Q_t/\beta}`, :math:`\pi_t = e^{(Q_t - V_t)/\beta}` (computed as normalised :math:`e^{(Q_t - \max_a Q_t)/\beta}`)
 (hard max and first-argmax one-hot policy when :math:`\beta = 0`);
 evaluation mode :math:`V_t = \sum_a \pi_t (Q_t - \beta \log \pi_t)`.
 """
@@ -97,11 +97,12 @@ def _backup_row(k, s, t, mode, P, slice_index, next_states, dense, R, temperatur
         return
     total = 0.0
     for a in range(A):
-        total += np.exp((q[a] - best) / temperature)
-    value = best + temperature * np.log(total)
-    V[k, t, s] = value
+        weight = np.exp((q[a] - best) / temperature)
+        policy[k, t, s, a] = weight
+        total += weight
+    V[k, t, s] = best + temperature * np.log(total)
     for a in range(A):
-        policy[k, t, s, a] = np.exp((q[a] - value) / temperature)
+        policy[k, t, s, a] /= total
 
 
 @njit(cache=True)

@@ -6,7 +6,6 @@ are called through their pure-Python body.  These functions raise
 ``ValueError`` themselves on a bad table produced by a mean field function.
 """
 import numpy as np
-from scipy.special import logsumexp
 
 
 
@@ -54,8 +53,12 @@ def backward(P, slice_index, next_states, dense, R, temperature, policy=None):
             best = Q[:, t].argmax(axis=-1)
             policy_out[:, t] = np.eye(A)[best]
         else:
-            V[:, t] = temperature * logsumexp(Q[:, t] / temperature, axis=-1)
-            policy_out[:, t] = np.exp((Q[:, t] - V[:, t, :, None]) / temperature)
+            # log-domain: subtract the max before exponentiating
+            Q_max = Q[:, t].max(axis=-1, keepdims=True)
+            weights = np.exp((Q[:, t] - Q_max) / temperature)
+            total = weights.sum(axis=-1, keepdims=True)
+            V[:, t] = (Q_max + temperature * np.log(total))[..., 0]
+            policy_out[:, t] = weights / total
     return Q, V, policy_out
 
 

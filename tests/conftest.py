@@ -21,11 +21,3 @@ def cpu_backends():
 def backend(request):
     """Each CPU backend in turn."""
     return request.param
-
-
-@pytest.fixture
-def parallel_kernels(monkeypatch):
-    """Force the multi-threaded Numba kernels even on tiny inputs."""
-    from tabmfirl import config
-
-    monkeypatch.setattr(config, "PARALLEL_MIN_WORK", 0)
