@@ -3,7 +3,11 @@ r"""Numba CPU kernels: forward (mean field flow) and backward (soft Bellman).
 Pure functions on contiguous float64/int64 arrays.  The caller validates,
 allocates every output and passes it in; nothing here compiles at import
 (``@njit`` without a signature compiles lazily, ``cache=True`` keeps the
-machine code between sessions).  Each kernel comes as a serial and a
+machine code between sessions).  Kernels that take a game's mean field
+functions as arguments are *not* cached: Numba's cache index would pickle a
+reference to every game module ever used, and a later process that cannot
+import one of them (a deleted script, another project) would fail to load it.
+They compile once per game per process (a few seconds).  Each kernel comes as a serial and a
 ``prange`` variant sharing the same per-row body; the Python wrappers choose by
 problem size (``tabmfirl.config.PARALLEL_MIN_WORK``).  The plain-NumPy twins in
 :mod:`tabmfirl._reference` compute the same quantities and are the test oracle.
@@ -169,7 +173,7 @@ def _check_reward_slice(R_slice, k, t, error):
     return True
 
 
-@njit(cache=True)
+@njit(cache=False)
 def _evaluate_step(t, transition_fn, reward_fn, params, dynamic_transition, dynamic_reward,
                    state_action_kind, coupling, use_coupling, mean_field, state_action,
                    P, slice_index, R, observed, tol, error):
@@ -212,7 +216,7 @@ def _evaluate_step(t, transition_fn, reward_fn, params, dynamic_transition, dyna
     return True
 
 
-@njit(cache=True)
+@njit(cache=False)
 def _evaluate_model(transition_fn, reward_fn, params, dynamic_transition, dynamic_reward,
                     state_action_kind, coupling, use_coupling, mean_field, state_action,
                     P, slice_index, R, observed, tol, error):
@@ -259,7 +263,7 @@ def _propagate_rows(k, t, row_start, row_stop, P, slice_index, next_states, dens
                 out[ns_row[j]] += weight * P_row[j]
 
 
-@njit(cache=True)
+@njit(cache=False)
 def _forward_serial(transition_fn, reward_fn, params, dynamic_transition, dynamic_reward,
                     state_action_kind, coupling, use_coupling, mu0, policy, P, slice_index,
                     next_states, dense, R, mean_field, state_action, observed, scratch, tol,
@@ -286,7 +290,7 @@ def _forward_serial(transition_fn, reward_fn, params, dynamic_transition, dynami
                             state_action, out)
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=False, parallel=True)
 def _forward_parallel(transition_fn, reward_fn, params, dynamic_transition, dynamic_reward,
                       state_action_kind, coupling, use_coupling, mu0, policy, P, slice_index,
                       next_states, dense, R, mean_field, state_action, observed, scratch, tol,
