@@ -5,7 +5,9 @@ The public API; see ``docs/`` for the theory and a tutorial.  ``tabmfirl.plot``
 """
 from ._equilibrium import METHODS, ConvergenceWarning, EquilibriumResult, solve_equilibrium
 from ._exploitability import best_response, exploitability, regularised_return
+from ._heads import ContextEncoder, RewardHead, ShapingHead
 from ._mean_field import forward_mean_field, occupancy_measure
+from ._nn import MLP, SGD, Adam
 from ._model import EvaluatedModel, MeanFieldFlow, evaluate_model, evaluate_step
 from ._soft_bellman import BackwardResult, policy_evaluation, soft_bellman_backward
 from ._spec import MFGSpec, population_coupling
@@ -19,4 +21,5 @@ __all__ = [
     "BackwardResult", "soft_bellman_backward", "policy_evaluation",
     "exploitability", "regularised_return", "best_response",
     "EquilibriumResult", "ConvergenceWarning", "solve_equilibrium", "METHODS",
+    "RewardHead", "ShapingHead", "ContextEncoder", "MLP", "Adam", "SGD",
 ]
