@@ -127,6 +127,8 @@ def _add_demos(subparsers):
                              "tabmfirl.envs.solver_settings)")
     parser.add_argument("--seed", type=int, default=None,
                         help="seed of the rollouts (default: fresh, recorded in the file)")
+    parser.add_argument("--backend", default="auto",
+                        help="backend of the equilibrium solve: auto, numpy, numba or cuda")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(handler=_cmd_demos)
 
@@ -149,7 +151,7 @@ def _cmd_demos(args) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         try:
-            result = solve_equilibrium(spec, **settings)
+            result = solve_equilibrium(spec, backend=args.backend, **settings)
         except (ValueError, RuntimeError) as error:
             raise CommandError(str(error)) from None
     if not result.converged:
