@@ -105,4 +105,5 @@ def make(types: int = 3, *, dynamics: str = "original", horizon: int = HORIZON,
         n_states=2, n_actions=2, horizon=horizon, mu0=MU0, transition=transition,
         reward=reward_table(costs), params=[infection, recovery], name="virus",
         info={"dynamics": dynamics, "distancing_costs": list(map(float, costs)),
-              "infection_rate": infection, "recovery": recovery})
+              "infection_rate": infection, "recovery": recovery,
+              "states": ["susceptible", "infected"], "actions": ["out", "distance"]})
