@@ -28,11 +28,12 @@ def _add_solve(subparsers):
     parser.add_argument("--types", type=int, default=None,
                         help="number of agent types (default: the game's default)")
     parser.add_argument("--dynamics", default="original", help="original or variant")
-    parser.add_argument("--beta", type=float, default=1.0, help="temperature (default 1.0)")
+    parser.add_argument("--beta", type=float, default=None,
+                        help="temperature (default: the game's recommended one)")
     parser.add_argument("--method", default="fixed_point",
                         help="fixed_point, fictitious_play or mirror_descent")
-    parser.add_argument("--damping", type=float, default=1.0,
-                        help="damping of fixed_point in (0, 1] (default 1)")
+    parser.add_argument("--damping", type=float, default=None,
+                        help="damping of fixed_point in (0, 1] (default: the game's)")
     parser.add_argument("--max-iter", type=int, default=1000)
     parser.add_argument("--tol", type=float, default=1e-10)
     parser.add_argument("--backend", default="auto", help="auto, numpy, numba or cuda")
@@ -57,13 +58,18 @@ def _cmd_solve(args) -> int:
 
     from tabmfirl import ConvergenceWarning, solve_equilibrium
 
+    from tabmfirl import envs
+
     spec = _make_game(args.game, args.types, args.dynamics)
+    settings = envs.solver_settings(args.game)
+    beta = settings["temperature"] if args.beta is None else args.beta
+    damping = settings["damping"] if args.damping is None else args.damping
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         try:
-            result = solve_equilibrium(spec, temperature=args.beta, method=args.method,
-                                       damping=args.damping, max_iter=args.max_iter,
+            result = solve_equilibrium(spec, temperature=beta, method=args.method,
+                                       damping=damping, max_iter=args.max_iter,
                                        tol=args.tol, backend=args.backend)
         except (ValueError, RuntimeError) as error:
             raise CommandError(str(error)) from None

@@ -35,14 +35,16 @@ def random_transition(t, observed, params, out):
     strength = params[1]
     base = params[_HEADER:_HEADER + S * A * W]
     coupling = params[_HEADER + S * A * W:_HEADER + S * A * W + W * M]
+    shift = np.zeros(W)
+    if strength != 0.0:
+        for j in range(W):
+            for i in range(M):
+                shift[j] += coupling[j * M + i] * observed[i]
     for s in range(S):
         for a in range(A):
             row = out[s, a]
             for j in range(W):
-                shift = 0.0
-                for i in range(M):
-                    shift += coupling[j * M + i] * observed[i]
-                row[j] = base[(s * A + a) * W + j] + strength * shift
+                row[j] = base[(s * A + a) * W + j] + strength * shift[j]
             largest = row.max()
             total = 0.0
             for j in range(W):
