@@ -16,6 +16,7 @@ name                        states  actions  types differ by
 ``virus``                   2       2        distancing cost (0.2, 0.5, 1.0)
 ``rock_paper_scissors``     4       3        switching cost (0, 0.5, 1)
 ``left_right``              3       2        crowd aversion on the right (1, 2, 4)
+``crowd_grid``              10^4    5        weight on reaching the target (1, 0.5, 2)
 ==========================  ======  =======  ==================================
 
 Every game has ``dynamics="original"`` (the source) and ``dynamics="variant"``
@@ -32,6 +33,7 @@ GAMES = {
     "virus": "virus",
     "rock_paper_scissors": "rock_paper_scissors",
     "left_right": "left_right",
+    "crowd_grid": "crowd_grid",
 }
 
 
