@@ -1,8 +1,9 @@
 r"""Plain-NumPy twins of the kernels: the ``backend="numpy"`` path and the test oracle.
 
 Same arrays, same equations as :mod:`tabmfirl._kernels` (see there), written
-for clarity: one vectorised NumPy expression per step.  Mean field functions
-are called through their pure-Python body.  These functions raise
+for clarity: one vectorised NumPy expression per step.  A game's mean field
+functions are the game's own code, not part of the kernels: both backends call
+the same compiled function (under ``NUMBA_DISABLE_JIT=1``, its Python body).  These functions raise
 ``ValueError`` themselves on a bad table produced by a mean field function.
 """
 import numpy as np
@@ -82,7 +83,7 @@ def evaluate_step(t, spec, mean_field, state_action, P, slice_index, R):
     """
     from ._kernels import ERROR_REWARD, ERROR_TRANSITION
     from ._model import raise_kernel_error
-    from ._spec import ROW_SUM_TOL, python_body
+    from ._spec import ROW_SUM_TOL
 
     observed = observed_mean_field(t, mean_field, state_action,
                                    spec.mean_field_kind == "state_action",
@@ -90,7 +91,7 @@ def evaluate_step(t, spec, mean_field, state_action, P, slice_index, R):
     for k in range(spec.n_contexts):
         if spec.transition_is_dynamic:
             P_slice = P[slice_index[k, t]]
-            python_body(spec.transition)(t, observed[k], spec.params, P_slice)
+            spec.transition(t, observed[k], spec.params, P_slice)
             with np.errstate(invalid="ignore"):
                 bad = (~np.all(P_slice >= 0, axis=-1)
                        | (np.abs(P_slice.sum(axis=-1) - 1.0) > ROW_SUM_TOL)
@@ -98,7 +99,7 @@ def evaluate_step(t, spec, mean_field, state_action, P, slice_index, R):
             if bad.any():
                 raise_kernel_error(np.array([ERROR_TRANSITION, k, t, *np.argwhere(bad)[0]]))
         if spec.reward_is_dynamic:
-            python_body(spec.reward)(t, observed[k], k, spec.params, R[k, t])
+            spec.reward(t, observed[k], k, spec.params, R[k, t])
             bad = ~np.isfinite(R[k, t])
             if bad.any():
                 raise_kernel_error(np.array([ERROR_REWARD, k, t, *np.argwhere(bad)[0]]))

@@ -41,7 +41,9 @@ table from the observed mean field::
 spec's float64 parameter vector and ``t`` the step.  The function must only
 write into ``out`` and must compile in Numba's nopython mode (plain loops and
 NumPy array expressions).  Plain Python functions are compiled with
-``numba.njit`` on first use; the NumPy backend calls their pure-Python body.
+``numba.njit`` on first use.  Construction checks them at ``mu0`` through their
+pure-Python body (no compilation); every backend then calls the compiled
+function.
 
 Sparse transitions
 ------------------
@@ -151,7 +153,7 @@ def _as_mean_field_function(function, name: str):
 
 
 def python_body(function):
-    """Pure-Python body of a mean field function (what the NumPy backend calls)."""
+    """Pure-Python body of a mean field function (used to check it at construction)."""
     return getattr(function, "py_func", function)
 
 
