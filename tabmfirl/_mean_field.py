@@ -37,7 +37,10 @@ def check_policy(policy, n_contexts: int, horizon: int, n_states: int, n_actions
             f"policy must have shape (n_contexts, horizon, n_states, n_actions) = {expected} "
             f"(or (horizon, n_states, n_actions) for all contexts), got {policy.shape}")
     check_stochastic(policy, "policy")
-    return np.ascontiguousarray(policy)
+    policy = np.ascontiguousarray(policy)
+    if not policy.flags.writeable:  # a broadcast view or a read-only input
+        policy = policy.copy()
+    return policy
 
 
 def forward_mean_field(spec: MFGSpec, policy, *, backend: str = "auto") -> MeanFieldFlow:

@@ -148,3 +148,14 @@ def test_population_coupling_makes_types_see_the_mixture():
     mixture = np.einsum("k,kts->ts", weights, flow.mean_field)
     own = tabmfirl.evaluate_model(spec, np.stack([mixture] * 2))
     np.testing.assert_allclose(flow.model.reward, own.reward[:, :3], rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_one_policy_for_all_contexts_and_read_only_input(backend):
+    """A (T, S, A) policy (one context) and a read-only array are accepted."""
+    spec = random_game(3, 2, 4, 1, dynamic=False, rng=0)
+    policy = random_policy(spec, 1)[0]
+    policy.setflags(write=False)
+    expl = tabmfirl.exploitability(spec, policy, backend=backend)
+    full = tabmfirl.exploitability(spec, policy[None].copy(), backend=backend)
+    np.testing.assert_allclose(expl, full, rtol=0, atol=0)
