@@ -7,9 +7,10 @@ machine code between sessions).  Kernels that take a game's mean field
 functions as arguments are *not* cached: Numba's cache index would pickle a
 reference to every game module ever used, and a later process that cannot
 import one of them (a deleted script, another project) would fail to load it.
-They compile once per game per process (a few seconds).  Each kernel comes as a serial and a
-``prange`` variant sharing the same per-row body; the Python wrappers choose by
-problem size (``tabmfirl.config.PARALLEL_MIN_WORK``).  The plain-NumPy twins in
+They compile once per game per process (a few seconds).  The backward pass comes as a serial
+and a ``prange`` variant sharing the same per-row body; the Python wrappers
+choose by problem size (``tabmfirl.config.PARALLEL_MIN_WORK``).  The forward
+pass is serial.  The plain-NumPy twins in
 :mod:`tabmfirl._reference` compute the same quantities and are the test oracle.
 
 Model arrays (see :class:`tabmfirl.EvaluatedModel`)
@@ -259,13 +260,14 @@ def _propagate_rows(k, t, row_start, row_stop, P, slice_index, next_states, dens
 
 
 @njit(cache=False)
-def _forward_serial(transition_fn, reward_fn, params, dynamic_transition, dynamic_reward,
+def _forward(transition_fn, reward_fn, params, dynamic_transition, dynamic_reward,
                     state_action_kind, coupling, use_coupling, mu0, policy, P, slice_index,
-                    next_states, dense, R, mean_field, state_action, observed, scratch, tol,
-                    error):
+                    next_states, dense, R, mean_field, state_action, observed, tol, error):
     """Forward pass: flow of ``policy`` from ``mu0``, evaluating the model on the way.
 
-    ``scratch`` is unused here (kept so both variants share a signature).
+    Serial only: a ``prange`` variant (private accumulators per thread, then a
+    reduction) measured no faster on 2 cores and far slower when the cores are
+    shared (the scatter is memory-bound).
     """
     K, T, S, A = policy.shape
     for k in range(K):
@@ -283,44 +285,3 @@ def _forward_serial(transition_fn, reward_fn, params, dynamic_transition, dynami
             out[:] = 0.0
             _propagate_rows(k, t, 0, S * A, P, slice_index, next_states, dense,
                             state_action, out)
-
-
-@njit(cache=False, parallel=True)
-def _forward_parallel(transition_fn, reward_fn, params, dynamic_transition, dynamic_reward,
-                      state_action_kind, coupling, use_coupling, mu0, policy, P, slice_index,
-                      next_states, dense, R, mean_field, state_action, observed, scratch, tol,
-                      error):
-    """Forward pass with each step's rows split into ``scratch.shape[1]`` chunks.
-
-    ``scratch`` has shape ``(K, n_chunks, S)``: one private accumulator per
-    chunk, summed afterwards, so no two threads write the same memory.
-    """
-    K, T, S, A = policy.shape
-    n_chunks = scratch.shape[1]
-    rows = S * A
-    for k in range(K):
-        mean_field[k, 0, :] = mu0
-    for t in range(T):
-        _joint_distribution(t, mean_field, policy, state_action)
-        if dynamic_transition or dynamic_reward:
-            if not _evaluate_step(t, transition_fn, reward_fn, params, dynamic_transition,
-                                  dynamic_reward, state_action_kind, coupling, use_coupling,
-                                  mean_field, state_action, P, slice_index, R, observed, tol,
-                                  error):
-                return
-        for job in prange(K * n_chunks):
-            k = job // n_chunks
-            chunk = job % n_chunks
-            acc = scratch[k, chunk]
-            acc[:] = 0.0
-            start = (rows * chunk) // n_chunks
-            stop = (rows * (chunk + 1)) // n_chunks
-            _propagate_rows(k, t, start, stop, P, slice_index, next_states, dense,
-                            state_action, acc)
-        for ks in prange(K * S):
-            k = ks // S
-            j = ks % S
-            total = 0.0
-            for chunk in range(n_chunks):
-                total += scratch[k, chunk, j]
-            mean_field[k, t + 1, j] = total

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._backend import resolve_backend, use_parallel
+from ._backend import resolve_backend
 from ._model import (EvaluatedModel, MeanFieldFlow, allocate_model, kernel_functions,
                      raise_kernel_error)
 from ._spec import ROW_SUM_TOL, MFGSpec, check_stochastic
@@ -113,9 +113,7 @@ def forward_unchecked(spec: MFGSpec, policy: np.ndarray, backend: str,
 
 def _forward_numba(model, mu0, policy, mean_field, state_action, spec=None):
     """Run the Numba forward kernel; ``spec=None`` propagates the frozen ``model``."""
-    from numba import get_num_threads
-
-    from ._kernels import _forward_parallel, _forward_serial, _no_reward, _no_transition
+    from ._kernels import _forward, _no_reward, _no_transition
 
     K, T, S, A = policy.shape
     if spec is None:
@@ -126,20 +124,15 @@ def _forward_numba(model, mu0, policy, mean_field, state_action, spec=None):
         functions = kernel_functions(spec)
         params = spec.params
         dynamic_transition, dynamic_reward = spec.transition_is_dynamic, spec.reward_is_dynamic
-        state_action_kind, observed_dim = spec.mean_field_kind == "state_action", spec.mean_field_dim
+        state_action_kind = spec.mean_field_kind == "state_action"
+        observed_dim = spec.mean_field_dim
     transition_fn, reward_fn, coupling, use_coupling = functions
-    if use_parallel(K * S * A * model.transition.shape[3]):
-        kernel = _forward_parallel
-        scratch = np.zeros((K, max(1, get_num_threads()), S))
-    else:
-        kernel = _forward_serial
-        scratch = np.zeros((1, 1, 1))
     observed = np.zeros((K, observed_dim))
     error = np.zeros(5, dtype=np.int64)
-    kernel(transition_fn, reward_fn, params, dynamic_transition, dynamic_reward,
-           state_action_kind, coupling, use_coupling, mu0, policy, model.transition,
-           model.slice_index, model.kernel_next_states, model.dense, model.reward, mean_field,
-           state_action, observed, scratch, ROW_SUM_TOL, error)
+    _forward(transition_fn, reward_fn, params, dynamic_transition, dynamic_reward,
+             state_action_kind, coupling, use_coupling, mu0, policy, model.transition,
+             model.slice_index, model.kernel_next_states, model.dense, model.reward, mean_field,
+             state_action, observed, ROW_SUM_TOL, error)
     raise_kernel_error(error)
 
 

@@ -6,8 +6,8 @@ multi-block code paths.
 Attributes
 ----------
 PARALLEL_MIN_WORK : int
-    The Numba CPU kernels switch from their serial to their multi-threaded
-    (``prange``) variant when ``n_contexts * n_states * n_actions * width``
+    The Numba backward pass (soft Bellman and policy evaluation) switches from
+    its serial to its multi-threaded (``prange``) variant when ``n_contexts * n_states * n_actions * width``
     (``width`` = number of successor entries per row) reaches this number.
     Below it, thread start-up costs more than it saves.
 CUDA_THREADS_PER_BLOCK : int
