@@ -1,0 +1,212 @@
+"""Tests of tabmfirl._metrics: deviations, adjusted Rand index, scoring a learned reward."""
+import numpy as np
+import pytest
+
+from tabmfirl import solve_equilibrium
+from tabmfirl import envs
+from tabmfirl._heads import RewardHead
+from tabmfirl._metrics import (adjusted_rand_index, contingency_table, evaluate_reward,
+                               kl_divergence, learned_game, match_types, mean_field_deviation,
+                               policy_deviation, return_deviation)
+
+
+# ---------------------------------------------------------------------------
+# KL, mean field and policy deviations (hand-computed).
+# ---------------------------------------------------------------------------
+
+
+def test_kl_divergence_hand_values():
+    # KL((1/2, 1/2) || (1/4, 3/4)) = 1/2 log 2 + 1/2 log(2/3)
+    expected = 0.5 * np.log(2.0) + 0.5 * np.log(2.0 / 3.0)
+    np.testing.assert_allclose(kl_divergence([0.5, 0.5], [0.25, 0.75]), expected,
+                               rtol=0, atol=1e-15)
+    # zero-probability terms of p vanish, even where q is 0 too
+    np.testing.assert_allclose(kl_divergence([1.0, 0.0], [0.5, 0.0]), np.log(2.0),
+                               rtol=0, atol=1e-15)
+    assert kl_divergence([0.5, 0.5], [1.0, 0.0]) == np.inf
+    assert kl_divergence([0.3, 0.7], [0.3, 0.7]) == 0.0
+    with pytest.raises(ValueError, match="same shape"):
+        kl_divergence([0.5, 0.5], [1.0])
+
+
+def test_mean_field_deviation_sums_kl_over_time():
+    mu_e = np.array([[[0.4, 0.6], [0.5, 0.5], [1.0, 0.0]],
+                     [[0.4, 0.6], [0.2, 0.8], [0.1, 0.9]]])
+    mu_l = np.array([[[0.4, 0.6], [0.25, 0.75], [0.5, 0.5]],
+                     [[0.4, 0.6], [0.2, 0.8], [0.1, 0.9]]])
+    # type 0: KL(1/2,1/2 || 1/4,3/4) + KL(1, 0 || 1/2, 1/2) = 0.1438... + log 2
+    expected0 = 0.5 * np.log(2.0) + 0.5 * np.log(2.0 / 3.0) + np.log(2.0)
+    np.testing.assert_allclose(mean_field_deviation(mu_e, mu_l), [expected0, 0.0],
+                               rtol=0, atol=1e-14)
+    with pytest.raises(ValueError, match="same 3-D shape"):
+        mean_field_deviation(mu_e, mu_l[:, :2])
+
+
+def test_policy_deviation_weights_kl_by_expert_flow():
+    # K=1, T=2, S=2, A=2
+    mu_e = np.array([[[0.5, 0.5], [0.0, 1.0], [0.3, 0.7]]])
+    pi_e = np.array([[[[0.5, 0.5], [1.0, 0.0]],
+                      [[0.9, 0.1], [0.2, 0.8]]]])
+    pi_l = np.array([[[[0.25, 0.75], [0.5, 0.5]],
+                      [[0.1, 0.9], [0.2, 0.8]]]])
+    # t=0: 0.5 KL(.5,.5||.25,.75) + 0.5 KL(1,0||.5,.5); t=1: state 0 has no mass,
+    # state 1 has equal policies
+    expected = 0.5 * (0.5 * np.log(2.0) + 0.5 * np.log(2.0 / 3.0)) + 0.5 * np.log(2.0)
+    np.testing.assert_allclose(policy_deviation(mu_e, pi_e, pi_l), [expected],
+                               rtol=0, atol=1e-14)
+    # the flow may also be given with T rows
+    np.testing.assert_allclose(policy_deviation(mu_e[:, :2], pi_e, pi_l), [expected],
+                               rtol=0, atol=1e-14)
+    np.testing.assert_allclose(policy_deviation(mu_e, pi_e, pi_e), [0.0], rtol=0, atol=0)
+    with pytest.raises(ValueError, match="expert_mean_field"):
+        policy_deviation(mu_e[:, :, :1], pi_e, pi_l)
+
+
+# ---------------------------------------------------------------------------
+# Adjusted Rand index.
+# ---------------------------------------------------------------------------
+
+
+def test_contingency_table():
+    np.testing.assert_array_equal(contingency_table([0, 0, 1, 1, 2], [5, 5, 5, 7, 7]),
+                                  [[2, 0], [1, 1], [0, 1]])
+    with pytest.raises(ValueError, match="same length"):
+        contingency_table([0, 1], [0])
+    with pytest.raises(ValueError, match="integer"):
+        contingency_table([0.5, 1.0], [0, 1])
+
+
+@pytest.mark.parametrize("a, b, expected", [
+    # identical up to relabelling
+    ([0, 0, 1, 1, 2, 2], [2, 2, 0, 0, 1, 1], 1.0),
+    # table [[2,0,0],[0,1,1]]: sum C(n_ij,2) = 1, rows 1+1 = 2, cols 1, C(4,2) = 6,
+    # E = 2*1/6 = 1/3, max = 3/2, ARI = (1 - 1/3) / (3/2 - 1/3) = 4/7
+    ([0, 0, 1, 1], [0, 0, 1, 2], 4.0 / 7.0),
+    # table [[1,1],[1,1]]: index 0, rows 2, cols 2, E = 4/6, max = 2,
+    # ARI = (0 - 2/3) / (2 - 2/3) = -1/2
+    ([0, 0, 1, 1], [0, 1, 0, 1], -0.5),
+    # table [[2,1],[0,2]] (n=5): index 1+0+0+1 = 2, rows C(3,2)+C(2,2) = 4,
+    # cols C(2,2)+C(3,2) = 4, C(5,2) = 10, E = 1.6, max = 4,
+    # ARI = (2 - 1.6) / (4 - 1.6) = 1/6
+    ([0, 0, 0, 1, 1], [0, 0, 1, 1, 1], 1.0 / 6.0),
+    # trivial partitions agree on every pair
+    ([3, 3, 3], [1, 1, 1], 1.0),
+    ([0, 1, 2], [5, 6, 7], 1.0),
+    ([0], [0], 1.0),
+    # one cluster vs all singletons: index 0, E 0, max C(3,2)/2
+    ([0, 0, 0], [0, 1, 2], 0.0),
+])
+def test_adjusted_rand_index_hand_cases(a, b, expected):
+    np.testing.assert_allclose(adjusted_rand_index(a, b), expected, rtol=0, atol=1e-14)
+    np.testing.assert_allclose(adjusted_rand_index(b, a), expected, rtol=0, atol=1e-14)
+
+
+def test_adjusted_rand_index_agrees_with_sklearn():
+    metrics = pytest.importorskip("sklearn.metrics")
+    rng = np.random.default_rng(0)
+    for n, k in [(10, 2), (50, 3), (200, 5)]:
+        a = rng.integers(k, size=n)
+        b = np.where(rng.random(n) < 0.7, a, rng.integers(k, size=n))
+        np.testing.assert_allclose(adjusted_rand_index(a, b),
+                                   metrics.adjusted_rand_score(a, b), rtol=0, atol=1e-12)
+
+
+def test_match_types():
+    np.testing.assert_array_equal(match_types([0, 0, 1, 1, 2, 2], [1, 1, 2, 2, 0, 2], 3),
+                                  [1, 2, 0])
+    # one learned context: everyone maps to it
+    np.testing.assert_array_equal(match_types([0, 1, 2, 2], [0, 0, 0, 0], 1), [0, 0, 0])
+    # more true types than contexts: the unmatched type takes its majority context
+    np.testing.assert_array_equal(match_types([0, 0, 1, 1, 2, 2], [0, 0, 1, 1, 1, 1], 2),
+                                  [0, 1, 1])
+    with pytest.raises(ValueError, match="assignments"):
+        match_types([0, 1], [0, 3], 2)
+
+
+# ---------------------------------------------------------------------------
+# Scoring a learned reward.
+# ---------------------------------------------------------------------------
+
+
+def _malware_true_head(spec):
+    """A linear head equal to the malware reward (affine in the mean field)."""
+    from tabmfirl.envs import malware
+
+    K, S, A = spec.n_contexts, spec.n_states, spec.n_actions
+    head = RewardHead(S, A, S, n_contexts=K)
+    levels = np.arange(S) / 10.0
+    costs = np.asarray(spec.params[1:1 + K])
+    head.bias[:] = -malware.RISK * levels[None, :, None] \
+        - costs[:, None, None] * np.array([0.0, 1.0])[None, None, :]
+    # -(mbar/10) s/10 with mbar = sum_d d mu(d)
+    head.coef[:] = -(levels[None, :, None, None] * levels[None, None, None, :])
+    return head
+
+
+def test_linear_head_reward_matches_game_reward():
+    backend = "numpy"   # the Numba path is covered by the next test
+    spec = envs.make("malware", types=3, horizon=5)
+    head = _malware_true_head(spec)
+    game = learned_game(spec, head)
+    mu = np.random.default_rng(1).dirichlet(np.ones(spec.n_states), size=(3, 6))
+    from tabmfirl import evaluate_model
+
+    true_model = evaluate_model(spec, mu, backend=backend)
+    learned_model = evaluate_model(game, mu, backend=backend)
+    np.testing.assert_allclose(learned_model.reward, true_model.reward, rtol=0, atol=1e-14)
+    np.testing.assert_allclose(head.reward_tables(mu[:, :5]), true_model.reward,
+                               rtol=0, atol=1e-14)
+
+
+def test_evaluate_reward_is_zero_for_the_true_reward(backend):
+    spec = envs.make("malware", types=3, horizon=8)
+    ev = evaluate_reward(spec, _malware_true_head(spec), temperature=1.0, backend=backend)
+    np.testing.assert_allclose(ev.policy_deviation, 0.0, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(ev.mean_field_deviation, 0.0, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(ev.return_deviation, 0.0, rtol=0, atol=1e-12)
+    assert ev.learned.converged and ev.expert.converged
+
+
+def test_evaluate_reward_with_permuted_types_and_shared_reward():
+    spec = envs.make("virus", types=3, horizon=10)
+    expert = solve_equilibrium(spec, temperature=1.0, backend="numpy")
+    # learned contexts are a permutation of the true types: type_map undoes it
+    perm = np.array([2, 0, 1])
+    tables = np.empty_like(spec.reward)
+    tables[perm] = spec.reward
+    ev = evaluate_reward(spec, tables, type_map=perm, expert=expert, backend="numpy")
+    np.testing.assert_allclose(ev.mean_policy_deviation, 0.0, rtol=0, atol=1e-13)
+    np.testing.assert_array_equal(ev.type_map, perm)
+    # a wrong map is penalised on every metric
+    bad = evaluate_reward(spec, tables, expert=expert, backend="numpy")
+    assert bad.mean_policy_deviation > 1e-3 and bad.mean_return_deviation > 1e-3
+    assert bad.mean_mean_field_deviation > 1e-4
+    # one shared reward (MFIRL) is used for every type
+    shared = evaluate_reward(spec, spec.reward[1:2], expert=expert, backend="numpy")
+    np.testing.assert_array_equal(shared.type_map, [0, 0, 0])
+    assert shared.policy_deviation[1] < 1e-13 < shared.policy_deviation[0]
+    np.testing.assert_allclose(shared.learned.policy[0], shared.learned.policy[2],
+                               rtol=0, atol=1e-12)
+
+
+def test_return_deviation_of_uniform_policy():
+    spec = envs.make("virus", types=2, horizon=10)
+    expert = solve_equilibrium(spec, temperature=1.0, backend="numpy")
+    uniform = np.full(expert.policy.shape, 0.5)
+    np.testing.assert_allclose(
+        return_deviation(spec, expert.policy, expert.policy, backend="numpy"), 0.0,
+        rtol=0, atol=0)
+    dev = return_deviation(spec, expert.policy, uniform, backend="numpy")
+    assert dev.shape == (2,) and np.all(dev > 1e-3)
+
+
+def test_learned_game_rejects_bad_inputs():
+    spec = envs.make("virus", types=3, horizon=5)
+    with pytest.raises(ValueError, match="type_map"):
+        learned_game(spec, spec.reward[:2])
+    with pytest.raises(ValueError, match="type_map"):
+        learned_game(spec, spec.reward, type_map=[0, 1, 3])
+    with pytest.raises(ValueError, match="shape"):
+        learned_game(spec, np.zeros((3, 4, 2, 2)))
+    with pytest.raises(NotImplementedError):
+        learned_game(spec, RewardHead(2, 2, 2, n_contexts=3, kind="mlp", seed=0))
