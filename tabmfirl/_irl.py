@@ -99,7 +99,9 @@ the E-step starts from rewards that already reflect the initial split.
 MFIRL baseline (:func:`fit_mfirl`): one shared reward (:math:`K = 1`), the
 pooled empirical flow :math:`\hat\mu_t(s) = \frac1N\sum_j \mathbb 1[s^j_t =
 s]`, the same exact MCE objective and update (Chen et al. 2022, with the
-exact backward pass in place of their sampler).
+exact backward pass in place of their sampler).  Oracle baseline
+(:func:`fit_oracle`): the same loop with the posterior fixed at the true
+labels.
 
 Everything is deterministic given ``seed`` (k-means++, Dirichlet draws and
 the MLP initialisation use ``numpy.random.default_rng(seed)``).
@@ -121,7 +123,8 @@ from ._nn import Adam, logsumexp
 from ._soft_bellman import BackwardResult, _check_temperature, soft_bellman_backward
 from ._spec import MFGSpec
 
-__all__ = ["IRLResult", "fit_pemmfirl", "fit_mfirl", "fit_reward", "mce_log_likelihood",
+__all__ = ["IRLResult", "fit_pemmfirl", "fit_mfirl", "fit_oracle", "fit_reward",
+           "mce_log_likelihood",
            "trajectory_log_likelihood", "weighted_statistics"]
 
 _MIN_WEIGHT = 1e-12
@@ -323,12 +326,12 @@ def trajectory_log_likelihood(backward: BackwardResult, states, actions,
 
 @dataclass(frozen=True, eq=False)
 class IRLResult:
-    r"""Result of :func:`fit_pemmfirl`, :func:`fit_mfirl` or :func:`fit_reward`.
+    r"""Result of :func:`fit_pemmfirl`, :func:`fit_mfirl`, :func:`fit_oracle` or :func:`fit_reward`.
 
     Attributes
     ----------
     method : str
-        ``"pemmfirl-exact"``, ``"mfirl"`` or ``"reward"``.
+        ``"pemmfirl-exact"``, ``"mfirl"``, ``"oracle"`` or ``"reward"``.
     head : RewardHead
         The learned reward head (a copy; discrete, ``n_contexts = K``).
     reward_params : ndarray, shape (n_params,)
@@ -620,7 +623,7 @@ def fit_reward(spec: MFGSpec, counts, mean_field, *, state_action=None,
 
 def _fit(method, spec, demos, n_contexts, *, mi_weight, reward_kind, hidden_sizes,
          temperature, n_iter, learning_rate, init, init_smoothing, n_warmup, tol, seed,
-         backend, warn):
+         backend, warn, fixed_posterior=None):
     start = time.perf_counter()
     backend = resolve_backend(backend)
     temperature = _check_temperature(temperature, allow_zero=False)
@@ -639,7 +642,10 @@ def _fit(method, spec, demos, n_contexts, *, mi_weight, reward_kind, hidden_size
     S, A = spec.n_states, spec.n_actions
     rng = np.random.default_rng(seed)
     dyn_spec = _learner_spec(spec, K)
-    if mi_weight == 0.0 or K == 1:
+    if fixed_posterior is not None:
+        posterior = fixed_posterior
+        mi_weight = 0.0
+    elif mi_weight == 0.0 or K == 1:
         posterior = np.full((N, K), 1.0 / K)
     else:
         posterior = _initial_posterior(states, actions, K, S, A, init, smoothing, rng)
@@ -765,3 +771,37 @@ def fit_mfirl(spec: MFGSpec, demos, *, reward_kind: str = "linear", hidden_sizes
                 hidden_sizes=hidden_sizes, temperature=temperature, n_iter=n_iter,
                 learning_rate=learning_rate, init="kmeans", init_smoothing=0.0, n_warmup=0,
                 tol=tol, seed=seed, backend=backend, warn=warn)
+
+
+def fit_oracle(spec: MFGSpec, demos, *, reward_kind: str = "linear", hidden_sizes=(32, 32),
+               temperature: float = 1.0, n_iter: int = 300, learning_rate: float = 0.02,
+               tol: float = 1e-6, seed: int = 0, backend: str = "auto",
+               warn: bool = True) -> IRLResult:
+    r"""Oracle baseline: the exact reward update given the true types.
+
+    :func:`fit_pemmfirl`'s loop with the posterior fixed at the true labels,
+    :math:`q_{jm} = \mathbb 1[m = m_j]` (``demos.types``), so each type is fitted
+    on its own empirical flow and counts.  An upper reference for type
+    inference, not a learner.  Parameters as in :func:`fit_pemmfirl`.
+
+    Raises
+    ------
+    ValueError
+        If a type has no trajectories.
+
+    Returns
+    -------
+    IRLResult
+        With ``K = demos.n_types``; ``assignments`` are the true types.
+    """
+    types = np.asarray(demos.types)
+    K = int(demos.n_types)
+    if types.shape != (np.shape(demos.actions)[0],) or types.min() < 0 or types.max() >= K:
+        raise ValueError(f"demos.types must hold one type in [0, {K}) per trajectory")
+    if np.any(np.bincount(types, minlength=K) == 0):
+        raise ValueError("every type needs at least one trajectory")
+    return _fit("oracle", spec, demos, K, mi_weight=0.0, reward_kind=reward_kind,
+                hidden_sizes=hidden_sizes, temperature=temperature, n_iter=n_iter,
+                learning_rate=learning_rate, init="kmeans", init_smoothing=0.0, n_warmup=0,
+                tol=tol, seed=seed, backend=backend, warn=warn,
+                fixed_posterior=np.eye(K)[types])

@@ -35,9 +35,10 @@ Policy deviation
     visits do not count).
 
 Type recovery
-    The adjusted Rand index (Hubert & Arabie 1985) between the true types and
-    the assignments :math:`\hat m_j = \arg\max_m q(m\mid\tau_j)`; see
-    :func:`adjusted_rand_index`.
+    The adjusted Rand index (Hubert & Arabie 1985) and the normalised mutual
+    information between the true types and the assignments
+    :math:`\hat m_j = \arg\max_m q(m\mid\tau_j)`; see
+    :func:`adjusted_rand_index` and :func:`normalized_mutual_information`.
 
 The learned equilibrium is solved by :func:`tabmfirl.solve_equilibrium` (the
 core solver) on the true dynamics with the learned reward: see
@@ -56,8 +57,8 @@ from ._exploitability import regularised_return
 from ._spec import MFGSpec
 
 __all__ = ["kl_divergence", "return_deviation", "mean_field_deviation", "policy_deviation",
-           "adjusted_rand_index", "contingency_table", "match_types", "RewardEvaluation",
-           "evaluate_reward"]
+           "adjusted_rand_index", "normalized_mutual_information", "contingency_table",
+           "match_types", "learned_game", "RewardEvaluation", "evaluate_reward"]
 
 
 # ---------------------------------------------------------------------------
@@ -281,6 +282,53 @@ def adjusted_rand_index(labels_true, labels_pred) -> float:
     if maximum == expected:
         return 1.0
     return float((sum_cells - expected) / (maximum - expected))
+
+
+def normalized_mutual_information(labels_true, labels_pred) -> float:
+    r"""Normalised mutual information of two partitions (arithmetic normalisation).
+
+    From the contingency table :math:`n_{ij}` (:math:`n` items, marginals
+    :math:`a_i, b_j`):
+
+    .. math::
+
+        I = \sum_{ij} \frac{n_{ij}}{n} \log\frac{n\, n_{ij}}{a_i b_j}, \qquad
+        H_U = -\sum_i \frac{a_i}{n}\log\frac{a_i}{n}, \qquad
+        \mathrm{NMI} = \frac{I}{(H_U + H_V)/2},
+
+    in :math:`[0, 1]`, 1 for identical partitions up to relabelling.  Two
+    partitions with one cluster each give 1.0; otherwise :math:`I = 0` gives
+    0.0 (the conventions of scikit-learn's ``normalized_mutual_info_score``).
+
+    Parameters
+    ----------
+    labels_true, labels_pred : array_like of int, shape (N,)
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> normalized_mutual_information([0, 0, 1, 1], [1, 1, 0, 0])
+    1.0
+    >>> round(normalized_mutual_information([0, 0, 1, 1], [0, 0, 0, 1]), 12)
+    0.343711018485
+    """
+    table = contingency_table(labels_true, labels_pred).astype(np.float64)
+    n = table.sum()
+    if n == 0 or (table.shape[0] == 1 and table.shape[1] == 1):
+        return 1.0
+    p = table / n
+    pa = p.sum(axis=1)
+    pb = p.sum(axis=0)
+    nz = p > 0
+    mutual = float(np.sum(p[nz] * np.log(p[nz] / np.outer(pa, pb)[nz])))
+    if mutual <= 0.0:
+        return 0.0
+    entropy_a = -float(np.sum(pa * np.log(pa)))
+    entropy_b = -float(np.sum(pb * np.log(pb)))
+    return float(min(1.0, mutual / (0.5 * (entropy_a + entropy_b))))
 
 
 def match_types(true_types, assignments, n_contexts: int, n_types: Optional[int] = None):

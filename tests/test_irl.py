@@ -17,7 +17,7 @@ from tabmfirl import (EvaluatedModel, occupancy_measure, soft_bellman_backward,
                       solve_equilibrium)
 from tabmfirl import envs
 from tabmfirl._demos import Demonstrations, generate_demonstrations
-from tabmfirl._irl import (fit_mfirl, fit_pemmfirl, fit_reward, mce_log_likelihood,
+from tabmfirl._irl import (fit_mfirl, fit_oracle, fit_pemmfirl, fit_reward, mce_log_likelihood,
                            trajectory_log_likelihood, weighted_statistics)
 from tabmfirl._metrics import adjusted_rand_index, evaluate_reward, match_types
 
@@ -203,6 +203,13 @@ def test_pemmfirl_recovers_virus_types_and_equilibrium(virus_fits):
     assert ev.mean_policy_deviation < 0.3             # measured ~0.07
     assert ev.mean_policy_deviation < ev_mf.mean_policy_deviation / 5
     assert ev.mean_return_deviation < ev_mf.mean_return_deviation
+    # the oracle (true labels) is in the same range (measured 0.07)
+    oracle = fit_oracle(spec, demos, **{k: v for k, v in FIT.items() if k != "n_warmup"})
+    np.testing.assert_array_equal(oracle.assignments, demos.types)
+    ev_or = evaluate_reward(spec, oracle.head, temperature=BETA, expert=eq, solver_kwargs=SOLVER,
+                            backend="numpy")
+    assert ev_or.mean_policy_deviation < ev_mf.mean_policy_deviation / 5
+    np.testing.assert_allclose(oracle.mean_field, demos.empirical_mean_field(), atol=1e-14)
     np.testing.assert_allclose(pem.prior, [1 / 3] * 3, atol=0.1)
     np.testing.assert_allclose(pem.posterior.sum(axis=1), 1.0, rtol=0, atol=1e-12)
 
@@ -306,6 +313,10 @@ def test_input_validation():
         fit_pemmfirl(spec, demos, 2, mi_weight=-1.0, backend="numpy")
     with pytest.raises(ValueError, match="init"):
         fit_pemmfirl(spec, demos, 2, init="magic", backend="numpy")
+    missing = Demonstrations(states=demos.states, actions=demos.actions,
+                             types=np.zeros_like(demos.types), n_states=2, n_actions=2, n_types=3)
+    with pytest.raises(ValueError, match="every type"):
+        fit_oracle(spec, missing, backend="numpy")
     from tabmfirl import population_coupling
 
     coupled = spec.replace(context_coupling=population_coupling([1 / 3] * 3))

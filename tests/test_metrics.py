@@ -7,7 +7,8 @@ from tabmfirl import envs
 from tabmfirl._heads import RewardHead
 from tabmfirl._metrics import (adjusted_rand_index, contingency_table, evaluate_reward,
                                kl_divergence, learned_game, match_types, mean_field_deviation,
-                               policy_deviation, return_deviation)
+                               normalized_mutual_information, policy_deviation,
+                               return_deviation)
 
 
 # ---------------------------------------------------------------------------
@@ -109,6 +110,27 @@ def test_adjusted_rand_index_agrees_with_sklearn():
         b = np.where(rng.random(n) < 0.7, a, rng.integers(k, size=n))
         np.testing.assert_allclose(adjusted_rand_index(a, b),
                                    metrics.adjusted_rand_score(a, b), rtol=0, atol=1e-12)
+
+
+def test_normalized_mutual_information_hand_cases():
+    nmi = normalized_mutual_information
+    np.testing.assert_allclose(nmi([0, 0, 1, 1, 2], [7, 7, 3, 3, 5]), 1.0, rtol=0, atol=1e-14)
+    # table [[2,0],[1,1]], n = 4: I = 1/2 log(4/3) + 1/4 log(2/3) + 1/4 log 2,
+    # H_U = log 2, H_V = -(3/4 log 3/4 + 1/4 log 1/4)
+    mutual = 0.5 * np.log(4 / 3) + 0.25 * np.log(2 / 3) + 0.25 * np.log(2)
+    h_v = -(0.75 * np.log(0.75) + 0.25 * np.log(0.25))
+    np.testing.assert_allclose(nmi([0, 0, 1, 1], [0, 0, 0, 1]),
+                               mutual / (0.5 * (np.log(2) + h_v)), rtol=1e-14)
+    assert nmi([0, 0, 1, 1], [0, 1, 0, 1]) == 0.0          # independent
+    assert nmi([4, 4, 4], [1, 1, 1]) == 1.0                # one cluster each
+    assert nmi([0, 0, 0], [0, 1, 2]) == 0.0                # one cluster vs singletons
+    metrics = pytest.importorskip("sklearn.metrics")
+    rng = np.random.default_rng(1)
+    for n, k in [(20, 2), (100, 4)]:
+        a = rng.integers(k, size=n)
+        b = np.where(rng.random(n) < 0.6, a, rng.integers(k, size=n))
+        np.testing.assert_allclose(nmi(a, b), metrics.normalized_mutual_info_score(a, b),
+                                   rtol=0, atol=1e-12)
 
 
 def test_match_types():
