@@ -3,6 +3,7 @@
 The public API; see ``docs/`` for the theory and a tutorial.  ``tabmfirl.plot``
 (matplotlib) and the CUDA kernels are imported only when used.
 """
+from ._demos import DEMOS_FORMAT, Demonstrations, generate_demonstrations
 from ._equilibrium import METHODS, ConvergenceWarning, EquilibriumResult, solve_equilibrium
 from ._exploitability import best_response, exploitability, regularised_return
 from ._heads import ContextEncoder, RewardHead, ShapingHead
@@ -22,4 +23,5 @@ __all__ = [
     "exploitability", "regularised_return", "best_response",
     "EquilibriumResult", "ConvergenceWarning", "solve_equilibrium", "METHODS",
     "RewardHead", "ShapingHead", "ContextEncoder", "MLP", "Adam", "SGD",
+    "Demonstrations", "generate_demonstrations", "DEMOS_FORMAT",
 ]
