@@ -1,0 +1,39 @@
+"""Every public name has a docstring, and documented parameters match signatures."""
+import inspect
+import re
+
+import pytest
+
+import tabmfirl
+
+
+def _documented_parameters(doc):
+    """Names listed in the numpydoc ``Parameters`` section of ``doc``."""
+    match = re.search(r"Parameters\n\s*-+\n(.*?)(\n\s*\n\s*[A-Z][a-z]+\n\s*-+\n|\Z)", doc, re.S)
+    if not match:
+        return None
+    names = []
+    for line in match.group(1).splitlines():
+        if line.strip() and not line[0].isspace():
+            head = line.split(":")[0]
+            names.extend(n.strip().lstrip("*") for n in head.split(","))
+    return names
+
+
+PUBLIC = [getattr(tabmfirl, name) for name in tabmfirl.__all__
+          if callable(getattr(tabmfirl, name))]
+
+
+@pytest.mark.parametrize("obj", PUBLIC, ids=lambda o: getattr(o, "__name__", str(o)))
+def test_public_name_is_documented(obj):
+    assert inspect.getdoc(obj), f"{obj.__name__} has no docstring"
+
+
+@pytest.mark.parametrize("obj", [o for o in PUBLIC if inspect.isfunction(o)],
+                         ids=lambda o: o.__name__)
+def test_documented_parameters_match_signature(obj):
+    documented = _documented_parameters(inspect.getdoc(obj))
+    if documented is None:
+        pytest.fail(f"{obj.__name__} has no Parameters section")
+    actual = [p for p in inspect.signature(obj).parameters]
+    assert documented == actual, f"{obj.__name__}: documented {documented}, signature {actual}"
