@@ -417,6 +417,86 @@ def _pack_linear(spec_params, bias, coef):
                            np.array([K, S, A, D, offset], dtype=np.float64)])
 
 
+#: Codes of the MLP activations in :func:`_mlp_head_reward` (names of ``_nn.ACTIVATIONS``).
+_ACTIVATION_CODES = {"identity": 0, "tanh": 1, "relu": 2, "leaky_relu": 3, "softplus": 4}
+
+
+@njit(cache=True)
+def _activate(code, z):
+    if code == 1:
+        return np.tanh(z)
+    if code == 2:
+        return z if z > 0.0 else 0.0
+    if code == 3:
+        return z if z > 0.0 else 0.01 * z
+    if code == 4:
+        return max(z, 0.0) + np.log1p(np.exp(-abs(z)))
+    return z
+
+
+@njit(cache=True)
+def _mlp_head_reward(t, observed, context, params, out):
+    """Reward of a discrete-type MLP head packed at the end of ``params``.
+
+    ``params[-1]`` is the offset of the block ``(n_layers, activation,
+    output_activation, K_L, S, A, D, K, sizes[0..n_layers], type_map[0..K-1],
+    W_0, b_0, W_1, b_1, ...)`` (see ``_pack_mlp``); the input of the network
+    is ``[e_s, e_a, observed, e_{type_map[context]}]`` as in ``RewardHead``.
+    """
+    offset = int(params[params.shape[0] - 1])
+    n_layers = int(params[offset])
+    act = int(params[offset + 1])
+    out_act = int(params[offset + 2])
+    S = int(params[offset + 4])
+    A = int(params[offset + 5])
+    D = int(params[offset + 6])
+    K = int(params[offset + 7])
+    sizes_at = offset + 8
+    map_at = sizes_at + n_layers + 1
+    weights_at = map_at + K
+    width = 0
+    for layer in range(n_layers + 1):
+        width = max(width, int(params[sizes_at + layer]))
+    h = np.zeros(width)
+    z = np.zeros(width)
+    learned_context = int(params[map_at + context])
+    n_input = int(params[sizes_at])
+    for s in range(S):
+        for a in range(A):
+            for i in range(n_input):
+                h[i] = 0.0
+            h[s] = 1.0
+            h[S + a] = 1.0
+            for d in range(D):
+                h[S + A + d] = observed[d]
+            h[S + A + D + learned_context] = 1.0
+            pos = weights_at
+            for layer in range(n_layers):
+                n_in = int(params[sizes_at + layer])
+                n_out = int(params[sizes_at + layer + 1])
+                for j in range(n_out):
+                    acc = params[pos + n_in * n_out + j]
+                    for i in range(n_in):
+                        acc += h[i] * params[pos + i * n_out + j]
+                    z[j] = acc
+                pos += n_in * n_out + n_out
+                code = out_act if layer == n_layers - 1 else act
+                for j in range(n_out):
+                    h[j] = _activate(code, z[j])
+            out[s, a] = h[0]
+
+
+def _pack_mlp(spec_params, head, type_map):
+    mlp = head.mlp
+    header = [mlp.n_layers, _ACTIVATION_CODES[mlp.activation],
+              _ACTIVATION_CODES[mlp.output_activation], head.n_contexts, head.n_states,
+              head.n_actions, head.mean_field_dim, len(type_map)]
+    block = np.concatenate([np.array(header, dtype=np.float64),
+                            np.array(mlp.layer_sizes, dtype=np.float64),
+                            np.asarray(type_map, dtype=np.float64), mlp.get_flat()])
+    return np.concatenate([spec_params, block, [float(spec_params.size)]])
+
+
 def learned_game(spec: MFGSpec, learned, type_map=None) -> MFGSpec:
     r"""The game ``spec`` with its reward replaced by a learned one.
 
@@ -425,10 +505,11 @@ def learned_game(spec: MFGSpec, learned, type_map=None) -> MFGSpec:
     spec : MFGSpec
         Dynamics (and number of types :math:`K`) to keep.
     learned : RewardHead or ndarray
-        A discrete-type linear :class:`~tabmfirl.RewardHead` (its reward reads
-        each type's own mean field, through a Numba function so that every
-        backend of the core solver can use it), or fixed tables of shape
-        ``(K_L, T, S, A)`` or ``(K_L, S, A)``.
+        A discrete-type :class:`~tabmfirl.RewardHead`, linear or MLP (its
+        reward reads each type's own mean field, through a Numba function that
+        evaluates the head from weights packed after the game's ``params``,
+        so every backend of the core solver can use it), or fixed tables of
+        shape ``(K_L, T, S, A)`` or ``(K_L, S, A)``.
     type_map : array_like of int, shape (K,), optional
         Learned context of each type of ``spec``; default ``arange(K)`` when
         ``K_L == K`` and all zeros when ``K_L == 1``.
@@ -441,9 +522,9 @@ def learned_game(spec: MFGSpec, learned, type_map=None) -> MFGSpec:
 
     K, T, S, A = spec.n_contexts, spec.horizon, spec.n_states, spec.n_actions
     if isinstance(learned, RewardHead):
-        if learned.kind != "linear" or not learned.discrete:
+        if not learned.discrete:
             raise NotImplementedError(
-                "only discrete-type linear reward heads can be scored with the core solver; "
+                "only discrete-type reward heads can be scored with the core solver; "
                 "pass reward tables instead")
         if (learned.n_states, learned.n_actions, learned.mean_field_dim) != \
                 (S, A, spec.mean_field_dim):
@@ -466,6 +547,9 @@ def learned_game(spec: MFGSpec, learned, type_map=None) -> MFGSpec:
         raise ValueError(f"type_map must be {K} ints in [0, {n_learned}), got {type_map!r}")
     if spec.context_coupling is not None:
         raise ValueError("games with a context_coupling are not supported")
+    if isinstance(learned, RewardHead) and learned.kind == "mlp":
+        return spec.replace(reward=_mlp_head_reward, n_contexts=K,
+                            params=_pack_mlp(spec.params, learned, type_map))
     if isinstance(learned, RewardHead):
         bias = learned.bias[type_map]
         coef = learned.coef[type_map]

@@ -268,6 +268,9 @@ def test_mlp_head_and_numba_backend_run():
                        **dict(FIT, n_iter=15, n_warmup=3))
     assert res.reward.shape == (2, 6, 2, 2) and np.all(np.isfinite(res.reward))
     assert res.log_likelihood_history[-1] > res.log_likelihood_history[0]
+    ev = evaluate_reward(spec, res.head, type_map=[0, 1, 1], temperature=BETA,
+                         solver_kwargs=SOLVER, backend="numpy")
+    assert np.all(np.isfinite(ev.policy_deviation)) and ev.learned.converged
     fast = fit_pemmfirl(spec, demos, 2, seed=0, **dict(FIT, n_iter=15, n_warmup=3,
                                                        backend="numba"))
     slow = fit_pemmfirl(spec, demos, 2, seed=0, **dict(FIT, n_iter=15, n_warmup=3))

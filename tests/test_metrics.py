@@ -231,4 +231,27 @@ def test_learned_game_rejects_bad_inputs():
     with pytest.raises(ValueError, match="shape"):
         learned_game(spec, np.zeros((3, 4, 2, 2)))
     with pytest.raises(NotImplementedError):
-        learned_game(spec, RewardHead(2, 2, 2, n_contexts=3, kind="mlp", seed=0))
+        learned_game(spec, RewardHead(2, 2, 2, latent_dim=2))
+    with pytest.raises(ValueError, match="sizes"):
+        learned_game(spec, RewardHead(2, 2, 4, n_contexts=3))
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu", "leaky_relu", "softplus"])
+def test_mlp_head_reward_matches_the_head(activation):
+    from tabmfirl import evaluate_model
+    from tabmfirl._metrics import _mlp_head_reward
+
+    spec = envs.make("virus", types=3, horizon=5)
+    head = RewardHead(2, 2, 2, n_contexts=3, kind="mlp", hidden_sizes=(5, 4),
+                      activation=activation, seed=1)
+    type_map = np.array([2, 0, 1])
+    game = learned_game(spec, head, type_map=type_map)
+    mu = np.random.default_rng(0).dirichlet(np.ones(2), size=(3, 6))
+    expected = head.reward_tables(mu[:, :5], contexts=type_map)
+    reward = evaluate_model(game, mu, backend="numpy").reward   # pure-Python body
+    np.testing.assert_allclose(reward, expected, rtol=0, atol=1e-14)
+    out = np.zeros((2, 2))
+    _mlp_head_reward(3, mu[1, 3], 1, game.params, out)           # compiled
+    np.testing.assert_allclose(out, expected[1, 3], rtol=0, atol=1e-14)
+    # the game's own transition still reads its leading parameters
+    np.testing.assert_array_equal(game.params[:2], spec.params)
