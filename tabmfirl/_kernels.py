@@ -128,6 +128,17 @@ def _backward_parallel(mode, P, slice_index, next_states, dense, R, temperature,
 
 # ---------------------------------------------------------------------- forward
 @njit(cache=True)
+def _record_error(error, code, k, t, s, a):
+    """Write ``(code, k, t, s, a)`` into ``error`` and return False."""
+    error[0] = code
+    error[1] = k
+    error[2] = t
+    error[3] = s
+    error[4] = a
+    return False
+
+
+@njit(cache=True)
 def _check_transition_slice(P_slice, tol, k, t, error):
     """Check each row of ``P_slice`` (S, A, W) is a probability vector."""
     S, A, W = P_slice.shape
@@ -137,20 +148,10 @@ def _check_transition_slice(P_slice, tol, k, t, error):
             for j in range(W):
                 p = P_slice[s, a, j]
                 if not (p >= 0.0) or not np.isfinite(p):
-                    error[0] = ERROR_TRANSITION
-                    error[1] = k
-                    error[2] = t
-                    error[3] = s
-                    error[4] = a
-                    return False
+                    return _record_error(error, ERROR_TRANSITION, k, t, s, a)
                 total += p
             if abs(total - 1.0) > tol:
-                error[0] = ERROR_TRANSITION
-                error[1] = k
-                error[2] = t
-                error[3] = s
-                error[4] = a
-                return False
+                return _record_error(error, ERROR_TRANSITION, k, t, s, a)
     return True
 
 
@@ -161,12 +162,7 @@ def _check_reward_slice(R_slice, k, t, error):
     for s in range(S):
         for a in range(A):
             if not np.isfinite(R_slice[s, a]):
-                error[0] = ERROR_REWARD
-                error[1] = k
-                error[2] = t
-                error[3] = s
-                error[4] = a
-                return False
+                return _record_error(error, ERROR_REWARD, k, t, s, a)
     return True
 
 
