@@ -124,7 +124,7 @@ from ._soft_bellman import BackwardResult, _check_temperature, soft_bellman_back
 from ._spec import MFGSpec
 
 __all__ = ["IRLResult", "fit_pemmfirl", "fit_mfirl", "fit_oracle", "fit_reward",
-           "mce_log_likelihood",
+           "predict_types", "held_out_log_likelihood", "mce_log_likelihood",
            "trajectory_log_likelihood", "weighted_statistics"]
 
 _MIN_WEIGHT = 1e-12
@@ -347,8 +347,8 @@ class IRLResult:
     state_action : ndarray, shape (K, T, S, A)
         :math:`\hat L(\cdot\mid m)`.
     reward, policy : ndarray, shape (K, T, S, A)
-        Learned reward table at :math:`\hat\mu` and its soft-optimal policy
-        with the flow frozen there (last evaluated iterate).
+        Reward table of the returned head at the returned :math:`\hat\mu`
+        and its soft-optimal policy with the flow frozen there.
     objective_history : ndarray, shape (num_iter,)
         :math:`\ell` of step 4 per trajectory (posterior-weighted causal
         log-likelihood), at each iterate, with that iterate's posterior.
@@ -612,6 +612,10 @@ def fit_reward(spec: MFGSpec, counts, mean_field, *, state_action=None,
     converged = grad_norms[-1] < tol
     if not converged and warn:
         _warn("fit_reward", grad_norms[-1], tol, n_iter)
+    # tables of the returned parameters
+    head.set_flat(params)
+    _, _, reward, backward = _reward_step(dyn_spec, head, model, mean_field, state_action, counts,
+                                          totals, temperature, n_total, backend)
     return IRLResult(
         method="reward", head=_copy_head(head), reward_params=head.get_flat(),
         posterior=None, assignments=None, prior=totals / n_total, mean_field=mean_field,
@@ -681,8 +685,14 @@ def _fit(method, spec, demos, n_contexts, *, mi_weight, reward_kind, hidden_size
     converged = grad_norms[-1] < tol and change < tol
     if not converged and warn:
         _warn(method, grad_norms[-1], tol, n_iter)
-    # the statistics of the returned posterior
-    _, totals, mean_field, state_action = weighted_statistics(states, actions, posterior, S, A)
+    # statistics of the returned posterior, tables of the returned parameters
+    head.set_flat(params)
+    counts, totals, mean_field, state_action = weighted_statistics(states, actions, posterior,
+                                                                   S, A)
+    model = evaluate_model(dyn_spec, mean_field, state_action if state_action_game else None,
+                           backend=backend)
+    _, _, reward, backward = _reward_step(dyn_spec, head, model, mean_field, state_action,
+                                          counts, totals, temperature, float(N), backend)
     return IRLResult(
         method=method, head=_copy_head(head), reward_params=head.get_flat(),
         posterior=posterior, assignments=posterior.argmax(axis=1).astype(np.int64),
@@ -805,3 +815,68 @@ def fit_oracle(spec: MFGSpec, demos, *, reward_kind: str = "linear", hidden_size
                 learning_rate=learning_rate, init="kmeans", init_smoothing=0.0, n_warmup=0,
                 tol=tol, seed=seed, backend=backend, warn=warn,
                 fixed_posterior=np.eye(K)[types])
+
+
+def _result_log_likelihood(spec: MFGSpec, result: IRLResult, demos, backend):
+    r""":math:`\ell_{jm}` of ``demos`` under ``result``'s model, shape (N, K)."""
+    if not isinstance(result, IRLResult):
+        raise ValueError(f"result must be an IRLResult, got {type(result).__name__}")
+    states, actions = _trajectories(spec, demos)
+    K = result.prior.shape[0]
+    dyn_spec = _learner_spec(spec, K)
+    model = evaluate_model(dyn_spec, result.mean_field,
+                           result.state_action if spec.mean_field_kind == "state_action"
+                           else None, backend=backend)
+    backward = soft_bellman_backward(model.with_reward(result.reward), result.temperature,
+                                     backend=backend)
+    return trajectory_log_likelihood(backward, states, actions, result.temperature)
+
+
+def predict_types(spec: MFGSpec, result: IRLResult, demos, *, backend: str = "auto"):
+    r"""Posterior :math:`q(m\mid\tau) \propto p(m)\exp(\ell_m(\tau))` of new trajectories.
+
+    The exact-mode encoder applied to trajectories not used in the fit, under
+    the fitted model: the learned reward tables and the dynamics both frozen
+    at the training flows ``result.mean_field`` (new agents of the same
+    population face the same mean field).
+
+    Parameters
+    ----------
+    spec : MFGSpec
+        The dynamics the fit used.
+    result : IRLResult
+        From :func:`fit_pemmfirl`, :func:`fit_mfirl` or :func:`fit_oracle`.
+    demos : Demonstrations
+        ``states (N, T+1)``, ``actions (N, T)``.
+    backend : {"auto", "numpy", "numba", "cuda"}
+
+    Returns
+    -------
+    ndarray, shape (N, K)
+    """
+    log_lik = _result_log_likelihood(spec, result, demos, resolve_backend(backend))
+    return _e_step(log_lik, result.prior, 1.0)[0]
+
+
+def held_out_log_likelihood(spec: MFGSpec, result: IRLResult, demos, *,
+                            backend: str = "auto") -> float:
+    r"""Marginal causal log-likelihood per trajectory of held-out demonstrations.
+
+    .. math:: \frac{1}{N}\sum_j \log \sum_m p(m)\, \exp\Big(\sum_t
+              \log\pi^m_t(a^j_t\mid s^j_t)\Big),
+
+    with the fitted prior, rewards and flows (as in :func:`predict_types`).
+    Compare fits with different ``n_contexts`` on the same held-out set to
+    choose :math:`K` (higher is better).
+
+    Parameters
+    ----------
+    spec, result, demos, backend
+        As in :func:`predict_types`.
+
+    Returns
+    -------
+    float
+    """
+    log_lik = _result_log_likelihood(spec, result, demos, resolve_backend(backend))
+    return _e_step(log_lik, result.prior, 1.0)[1]
