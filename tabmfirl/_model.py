@@ -91,6 +91,43 @@ class EvaluatedModel:
                 np.add.at(out[k, t], (s_idx, a_idx, self.next_states), P[k, t])
         return out
 
+    @classmethod
+    def stack(cls, models) -> "EvaluatedModel":
+        """Stack models of several games (same ``T, S, A`` and sparsity) along contexts.
+
+        One backward pass over the stacked model solves every game at once
+        (the CUDA backend runs them in one launch per step).  Context ``k`` of
+        the result is context ``k - offset`` of the game it came from, in order.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> one = EvaluatedModel(np.ones((1, 1, 1, 1)), np.zeros((1, 2), dtype=int),
+        ...                      np.zeros((1, 2, 1, 1)))
+        >>> EvaluatedModel.stack([one, one, one]).shape
+        (3, 2, 1, 1)
+        """
+        models = list(models)
+        if not models:
+            raise ValueError("stack needs at least one model")
+        first = models[0]
+        for i, model in enumerate(models[1:], start=1):
+            if model.shape[1:] != first.shape[1:] or \
+                    model.transition.shape[1:] != first.transition.shape[1:]:
+                raise ValueError(
+                    f"model {i} has shape {model.shape} and transition width "
+                    f"{model.transition.shape[3]}; model 0 has {first.shape} and "
+                    f"{first.transition.shape[3]}: only (T, S, A, W) alike can be stacked")
+            same_pattern = (model.next_states is None and first.next_states is None) or (
+                model.next_states is not None and first.next_states is not None
+                and np.array_equal(model.next_states, first.next_states))
+            if not same_pattern:
+                raise ValueError(f"model {i} has another sparsity pattern than model 0")
+        offsets = np.cumsum([0] + [m.transition.shape[0] for m in models[:-1]])
+        return cls(np.concatenate([m.transition for m in models]),
+                   np.concatenate([m.slice_index + o for m, o in zip(models, offsets)]),
+                   np.concatenate([m.reward for m in models]), first.next_states)
+
     def with_reward(self, reward) -> "EvaluatedModel":
         """The same dynamics with another reward table ``(K, T, S, A)``.
 

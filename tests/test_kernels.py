@@ -159,3 +159,21 @@ def test_one_policy_for_all_contexts_and_read_only_input(backend):
     expl = tabmfirl.exploitability(spec, policy, backend=backend)
     full = tabmfirl.exploitability(spec, policy[None].copy(), backend=backend)
     np.testing.assert_allclose(expl, full, rtol=0, atol=0)
+
+
+def test_stacked_models_solve_every_game_at_once(backend):
+    """Games stacked along the context axis give each game's own backward pass."""
+    specs = [random_game(4, 3, 5, k, width=2, dynamic=False, rng=seed)
+             for seed, k in ((0, 1), (1, 2))]
+    specs[1] = specs[1].replace(next_states=specs[0].next_states)
+    models = [tabmfirl.forward_mean_field(s, random_policy(s, 0)).model for s in specs]
+    stacked = tabmfirl.EvaluatedModel.stack(models)
+    together = tabmfirl.soft_bellman_backward(stacked, 0.6, backend=backend)
+    apart = [tabmfirl.soft_bellman_backward(m, 0.6, backend=backend) for m in models]
+    np.testing.assert_allclose(together.value, np.concatenate([a.value for a in apart]),
+                               rtol=0, atol=1e-14)
+    with pytest.raises(ValueError, match="another sparsity pattern"):
+        tabmfirl.EvaluatedModel.stack([models[0], models[0].with_reward(
+            models[0].reward)] + [tabmfirl.forward_mean_field(
+                random_game(4, 3, 5, 1, width=2, dynamic=False, rng=9),
+                np.full((5, 4, 3), 1 / 3)).model])
