@@ -504,8 +504,8 @@ def _e_step(log_lik, prior, mi_weight):
     return np.exp(log_q), marginal
 
 
-def _reward_step(dyn_spec, head, model, mean_field, state_action, counts, totals,
-                 temperature, n_total, backend):
+def _reward_step(dyn_spec, head, model, mean_field, state_action, counts, temperature,
+                 n_total, backend):
     """Steps 2-4: reward table, backward pass, objective and parameter gradient."""
     observed = _observed(dyn_spec, mean_field, state_action)
     reward = head.reward_tables(observed)
@@ -601,8 +601,8 @@ def fit_reward(spec: MFGSpec, counts, mean_field, *, state_action=None,
     for _ in range(n_iter):
         head.set_flat(params)
         value, grad, reward, backward = _reward_step(dyn_spec, head, model, mean_field,
-                                                     state_action, counts, totals,
-                                                     temperature, n_total, backend)
+                                                     state_action, counts, temperature,
+                                                     n_total, backend)
         objectives.append(value)
         log_liks.append(value)
         grad_norms.append(float(np.linalg.norm(grad)))
@@ -614,8 +614,8 @@ def fit_reward(spec: MFGSpec, counts, mean_field, *, state_action=None,
         _warn("fit_reward", grad_norms[-1], tol, n_iter)
     # tables of the returned parameters
     head.set_flat(params)
-    _, _, reward, backward = _reward_step(dyn_spec, head, model, mean_field, state_action, counts,
-                                          totals, temperature, n_total, backend)
+    _, _, reward, backward = _reward_step(dyn_spec, head, model, mean_field, state_action,
+                                          counts, temperature, n_total, backend)
     return IRLResult(
         method="reward", head=_copy_head(head), reward_params=head.get_flat(),
         posterior=None, assignments=None, prior=totals / n_total, mean_field=mean_field,
@@ -666,8 +666,8 @@ def _fit(method, spec, demos, n_contexts, *, mi_weight, reward_kind, hidden_size
         model = evaluate_model(dyn_spec, mean_field, state_action if state_action_game else None,
                                backend=backend)
         value, grad, reward, backward = _reward_step(dyn_spec, head, model, mean_field,
-                                                     state_action, counts, totals,
-                                                     temperature, float(N), backend)
+                                                     state_action, counts, temperature,
+                                                     float(N), backend)
         log_lik = trajectory_log_likelihood(backward, states, actions, temperature)
         prior = totals / N
         new_posterior, marginal = _e_step(log_lik, prior, mi_weight)
@@ -692,7 +692,7 @@ def _fit(method, spec, demos, n_contexts, *, mi_weight, reward_kind, hidden_size
     model = evaluate_model(dyn_spec, mean_field, state_action if state_action_game else None,
                            backend=backend)
     _, _, reward, backward = _reward_step(dyn_spec, head, model, mean_field, state_action,
-                                          counts, totals, temperature, float(N), backend)
+                                          counts, temperature, float(N), backend)
     return IRLResult(
         method=method, head=_copy_head(head), reward_params=head.get_flat(),
         posterior=posterior, assignments=posterior.argmax(axis=1).astype(np.int64),
