@@ -55,7 +55,6 @@ every :math:`t` (quality never decreases) and the original dynamics never leave
 the half-range rule, i.e. the game would not be mean-field dependent at all.
 Horizon :math:`T = 20` (ours).
 """
-import numpy as np
 from numba import njit
 
 from tabmfirl import MFGSpec

@@ -7,6 +7,11 @@ from ._demos import DEMOS_FORMAT, Demonstrations, generate_demonstrations
 from ._equilibrium import METHODS, ConvergenceWarning, EquilibriumResult, solve_equilibrium
 from ._exploitability import best_response, exploitability, regularised_return
 from ._heads import ContextEncoder, RewardHead, ShapingHead
+from ._irl import (IRLResult, fit_mfirl, fit_oracle, fit_pemmfirl, fit_reward,
+                   held_out_log_likelihood, predict_types)
+from ._metrics import (RewardEvaluation, adjusted_rand_index, evaluate_reward,
+                       mean_field_deviation, normalized_mutual_information, policy_deviation,
+                       return_deviation)
 from ._mean_field import forward_mean_field, occupancy_measure
 from ._nn import MLP, SGD, Adam
 from ._model import EvaluatedModel, MeanFieldFlow, evaluate_model, evaluate_step
@@ -24,4 +29,8 @@ __all__ = [
     "EquilibriumResult", "ConvergenceWarning", "solve_equilibrium", "METHODS",
     "RewardHead", "ShapingHead", "ContextEncoder", "MLP", "Adam", "SGD",
     "Demonstrations", "generate_demonstrations", "DEMOS_FORMAT",
+    "IRLResult", "fit_pemmfirl", "fit_mfirl", "fit_oracle", "fit_reward", "predict_types",
+    "held_out_log_likelihood",
+    "RewardEvaluation", "evaluate_reward", "return_deviation", "mean_field_deviation",
+    "policy_deviation", "adjusted_rand_index", "normalized_mutual_information",
 ]

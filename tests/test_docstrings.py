@@ -32,8 +32,16 @@ def test_public_name_is_documented(obj):
 @pytest.mark.parametrize("obj", [o for o in PUBLIC if inspect.isfunction(o)],
                          ids=lambda o: o.__name__)
 def test_documented_parameters_match_signature(obj):
-    documented = _documented_parameters(inspect.getdoc(obj))
+    doc = inspect.getdoc(obj)
+    documented = _documented_parameters(doc)
     if documented is None:
-        pytest.fail(f"{obj.__name__} has no Parameters section")
+        # "Parameters as in :func:`other`": every parameter must be documented there.
+        reference = re.search(r"Parameters as in\s+:func:`~?(?:tabmfirl\.)?(\w+)`", doc)
+        if reference is None:
+            pytest.fail(f"{obj.__name__} has no Parameters section")
+        other = _documented_parameters(inspect.getdoc(getattr(tabmfirl, reference.group(1))))
+        missing = set(inspect.signature(obj).parameters) - set(other)
+        assert not missing, f"{obj.__name__}: {missing} not documented"
+        return
     actual = [p for p in inspect.signature(obj).parameters]
     assert documented == actual, f"{obj.__name__}: documented {documented}, signature {actual}"

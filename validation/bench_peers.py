@@ -23,7 +23,6 @@ import sys
 import time
 import warnings
 
-import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -112,8 +111,8 @@ def main(argv=None):
             reference[label] = sec
     print(f"\n{args.iters} iterations per run (warm-up excluded); "
           f"ratio = seconds / tabmfirl numba fictitious play\n")
-    print(f"| game | implementation | ms / iteration | ratio |")
-    print(f"|---|---|---:|---:|")
+    print("| game | implementation | ms / iteration | ratio |")
+    print("|---|---|---:|---:|")
     for label, impl, sec in rows:
         print(f"| {label} | {impl} | {1e3 * sec:.3f} | {sec / reference[label]:.1f} |")
 
