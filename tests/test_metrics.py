@@ -102,16 +102,6 @@ def test_adjusted_rand_index_hand_cases(a, b, expected):
     np.testing.assert_allclose(adjusted_rand_index(b, a), expected, rtol=0, atol=1e-14)
 
 
-def test_adjusted_rand_index_agrees_with_sklearn():
-    metrics = pytest.importorskip("sklearn.metrics")
-    rng = np.random.default_rng(0)
-    for n, k in [(10, 2), (50, 3), (200, 5)]:
-        a = rng.integers(k, size=n)
-        b = np.where(rng.random(n) < 0.7, a, rng.integers(k, size=n))
-        np.testing.assert_allclose(adjusted_rand_index(a, b),
-                                   metrics.adjusted_rand_score(a, b), rtol=0, atol=1e-12)
-
-
 def test_normalized_mutual_information_hand_cases():
     nmi = normalized_mutual_information
     np.testing.assert_allclose(nmi([0, 0, 1, 1, 2], [7, 7, 3, 3, 5]), 1.0, rtol=0, atol=1e-14)
@@ -124,13 +114,7 @@ def test_normalized_mutual_information_hand_cases():
     assert nmi([0, 0, 1, 1], [0, 1, 0, 1]) == 0.0          # independent
     assert nmi([4, 4, 4], [1, 1, 1]) == 1.0                # one cluster each
     assert nmi([0, 0, 0], [0, 1, 2]) == 0.0                # one cluster vs singletons
-    metrics = pytest.importorskip("sklearn.metrics")
-    rng = np.random.default_rng(1)
-    for n, k in [(20, 2), (100, 4)]:
-        a = rng.integers(k, size=n)
-        b = np.where(rng.random(n) < 0.6, a, rng.integers(k, size=n))
-        np.testing.assert_allclose(nmi(a, b), metrics.normalized_mutual_info_score(a, b),
-                                   rtol=0, atol=1e-12)
+    # (agreement with scikit-learn on random labelings: validation/test_sklearn_metrics.py)
 
 
 def test_match_types():
