@@ -625,9 +625,30 @@ def fit_reward(spec: MFGSpec, counts, mean_field, *, state_action=None,
         temperature=temperature, seconds=time.perf_counter() - start)
 
 
+def _checkpoint_config(method, spec, states, actions, K, mi_weight, reward_kind, hidden_sizes,
+                       temperature, learning_rate, init, smoothing, n_warmup, tol, seed,
+                       fixed_posterior):
+    """Everything that changes the iterates of :func:`_fit`, except ``n_iter`` (JSON)."""
+    from ._checkpoint import array_digest
+
+    return {"method": method, "game": spec.name, "n_states": spec.n_states,
+            "n_actions": spec.n_actions, "horizon": spec.horizon,
+            "mean_field_kind": spec.mean_field_kind,
+            "dynamics_digest": array_digest(spec.mu0, spec.params),
+            "data_digest": array_digest(states, actions), "n_contexts": K,
+            "mi_weight": mi_weight, "reward_kind": reward_kind,
+            "hidden_sizes": [int(h) for h in hidden_sizes] if reward_kind == "mlp" else None,
+            "temperature": temperature, "learning_rate": learning_rate, "init": init,
+            "init_smoothing": smoothing, "n_warmup": int(n_warmup), "tol": float(tol),
+            "seed": int(seed) if isinstance(seed, (int, np.integer)) else repr(seed),
+            "fixed_posterior_digest": None if fixed_posterior is None
+            else array_digest(fixed_posterior)}
+
+
 def _fit(method, spec, demos, n_contexts, *, mi_weight, reward_kind, hidden_sizes,
          temperature, n_iter, learning_rate, init, init_smoothing, n_warmup, tol, seed,
-         backend, warn, fixed_posterior=None):
+         backend, warn, fixed_posterior=None, checkpoint=None, checkpoint_every=10,
+         callback=None):
     start = time.perf_counter()
     backend = resolve_backend(backend)
     temperature = _check_temperature(temperature, allow_zero=False)
@@ -659,7 +680,43 @@ def _fit(method, spec, demos, n_contexts, *, mi_weight, reward_kind, hidden_size
     state_action_game = spec.mean_field_kind == "state_action"
     objectives, log_liks, grad_norms = [], [], []
     change = np.inf
-    for iteration in range(n_iter):
+    start_iter, stopped, saver = 0, False, None
+    if checkpoint is not None:
+        from . import _checkpoint as ckpt
+
+        checkpoint_every = _check_positive_int(checkpoint_every, "checkpoint_every")
+        config = _checkpoint_config(method, spec, states, actions, K, mi_weight, reward_kind,
+                                    hidden_sizes, temperature, learning_rate, init, smoothing,
+                                    n_warmup, tol, seed, fixed_posterior)
+        state = ckpt.load_checkpoint(checkpoint, config)
+        if state is not None:
+            if state["params"].shape != params.shape or state["posterior"].shape != (N, K):
+                raise ValueError(f"checkpoint {str(checkpoint)!r} has arrays of the wrong shape")
+            params[...] = state["params"]
+            posterior = state["posterior"]
+            ckpt.restore_optimizer(optimiser, state)
+            objectives = list(state["objective_history"])
+            log_liks = list(state["log_likelihood_history"])
+            grad_norms = list(state["grad_norm_history"])
+            scalars = state["scalars"]
+            start_iter, stopped = int(scalars["iteration"]), bool(scalars["stopped"])
+            change = float(scalars["change"])
+            if state["rng_state"] is not None:
+                rng.bit_generator.state = state["rng_state"]
+
+        def saver(iteration, stopped):
+            ckpt.save_checkpoint(
+                checkpoint,
+                {"params": params, "posterior": posterior,
+                 "prior": posterior.sum(axis=0) / N,
+                 "objective_history": np.array(objectives, dtype=np.float64),
+                 "log_likelihood_history": np.array(log_liks, dtype=np.float64),
+                 "grad_norm_history": np.array(grad_norms, dtype=np.float64),
+                 **ckpt.optimizer_state(optimiser)},
+                config=config, scalars={"iteration": iteration, "stopped": stopped,
+                                        "change": change}, rng=rng)
+
+    for iteration in range(start_iter, n_iter if not stopped else start_iter):
         head.set_flat(params)
         counts, totals, mean_field, state_action = weighted_statistics(
             states, actions, posterior, S, A)
@@ -679,9 +736,17 @@ def _fit(method, spec, demos, n_contexts, *, mi_weight, reward_kind, hidden_size
             posterior = new_posterior
         elif mi_weight == 0.0 or K == 1:
             change = 0.0
+        if callback is not None:
+            callback(iteration, {"objective": value, "log_likelihood": marginal,
+                                 "grad_norm": grad_norms[-1], "posterior": posterior})
         if grad_norms[-1] < tol and change < tol:
+            if saver is not None:
+                saver(iteration + 1, True)
             break
         optimiser.step(params, -grad)
+        if saver is not None and ((iteration + 1) % checkpoint_every == 0
+                                  or iteration + 1 == n_iter):
+            saver(iteration + 1, False)
     converged = grad_norms[-1] < tol and change < tol
     if not converged and warn:
         _warn(method, grad_norms[-1], tol, n_iter)
@@ -707,7 +772,8 @@ def fit_pemmfirl(spec: MFGSpec, demos, n_contexts: int, *, reward_kind: str = "l
                  hidden_sizes=(32, 32), temperature: float = 1.0, n_iter: int = 300,
                  learning_rate: float = 0.02, mi_weight: float = 1.0, init: str = "kmeans",
                  init_smoothing: float = 0.2, n_warmup: int = 50, tol: float = 1e-6,
-                 seed: int = 0, backend: str = "auto", warn: bool = True) -> IRLResult:
+                 seed: int = 0, backend: str = "auto", warn: bool = True,
+                 checkpoint=None, checkpoint_every: int = 10, callback=None) -> IRLResult:
     r"""PEMMFIRL with the ``exact`` reward update and :math:`K` discrete types.
 
     See the module docstring for the iteration (weighted statistics, model at
@@ -750,6 +816,24 @@ def fit_pemmfirl(spec: MFGSpec, demos, n_contexts: int, *, reward_kind: str = "l
     backend : {"auto", "numpy", "numba", "cuda"}
     warn : bool, default True
         Warn (:class:`~tabmfirl.ConvergenceWarning`) when not converged.
+    checkpoint : str or os.PathLike, optional
+        Path of a resumable checkpoint (``.npz``, written atomically, no
+        pickle; :mod:`tabmfirl._checkpoint`).  It holds the complete loop
+        state (head parameters, Adam moments, posterior, prior, histories,
+        iteration counter, the generator's state) and the run's
+        configuration (every argument above except ``n_iter``, ``backend``
+        and ``warn``, with digests of the game and of the trajectories).  If
+        the file exists, the fit resumes from it, and the result is
+        bit-identical to an uninterrupted run with the same backend; a
+        checkpoint of a different configuration raises ``ValueError``.  A
+        checkpoint that already holds ``n_iter`` or more iterations (or a
+        converged run) is returned as it is.
+    checkpoint_every : int, default 10
+        Write the checkpoint every this many iterations, and after the last.
+    callback : callable, optional
+        ``callback(iteration, info)`` after each iteration's statistics, with
+        ``info`` a dict of ``objective``, ``log_likelihood``, ``grad_norm``
+        (of that iterate) and ``posterior`` (after the update; do not modify).
 
     Returns
     -------
@@ -759,13 +843,15 @@ def fit_pemmfirl(spec: MFGSpec, demos, n_contexts: int, *, reward_kind: str = "l
                 reward_kind=reward_kind, hidden_sizes=hidden_sizes, temperature=temperature,
                 n_iter=n_iter, learning_rate=learning_rate, init=init,
                 init_smoothing=init_smoothing, n_warmup=n_warmup, tol=tol, seed=seed,
-                backend=backend, warn=warn)
+                backend=backend, warn=warn, checkpoint=checkpoint,
+                checkpoint_every=checkpoint_every, callback=callback)
 
 
 def fit_mfirl(spec: MFGSpec, demos, *, reward_kind: str = "linear", hidden_sizes=(32, 32),
               temperature: float = 1.0, n_iter: int = 300, learning_rate: float = 0.02,
               tol: float = 1e-6, seed: int = 0, backend: str = "auto",
-              warn: bool = True) -> IRLResult:
+              warn: bool = True, checkpoint=None, checkpoint_every: int = 10,
+              callback=None) -> IRLResult:
     r"""MFIRL baseline: one shared reward fitted on the pooled empirical flow.
 
     The same exact MCE update as :func:`fit_pemmfirl` with :math:`K = 1` and
@@ -780,13 +866,15 @@ def fit_mfirl(spec: MFGSpec, demos, *, reward_kind: str = "linear", hidden_sizes
     return _fit("mfirl", spec, demos, 1, mi_weight=0.0, reward_kind=reward_kind,
                 hidden_sizes=hidden_sizes, temperature=temperature, n_iter=n_iter,
                 learning_rate=learning_rate, init="kmeans", init_smoothing=0.0, n_warmup=0,
-                tol=tol, seed=seed, backend=backend, warn=warn)
+                tol=tol, seed=seed, backend=backend, warn=warn, checkpoint=checkpoint,
+                checkpoint_every=checkpoint_every, callback=callback)
 
 
 def fit_oracle(spec: MFGSpec, demos, *, reward_kind: str = "linear", hidden_sizes=(32, 32),
                temperature: float = 1.0, n_iter: int = 300, learning_rate: float = 0.02,
                tol: float = 1e-6, seed: int = 0, backend: str = "auto",
-               warn: bool = True) -> IRLResult:
+               warn: bool = True, checkpoint=None, checkpoint_every: int = 10,
+               callback=None) -> IRLResult:
     r"""Oracle baseline: the exact reward update given the true types.
 
     :func:`fit_pemmfirl`'s loop with the posterior fixed at the true labels,
@@ -814,7 +902,8 @@ def fit_oracle(spec: MFGSpec, demos, *, reward_kind: str = "linear", hidden_size
                 hidden_sizes=hidden_sizes, temperature=temperature, n_iter=n_iter,
                 learning_rate=learning_rate, init="kmeans", init_smoothing=0.0, n_warmup=0,
                 tol=tol, seed=seed, backend=backend, warn=warn,
-                fixed_posterior=np.eye(K)[types])
+                fixed_posterior=np.eye(K)[types], checkpoint=checkpoint,
+                checkpoint_every=checkpoint_every, callback=callback)
 
 
 def _result_log_likelihood(spec: MFGSpec, result: IRLResult, demos, backend):

@@ -188,6 +188,348 @@ def _cmd_demos(args) -> int:
     return 0
 
 
+_FIT_EXAMPLES = """examples:
+  tabmfirl demos --game virus --types 3 --agents 200 --beta 0.1 --seed 0 --out demos.npz
+  tabmfirl fit --method pemmfirl --demos demos.npz --out run/ --beta 0.1 --iters 150
+  tabmfirl fit --method mfirl --demos demos.npz --out run_mfirl/ --beta 0.1 --json
+  tabmfirl fit --method pemmfirl --demos demos.npz --out run/ --beta 0.1 --iters 300
+      (continues run/ from its checkpoint to 300 iterations)"""
+
+
+def _add_fit(subparsers):
+    from tabmfirl._experiment import METHODS
+
+    parser = subparsers.add_parser(
+        "fit", help="fit a reward (and types) to demonstrations; resumable",
+        description="Fit an IRL method to a demonstrations file (tabmfirl demos). Progress\n"
+                    "(iteration, loss, log-likelihood, ARI and accuracy against the true\n"
+                    "types of the file) goes to stderr. Writes OUT/config.json,\n"
+                    "OUT/result.npz, and OUT/checkpoint.npz every --checkpoint-every\n"
+                    "iterations; rerunning the same command resumes from the checkpoint\n"
+                    "(a larger --iters continues the run; other changed settings are\n"
+                    "refused).",
+        epilog=_FIT_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--method", required=True,
+                        help=f"one of: {', '.join(METHODS)}")
+    parser.add_argument("--demos", required=True, help="demonstrations file (.npz)")
+    parser.add_argument("--out", required=True, help="run folder (created)")
+    parser.add_argument("--types", type=int, default=None,
+                        help="number of types K to learn (default: the file's; mfirl: 1)")
+    parser.add_argument("--beta", type=float, default=None,
+                        help="the experts' temperature (default: the game's recommended one, "
+                             "as for tabmfirl demos)")
+    parser.add_argument("--iters", type=int, default=300, help="iterations (default 300)")
+    parser.add_argument("--warmup", type=int, default=50,
+                        help="iterations with the initial posterior held (default 50)")
+    parser.add_argument("--lr", type=float, default=0.02, help="Adam step size (default 0.02)")
+    parser.add_argument("--checkpoint-every", type=int, default=10,
+                        help="checkpoint period in iterations (default 10)")
+    parser.add_argument("--progress-every", type=int, default=10,
+                        help="print progress every this many iterations (default 10; 0: never)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the fit (default 0)")
+    parser.add_argument("--backend", default="numpy", help="numpy (default), numba, cuda, auto")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.set_defaults(handler=_cmd_fit)
+
+
+def _load_demos(path):
+    from tabmfirl._demos import Demonstrations
+
+    try:
+        return Demonstrations.load(path)
+    except (FileNotFoundError, ValueError) as error:
+        raise CommandError(str(error)) from None
+
+
+def _demos_game(demos, dynamics=None):
+    from tabmfirl import envs
+
+    if demos.game not in envs.GAMES:
+        raise CommandError(f"the demonstrations are of game {demos.game!r}, not a built-in "
+                           f"game (see `tabmfirl games`)")
+    params = dict(demos.params)
+    if dynamics is not None:
+        params["dynamics"] = dynamics
+    try:
+        return envs.make(demos.game, **params)
+    except (ValueError, TypeError) as error:
+        raise CommandError(f"cannot rebuild game {demos.game!r} with {params}: {error}") from None
+
+
+def _cmd_fit(args) -> int:
+    import os
+
+    import numpy as np
+
+    from tabmfirl import envs
+    from tabmfirl._checkpoint import atomic_write_json, read_json, save_result
+    from tabmfirl._experiment import METHODS
+    from tabmfirl._metrics import adjusted_rand_index, match_types
+
+    if args.method not in METHODS:
+        raise CommandError(f"unknown method {args.method!r}; known: {', '.join(METHODS)}")
+    for name in ("iters", "checkpoint_every"):
+        if getattr(args, name) < 1:
+            raise CommandError(f"--{name.replace('_', '-')} must be >= 1")
+    if args.warmup < 0 or args.progress_every < 0:
+        raise CommandError("--warmup and --progress-every must be >= 0")
+    demos = _load_demos(args.demos)
+    spec = _demos_game(demos)
+    if demos.horizon != spec.horizon:
+        raise CommandError(f"demos have horizon {demos.horizon}, the game {spec.horizon}")
+    n_types = demos.n_types
+    if args.method == "mfirl":
+        if args.types not in (None, 1):
+            raise CommandError("mfirl learns one shared reward: --types must be 1 or omitted")
+        K = 1
+    elif args.method == "oracle":
+        if args.types not in (None, n_types):
+            raise CommandError(f"oracle uses the file's {n_types} true types; --types "
+                               f"{args.types} does not match")
+        K = n_types
+    else:
+        K = n_types if args.types is None else args.types
+        if K < 1:
+            raise CommandError(f"--types must be >= 1, got {K}")
+    beta = envs.solver_settings(demos.game)["temperature"] if args.beta is None else args.beta
+    if not beta > 0:
+        raise CommandError(f"--beta must be > 0, got {beta}")
+    out = args.out
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as error:
+        raise CommandError(f"cannot create {out!r}: {error.strerror or error}") from None
+    config = {"format": "tabmfirl.fit_run/1", "method": args.method,
+              "demos": os.path.abspath(args.demos), "game": demos.game,
+              "params": demos.params, "types": K, "temperature": beta, "n_iter": args.iters,
+              "n_warmup": args.warmup, "learning_rate": args.lr, "seed": args.seed,
+              "backend": args.backend, "checkpoint_every": args.checkpoint_every}
+    config_path = os.path.join(out, "config.json")
+    checkpoint = os.path.join(out, "checkpoint.npz")
+    previous = read_json(config_path)
+    if isinstance(previous, dict) and os.path.exists(checkpoint):
+        changed = sorted(k for k in config if k not in ("n_iter", "checkpoint_every")
+                         and previous.get(k) != config[k])
+        if changed:
+            raise CommandError(f"{out!r} holds a run with different settings "
+                               f"({', '.join(changed)}); use another --out")
+    resumed = os.path.exists(checkpoint)
+    atomic_write_json(config_path, config)
+    true_types = demos.types if n_types > 1 else None
+
+    def progress(iteration, info):
+        every = args.progress_every
+        if not every or ((iteration + 1) % every and iteration + 1 != args.iters):
+            return
+        line = (f"iter {iteration + 1}/{args.iters}  loss {-info['objective']:.4f}  "
+                f"log-lik {info['log_likelihood']:.4f}  grad {info['grad_norm']:.2e}")
+        if true_types is not None and K > 1:
+            assigned = info["posterior"].argmax(axis=1)
+            type_map = match_types(true_types, assigned, K, n_types)
+            accuracy = float(np.mean(type_map[true_types] == assigned))
+            line += (f"  ARI {adjusted_rand_index(true_types, assigned):.3f}  "
+                     f"accuracy {accuracy:.3f}")
+        print(line, file=sys.stderr, flush=True)
+
+    if "checkpoint" not in METHODS[args.method].accepts:
+        print(f"note: {args.method} does not support checkpoints; it will not resume",
+              file=sys.stderr)
+    if resumed:
+        print(f"resuming from {checkpoint}", file=sys.stderr)
+    start = time.perf_counter()
+    try:
+        result = METHODS[args.method](
+            spec, demos, K, temperature=beta, n_iter=args.iters, n_warmup=args.warmup,
+            learning_rate=args.lr, seed=args.seed, backend=args.backend, warn=False,
+            checkpoint=checkpoint, checkpoint_every=args.checkpoint_every, callback=progress)
+    except (ValueError, RuntimeError) as error:
+        raise CommandError(str(error)) from None
+    path = save_result(os.path.join(out, "result.npz"), result, extra=config)
+    seconds = time.perf_counter() - start
+    summary = {"method": args.method, "game": demos.game, "types": K, "agents": demos.n_agents,
+               "temperature": beta, "iterations": int(result.num_iter),
+               "converged": bool(result.converged),
+               "log_likelihood": float(result.log_likelihood_history[-1]),
+               "resumed": resumed, "out": str(path), "seconds": seconds}
+    if true_types is not None and result.assignments is not None and K > 1:
+        summary["ari"] = float(adjusted_rand_index(true_types, result.assignments))
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(f"{args.method} on {demos.game} ({demos.n_agents} agents, K={K}, beta={beta}): "
+              f"{result.num_iter} iterations, log-likelihood "
+              f"{summary['log_likelihood']:.4f} per trajectory"
+              + (f", ARI {summary['ari']:.3f}" if "ari" in summary else ""))
+        print(f"wrote {path} ({seconds:.2f} s)")
+    return 0
+
+
+def _add_evaluate(subparsers):
+    parser = subparsers.add_parser(
+        "evaluate", help="score a fitted run against the experts' equilibrium",
+        description="Solve the game of RUN (tabmfirl fit) with the learned reward at the\n"
+                    "experts' temperature and score it against the expert equilibrium:\n"
+                    "return, mean-field and policy deviations (averaged over the true\n"
+                    "types), the ARI/NMI of the inferred types, the same deviations under\n"
+                    "the game's variant dynamics (transfer), and, with --held-out, the\n"
+                    "held-out log-likelihood. Writes RUN/metrics.json.",
+        epilog="examples:\n  tabmfirl evaluate run/\n"
+               "  tabmfirl demos --game virus --agents 50 --beta 0.1 --seed 9 --out test.npz\n"
+               "  tabmfirl evaluate run/ --held-out test.npz --json",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run", help="run folder written by tabmfirl fit")
+    parser.add_argument("--held-out", default=None,
+                        help="demonstrations file of held-out agents (same game)")
+    parser.add_argument("--no-transfer", action="store_true",
+                        help="skip the variant-dynamics transfer")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.set_defaults(handler=_cmd_evaluate)
+
+
+def _cmd_evaluate(args) -> int:
+    import os
+    import warnings
+
+    from tabmfirl import solve_equilibrium
+    from tabmfirl._checkpoint import atomic_write_json, load_result, read_json
+    from tabmfirl._experiment import evaluate_fit, expert_solver_settings
+
+    config_path = os.path.join(args.run, "config.json")
+    if not os.path.isdir(args.run):
+        raise CommandError(f"no run folder at {args.run!r}")
+    config = read_json(config_path)
+    if not isinstance(config, dict) or config.get("format") != "tabmfirl.fit_run/1":
+        raise CommandError(f"{config_path!r} is missing or not a tabmfirl fit config")
+    try:
+        result, _ = load_result(os.path.join(args.run, "result.npz"))
+    except (FileNotFoundError, ValueError) as error:
+        raise CommandError(str(error)) from None
+    demos = _load_demos(config["demos"])
+    spec = _demos_game(demos)
+    held_out = None
+    if args.held_out is not None:
+        held_out = _load_demos(args.held_out)
+        if (held_out.game, held_out.n_states, held_out.n_actions, held_out.horizon) != \
+                (demos.game, demos.n_states, demos.n_actions, demos.horizon):
+            raise CommandError("the held-out demonstrations are of another game or horizon")
+    if result.reward.shape[1:] != (spec.horizon, spec.n_states, spec.n_actions):
+        raise CommandError("the result does not match the game of its demonstrations")
+    variant = None
+    if not args.no_transfer:
+        try:
+            variant = _demos_game(demos, dynamics="variant")
+        except CommandError:
+            variant = None
+    beta = float(config["temperature"])
+    backend = config.get("backend", "numpy")
+    solver = expert_solver_settings(demos.game)
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            expert = solve_equilibrium(spec, temperature=beta, backend=backend, **solver)
+            metrics = evaluate_fit(spec, result, demos, temperature=beta, expert=expert,
+                                   variant=variant, held_out=held_out, solver_kwargs=solver,
+                                   backend=backend)
+        except (ValueError, RuntimeError) as error:
+            raise CommandError(str(error)) from None
+    metrics.update({"method": config["method"], "game": demos.game, "temperature": beta,
+                    "expert_converged": bool(expert.converged),
+                    "seconds": time.perf_counter() - start})
+    path = atomic_write_json(os.path.join(args.run, "metrics.json"), metrics)
+    if args.json:
+        print(json.dumps(metrics))
+    else:
+        def show(x):
+            return "-" if x is None else f"{x:.4g}"
+
+        print(f"{config['method']} on {demos.game} (beta={beta}), learned equilibrium "
+              f"{'converged' if metrics['learned_converged'] else 'NOT converged'}")
+        print(f"  types: ARI {show(metrics['ari'])}, NMI {show(metrics['nmi'])}, "
+              f"type map {metrics['type_map']}")
+        for prefix, label in (("", "original dynamics"), ("transfer_", "variant dynamics")):
+            print(f"  {label}: return deviation {show(metrics[prefix + 'return_deviation'])}, "
+                  f"mean-field deviation {show(metrics[prefix + 'mean_field_deviation'])}, "
+                  f"policy deviation {show(metrics[prefix + 'policy_deviation'])}")
+        if held_out is not None:
+            print(f"  held-out: log-likelihood {show(metrics['held_out_log_likelihood'])} per "
+                  f"trajectory, ARI {show(metrics['held_out_ari'])}")
+        print(f"wrote {path}")
+    return 0
+
+
+def _add_experiment(subparsers):
+    parser = subparsers.add_parser(
+        "experiment", help="run a (game x method x seed) grid; resumable",
+        description="For every (game, method, seed) cell: solve the expert equilibrium,\n"
+                    "roll out demonstrations (seeded), fit, evaluate. Cells run in local\n"
+                    "worker processes; each finished cell is written to\n"
+                    "OUT/cells/<game>__<method>__<seed>.json and skipped by a rerun. The\n"
+                    "end writes OUT/results.csv and OUT/results.md (mean ± std over seeds).",
+        epilog="examples:\n"
+               "  tabmfirl experiment --games malware,investment,virus --methods all --seeds 5\n"
+               "  tabmfirl experiment --games virus --methods pemmfirl,mfirl --seeds 2 \\\n"
+               "      --agents 50 --horizon 10 --iters 50 --out results_small/ --workers 2",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--games", required=True, help="comma-separated game names")
+    parser.add_argument("--methods", default="all",
+                        help="comma-separated method names, or all (default)")
+    parser.add_argument("--seeds", type=int, default=5, help="number of seeds (default 5)")
+    parser.add_argument("--agents", type=int, default=100, help="agents per type (default 100)")
+    parser.add_argument("--types", type=int, default=3, help="agent types (default 3)")
+    parser.add_argument("--horizon", type=int, default=20, help="horizon (default 20)")
+    parser.add_argument("--beta", type=float, default=0.1,
+                        help="temperature of experts and fits (default 0.1)")
+    parser.add_argument("--iters", type=int, default=150, help="fit iterations (default 150)")
+    parser.add_argument("--warmup", type=int, default=30, help="PEMMFIRL warm-up (default 30)")
+    parser.add_argument("--lr", type=float, default=0.02, help="Adam step size (default 0.02)")
+    parser.add_argument("--held-out-agents", type=int, default=50,
+                        help="held-out agents per type (default 50; 0: none)")
+    parser.add_argument("--out", default="results", help="output folder (default results/)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="worker processes (default: the number of CPUs)")
+    parser.add_argument("--backend", default="numpy", help="numpy (default), numba, cuda, auto")
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON object (the aggregated rows)")
+    parser.set_defaults(handler=_cmd_experiment)
+
+
+def _cmd_experiment(args) -> int:
+    from tabmfirl._experiment import markdown_table, run_experiment
+
+    games = [g.strip() for g in args.games.split(",") if g.strip()]
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    checks = (("seeds", 1), ("agents", 1), ("types", 1), ("horizon", 1), ("iters", 1),
+              ("warmup", 0), ("held_out_agents", 0))
+    for name, low in checks:
+        if getattr(args, name) < low:
+            raise CommandError(f"--{name.replace('_', '-')} must be >= {low}")
+    if args.workers is not None and args.workers < 1:
+        raise CommandError("--workers must be >= 1")
+    if not args.beta > 0:
+        raise CommandError(f"--beta must be > 0, got {args.beta}")
+    try:
+        summary = run_experiment(
+            games, methods, args.seeds, out=args.out, workers=args.workers,
+            log=lambda line: print(line, file=sys.stderr, flush=True), agents=args.agents,
+            types=args.types, horizon=args.horizon, temperature=args.beta, n_iter=args.iters,
+            n_warmup=args.warmup, learning_rate=args.lr,
+            held_out_agents=args.held_out_agents, backend=args.backend)
+    except (ValueError, OSError) as error:
+        raise CommandError(str(error)) from None
+    if args.json:
+        print(json.dumps({"rows": summary["rows"], "ran": summary["ran"],
+                          "skipped": summary["skipped"], "failed": len(summary["failed"]),
+                          "seconds": summary["seconds"], "csv": summary["csv"],
+                          "markdown": summary["markdown"]}))
+    else:
+        print(markdown_table(summary["rows"]), end="")
+        print(f"{summary['ran']} cells run, {summary['skipped']} skipped, "
+              f"{len(summary['failed'])} failed ({summary['seconds']:.1f} s); wrote "
+              f"{summary['csv']} and {summary['markdown']}")
+    return 1 if summary["failed"] else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``tabmfirl`` argument parser with every subcommand."""
     parser = argparse.ArgumentParser(
@@ -195,7 +537,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Exact inverse RL for finite mean field games with agent types.")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
-    for add in (_add_solve, _add_games, _add_demos):
+    for add in (_add_solve, _add_games, _add_demos, _add_fit, _add_evaluate,
+                _add_experiment):
         add(subparsers)
     return parser
 

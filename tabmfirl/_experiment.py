@@ -1,0 +1,548 @@
+r"""Experiments: a method registry, the evaluation of one fit, and a resumable grid.
+
+Method registry
+---------------
+:data:`METHODS` maps a name to a fit function with one calling convention,
+``fit(spec, demos, n_contexts, **options) -> IRLResult``, where ``options``
+may hold ``temperature``, ``n_iter``, ``learning_rate``, ``n_warmup``,
+``seed``, ``backend``, ``warn``, ``checkpoint``, ``checkpoint_every`` and
+``callback``; each entry passes on only the options its function accepts
+(:func:`register_method` wraps any function that way, so a new method is one
+line).  Built in:
+
+========================  ==================================================
+``pemmfirl``              :func:`~tabmfirl.fit_pemmfirl` (exact mode)
+``pemmfirl_no_mi``        the same with ``mi_weight=0`` (ablation of the
+                          mutual-information term: uniform posterior)
+``mfirl``                 :func:`~tabmfirl.fit_mfirl` (one shared reward;
+                          ``n_contexts`` is ignored)
+``oracle``                :func:`~tabmfirl.fit_oracle` (true labels)
+========================  ==================================================
+
+If the adversarial module ``tabmfirl._airl`` is present, its functions
+``fit_pemmfirl_adversarial``, ``fit_mf_airl`` and ``fit_pemirl`` (those that
+exist) are registered as ``pemmfirl_adversarial``, ``mf_airl`` and
+``pemirl``.
+
+Evaluation (design notes, section 5)
+------------------------------------
+:func:`evaluate_fit` matches learned contexts to true types
+(:func:`~tabmfirl._metrics.match_types`), re-solves the game with the
+learned reward at the experts' temperature and reports the type-averaged
+return, mean-field and policy deviations (:func:`~tabmfirl.evaluate_reward`),
+the same three under the *variant* dynamics (transfer), the adjusted Rand
+index and NMI of :math:`\arg\max_m q(m\mid\tau)` against the true types, and
+the held-out marginal log-likelihood per trajectory
+(:func:`~tabmfirl.held_out_log_likelihood`) with the ARI of the predicted
+types of held-out agents.
+
+Grid
+----
+:func:`run_experiment` runs every (game, method, seed) *cell*: solve the
+expert equilibrium of ``envs.make(game, types=K, horizon=T)`` at temperature
+:math:`\beta`, roll out ``agents`` agents per type (seed ``seed``; held-out
+agents with seed ``seed + 1000003``), fit, evaluate.  Cells run in a local
+:class:`concurrent.futures.ProcessPoolExecutor` (in-process for one worker).
+Each finished cell is written atomically to
+``out/cells/<game>__<method>__<seed>.json`` (with its configuration); a rerun
+skips the cells whose file exists, parses, and holds the same configuration,
+and ignores stray temporary files (``.*.tmp``) and truncated files.  The end
+aggregates the grid to ``out/results.csv`` and ``out/results.md``: mean and
+sample standard deviation (``ddof=1``; 0 for one seed) over seeds of every
+metric, per game and method; missing metrics (e.g. no variant dynamics) are
+left out of the mean and shown as ``-``.
+"""
+from __future__ import annotations
+
+import csv
+import importlib
+import importlib.util
+import inspect
+import io
+import os
+import time
+import traceback
+import warnings
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+import numpy as np
+
+from ._checkpoint import atomic_write_bytes, atomic_write_json, read_json
+from ._irl import fit_mfirl, fit_oracle, fit_pemmfirl, held_out_log_likelihood, predict_types
+from ._metrics import (adjusted_rand_index, evaluate_reward, match_types,
+                       normalized_mutual_information)
+
+__all__ = ["METHODS", "METRICS", "CELL_FORMAT", "register_method", "expert_solver_settings",
+           "evaluate_fit", "run_cell", "run_experiment", "aggregate", "markdown_table",
+           "cell_path", "DEFAULT_SETTINGS"]
+
+#: Format tag of the cell files.
+CELL_FORMAT = "tabmfirl.experiment_cell/1"
+
+#: Metrics reported per cell and aggregated, in table order.
+METRICS = ("ari", "nmi", "return_deviation", "mean_field_deviation", "policy_deviation",
+           "transfer_return_deviation", "transfer_mean_field_deviation",
+           "transfer_policy_deviation", "held_out_log_likelihood", "held_out_ari",
+           "train_log_likelihood", "fit_seconds")
+
+_OPTIONS = ("temperature", "n_iter", "learning_rate", "n_warmup", "seed", "backend", "warn",
+            "checkpoint", "checkpoint_every", "callback")
+
+#: Method name -> fit function (module docstring).
+METHODS = {}
+
+
+def register_method(name: str, fit, **fixed):
+    """Register ``fit`` under ``name`` in :data:`METHODS` with the common convention.
+
+    Parameters
+    ----------
+    name : str
+    fit : callable
+        A fit function returning an :class:`~tabmfirl.IRLResult`; if its
+        signature has an ``n_contexts`` parameter it is called as
+        ``fit(spec, demos, n_contexts, ...)``, otherwise ``fit(spec, demos, ...)``.
+        Options it does not accept are dropped (unless it takes ``**kwargs``).
+    **fixed
+        Keyword arguments always passed (e.g. ``mi_weight=0.0``).
+
+    Returns
+    -------
+    callable
+        The registered wrapper ``(spec, demos, n_contexts, **options)``.
+    """
+    parameters = inspect.signature(fit).parameters
+    var_kw = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+    typed = "n_contexts" in parameters
+
+    def run(spec, demos, n_contexts, **options):
+        kwargs = {k: v for k, v in {**options, **fixed}.items() if var_kw or k in parameters}
+        if typed:
+            return fit(spec, demos, n_contexts, **kwargs)
+        return fit(spec, demos, **kwargs)
+
+    run.__name__ = f"fit_{name}"
+    run.accepts = frozenset(parameters) if not var_kw else frozenset(_OPTIONS)
+    run.__doc__ = f"``{name}``: {fit.__name__}" + (f" with {fixed}" if fixed else "")
+    METHODS[name] = run
+    return run
+
+
+register_method("pemmfirl", fit_pemmfirl)
+register_method("pemmfirl_no_mi", fit_pemmfirl, mi_weight=0.0)
+register_method("mfirl", fit_mfirl)
+register_method("oracle", fit_oracle)
+
+
+def _register_adversarial():
+    """Register the adversarial fits of ``tabmfirl._airl`` when that module exists."""
+    if importlib.util.find_spec("tabmfirl._airl") is None:
+        return
+    try:
+        airl = importlib.import_module("tabmfirl._airl")
+    except Exception as error:          # a broken optional module must not break the registry
+        warnings.warn(f"tabmfirl._airl could not be imported ({error}); its methods are "
+                      f"not registered", RuntimeWarning, stacklevel=2)
+        return
+    for name, function in (("pemmfirl_adversarial", "fit_pemmfirl_adversarial"),
+                           ("mf_airl", "fit_mf_airl"), ("pemirl", "fit_pemirl")):
+        if callable(getattr(airl, function, None)):
+            register_method(name, getattr(airl, function))
+
+
+_register_adversarial()
+
+
+# ---------------------------------------------------------------------------
+# Evaluation of one fit.
+# ---------------------------------------------------------------------------
+
+
+def expert_solver_settings(game: str) -> dict:
+    """Keyword arguments of :func:`~tabmfirl.solve_equilibrium` used here for ``game``.
+
+    The game's ``fixed_point`` damping from :func:`tabmfirl.envs.solver_settings`,
+    capped at 0.3 (what converges at the small temperatures of type recovery,
+    tests/test_irl.py), and ``max_iter=3000``.
+
+    Parameters
+    ----------
+    game : str
+
+    Returns
+    -------
+    dict
+    """
+    from tabmfirl import envs
+
+    damping = min(0.3, float(envs.solver_settings(game)["damping"]))
+    return {"method": "fixed_point", "damping": damping, "max_iter": 3000}
+
+
+def _float(x):
+    x = float(x)
+    return x if np.isfinite(x) else None
+
+
+def evaluate_fit(spec, result, demos, *, temperature: float, expert=None, variant=None,
+                 held_out=None, solver_kwargs=None, backend: str = "numpy") -> dict:
+    """Metrics of one fit (module docstring); ``None`` for a metric not computed.
+
+    Parameters
+    ----------
+    spec : MFGSpec
+        The game with the true reward (``demos``' game).
+    result : IRLResult
+    demos : Demonstrations
+        The training demonstrations (their true ``types`` score the posterior).
+    temperature : float
+        :math:`\\beta` of the experts and of the learned equilibria.
+    expert : EquilibriumResult, optional
+        The expert equilibrium of ``spec`` at ``temperature``, if solved.
+    variant : MFGSpec, optional
+        The game under the variant dynamics (transfer metrics).
+    held_out : Demonstrations, optional
+        Trajectories not used in the fit.
+    solver_kwargs : dict, optional
+        Of :func:`~tabmfirl.solve_equilibrium`; default
+        :func:`expert_solver_settings` of the game.
+    backend : {"auto", "numpy", "numba", "cuda"}
+
+    Returns
+    -------
+    dict
+        The keys of :data:`METRICS` (except ``fit_seconds``), plus
+        ``learned_converged`` and ``type_map``.
+    """
+    if solver_kwargs is None:
+        solver_kwargs = expert_solver_settings(spec.name)
+    n_learned = result.prior.shape[0]
+    true = np.asarray(demos.types)
+    assignments = (np.zeros(true.shape[0], dtype=np.int64) if result.assignments is None
+                   else result.assignments)
+    type_map = match_types(true, assignments, n_learned, spec.n_contexts)
+    common = {"type_map": type_map, "temperature": temperature,
+              "solver_kwargs": solver_kwargs, "backend": backend}
+    ev = evaluate_reward(spec, result.head, expert=expert, **common)
+    metrics = {
+        "ari": _float(adjusted_rand_index(true, assignments)),
+        "nmi": _float(normalized_mutual_information(true, assignments)),
+        "return_deviation": _float(ev.mean_return_deviation),
+        "mean_field_deviation": _float(ev.mean_mean_field_deviation),
+        "policy_deviation": _float(ev.mean_policy_deviation),
+        "learned_converged": bool(ev.learned.converged),
+        "type_map": [int(m) for m in type_map],
+        "train_log_likelihood": _float(result.log_likelihood_history[-1]),
+    }
+    for key in ("transfer_return_deviation", "transfer_mean_field_deviation",
+                "transfer_policy_deviation", "held_out_log_likelihood", "held_out_ari"):
+        metrics[key] = None
+    if variant is not None:
+        tv = evaluate_reward(variant, result.head, **common)
+        metrics.update({"transfer_return_deviation": _float(tv.mean_return_deviation),
+                        "transfer_mean_field_deviation": _float(tv.mean_mean_field_deviation),
+                        "transfer_policy_deviation": _float(tv.mean_policy_deviation)})
+    if held_out is not None:
+        metrics["held_out_log_likelihood"] = _float(
+            held_out_log_likelihood(spec, result, held_out, backend=backend))
+        predicted = predict_types(spec, result, held_out, backend=backend).argmax(axis=1)
+        metrics["held_out_ari"] = _float(adjusted_rand_index(held_out.types, predicted))
+    return metrics
+
+
+# ---------------------------------------------------------------------------
+# One cell.
+# ---------------------------------------------------------------------------
+
+
+def cell_path(out, game: str, method: str, seed: int) -> Path:
+    """``out/cells/<game>__<method>__<seed>.json``.
+
+    Parameters
+    ----------
+    out : str or os.PathLike
+    game, method : str
+    seed : int
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    return Path(out) / "cells" / f"{game}__{method}__{seed}.json"
+
+
+def _variant(game, types, horizon):
+    from tabmfirl import envs
+
+    try:
+        return envs.make(game, types=types, horizon=horizon, dynamics="variant")
+    except (ValueError, TypeError):
+        return None
+
+
+def run_cell(game: str, method: str, seed: int, *, settings: dict) -> dict:
+    """Generate demonstrations, fit and evaluate one (game, method, seed) cell.
+
+    Parameters
+    ----------
+    game : str
+        A registered game (:data:`tabmfirl.envs.GAMES`).
+    method : str
+        A key of :data:`METHODS`.
+    seed : int
+        Seed of the demonstrations (held-out: ``seed + 1000003``) and of the fit.
+    settings : dict
+        ``agents`` (per type), ``types``, ``horizon``, ``temperature``,
+        ``n_iter``, ``n_warmup``, ``learning_rate``, ``held_out_agents``
+        (0: none), ``backend``.
+
+    Returns
+    -------
+    dict
+        The cell record: ``format``, ``game``, ``method``, ``seed``,
+        ``settings``, ``metrics``, ``fit`` (iterations, converged, seconds) and
+        ``seconds``.
+    """
+    from tabmfirl import envs, solve_equilibrium
+    from tabmfirl._demos import generate_demonstrations
+
+    start = time.perf_counter()
+    s = settings
+    spec = envs.make(game, types=s["types"], horizon=s["horizon"])
+    solver = expert_solver_settings(game)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expert = solve_equilibrium(spec, temperature=s["temperature"], backend=s["backend"],
+                                   **solver)
+    if not expert.converged:
+        raise RuntimeError(f"the expert equilibrium of {game} did not converge at "
+                           f"beta={s['temperature']} (residual {expert.residual:.2e})")
+    demos = generate_demonstrations(spec, expert.policy, s["agents"], seed=seed)
+    held_out = None
+    if s.get("held_out_agents", 0):
+        held_out = generate_demonstrations(spec, expert.policy, s["held_out_agents"],
+                                           seed=seed + 1000003)
+    fit = METHODS[method]
+    result = fit(spec, demos, s["types"], temperature=s["temperature"], n_iter=s["n_iter"],
+                 n_warmup=s["n_warmup"], learning_rate=s["learning_rate"], seed=seed,
+                 backend=s["backend"], warn=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        metrics = evaluate_fit(spec, result, demos, temperature=s["temperature"],
+                               expert=expert, variant=_variant(game, s["types"], s["horizon"]),
+                               held_out=held_out, solver_kwargs=solver, backend=s["backend"])
+    metrics["fit_seconds"] = float(result.seconds)
+    return {"format": CELL_FORMAT, "game": game, "method": method, "seed": int(seed),
+            "settings": dict(settings), "metrics": metrics,
+            "fit": {"method": result.method, "num_iter": int(result.num_iter),
+                    "converged": bool(result.converged), "seconds": float(result.seconds)},
+            "seconds": time.perf_counter() - start}
+
+
+def _cell_task(out, game, method, seed, settings):
+    """Worker: run one cell and write its file atomically; never raises."""
+    try:
+        record = run_cell(game, method, seed, settings=settings)
+    except Exception as error:
+        return {"game": game, "method": method, "seed": seed,
+                "error": f"{type(error).__name__}: {error}",
+                "traceback": traceback.format_exc()}
+    atomic_write_json(cell_path(out, game, method, seed), record)
+    return record
+
+
+def _finished(path, settings):
+    record = read_json(path)
+    return (isinstance(record, dict) and record.get("format") == CELL_FORMAT
+            and record.get("settings") == settings and isinstance(record.get("metrics"), dict))
+
+
+# ---------------------------------------------------------------------------
+# The grid.
+# ---------------------------------------------------------------------------
+
+DEFAULT_SETTINGS = {"agents": 100, "types": 3, "horizon": 20, "temperature": 0.1,
+                    "n_iter": 150, "n_warmup": 30, "learning_rate": 0.02,
+                    "held_out_agents": 50, "backend": "numpy"}
+
+
+def run_experiment(games, methods, seeds, *, out, workers=None, log=None, **settings) -> dict:
+    """Run (or finish) a grid of cells and aggregate it (module docstring).
+
+    Parameters
+    ----------
+    games : sequence of str
+    methods : sequence of str or "all"
+        Keys of :data:`METHODS`.
+    seeds : int or sequence of int
+        An int ``n`` means ``range(n)``.
+    out : str or os.PathLike
+        Output folder (created).
+    workers : int, optional
+        Worker processes; default ``os.cpu_count()``; 1 runs in this process.
+    log : callable, optional
+        ``log(line)`` for progress lines (e.g. print to stderr).
+    **settings
+        Overrides of :data:`DEFAULT_SETTINGS` (``agents``, ``types``,
+        ``horizon``, ``temperature``, ``n_iter``, ``n_warmup``,
+        ``learning_rate``, ``held_out_agents``, ``backend``).
+
+    Returns
+    -------
+    dict
+        ``cells`` (all records of the grid), ``ran``, ``skipped``, ``failed``
+        (list of error records), ``rows`` (:func:`aggregate`), ``seconds`` and
+        the paths ``csv`` and ``markdown``.
+
+    Raises
+    ------
+    ValueError
+        Unknown game, method or setting, or no cells.
+    """
+    from tabmfirl import envs
+
+    start = time.perf_counter()
+    log = log or (lambda line: None)
+    unknown = set(settings) - set(DEFAULT_SETTINGS)
+    if unknown:
+        raise ValueError(f"unknown setting(s) {', '.join(sorted(unknown))}")
+    settings = {**DEFAULT_SETTINGS, **settings}
+    games = list(games)
+    for game in games:
+        if game not in envs.GAMES:
+            raise ValueError(f"unknown game {game!r}; known: {', '.join(sorted(envs.GAMES))}")
+    methods = list(METHODS) if methods == "all" or list(methods) == ["all"] else list(methods)
+    for method in methods:
+        if method not in METHODS:
+            raise ValueError(f"unknown method {method!r}; known: {', '.join(METHODS)}")
+    seeds = list(range(seeds)) if isinstance(seeds, (int, np.integer)) else list(seeds)
+    if not (games and methods and seeds):
+        raise ValueError("the grid is empty (no games, methods or seeds)")
+    workers = (os.cpu_count() or 1) if workers is None else int(workers)
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    out = Path(out)
+    (out / "cells").mkdir(parents=True, exist_ok=True)
+    grid = [(g, m, s) for g in games for m in methods for s in seeds]
+    todo = [cell for cell in grid if not _finished(cell_path(out, *cell), settings)]
+    skipped = len(grid) - len(todo)
+    log(f"{len(grid)} cells: {skipped} finished, {len(todo)} to run on {workers} worker(s)")
+    failed = []
+
+    def report(record, done):
+        name = f"{record['game']}/{record['method']}/seed {record['seed']}"
+        if "error" in record:
+            failed.append(record)
+            log(f"[{done}/{len(todo)}] {name}: FAILED {record['error']}")
+        else:
+            m = record["metrics"]
+            log(f"[{done}/{len(todo)}] {name}: ARI {_fmt(m['ari'])}, policy deviation "
+                f"{_fmt(m['policy_deviation'])} ({record['seconds']:.1f} s)")
+
+    if workers == 1 or len(todo) <= 1:
+        for done, cell in enumerate(todo, 1):
+            report(_cell_task(out, *cell, settings), done)
+    elif todo:
+        with ProcessPoolExecutor(max_workers=min(workers, len(todo))) as pool:
+            futures = [pool.submit(_cell_task, out, *cell, settings) for cell in todo]
+            for done, future in enumerate(as_completed(futures), 1):
+                report(future.result(), done)
+    cells = [r for r in (read_json(cell_path(out, *cell)) for cell in grid)
+             if isinstance(r, dict) and r.get("format") == CELL_FORMAT]
+    rows = aggregate(cells)
+    csv_path, md_path = _write_tables(out, rows, settings, games, methods, seeds)
+    return {"cells": cells, "ran": len(todo) - len(failed), "skipped": skipped,
+            "failed": failed, "rows": rows, "seconds": time.perf_counter() - start,
+            "csv": str(csv_path), "markdown": str(md_path)}
+
+
+def aggregate(cells) -> list:
+    """Mean and standard deviation over seeds of every metric, per game and method.
+
+    Parameters
+    ----------
+    cells : sequence of dict
+        Cell records (:func:`run_cell`).
+
+    Returns
+    -------
+    list of dict
+        One row per (game, method), in order of first appearance: ``game``,
+        ``method``, ``n_seeds`` and, for each metric of :data:`METRICS`,
+        ``<metric>_mean`` and ``<metric>_std`` (``ddof=1``, 0 for one seed;
+        ``None`` if no seed has the metric).
+    """
+    groups = {}
+    for record in cells:
+        groups.setdefault((record["game"], record["method"]), []).append(record)
+    rows = []
+    for (game, method), records in groups.items():
+        row = {"game": game, "method": method, "n_seeds": len(records)}
+        for metric in METRICS:
+            values = np.array([r["metrics"].get(metric) for r in records
+                               if r["metrics"].get(metric) is not None], dtype=np.float64)
+            row[metric + "_mean"] = float(values.mean()) if values.size else None
+            row[metric + "_std"] = (float(values.std(ddof=1)) if values.size > 1
+                                    else 0.0 if values.size else None)
+        rows.append(row)
+    return rows
+
+
+def _fmt(x, digits=3):
+    if x is None:
+        return "-"
+    if x != 0 and (abs(x) < 10 ** -digits or abs(x) >= 10 ** 4):
+        return f"{x:.{digits - 1}e}"
+    return f"{x:.{digits}f}"
+
+
+_LABELS = {"ari": "ARI", "nmi": "NMI", "return_deviation": "return dev.",
+           "mean_field_deviation": "MF dev.", "policy_deviation": "policy dev.",
+           "transfer_return_deviation": "transfer return dev.",
+           "transfer_mean_field_deviation": "transfer MF dev.",
+           "transfer_policy_deviation": "transfer policy dev.",
+           "held_out_log_likelihood": "held-out LL", "held_out_ari": "held-out ARI",
+           "train_log_likelihood": "train LL", "fit_seconds": "fit s"}
+
+
+def markdown_table(rows, metrics=METRICS) -> str:
+    """The rows of :func:`aggregate` as a markdown table of ``mean ± std``.
+
+    Parameters
+    ----------
+    rows : list of dict
+    metrics : sequence of str
+
+    Returns
+    -------
+    str
+    """
+    header = ["game", "method", "seeds"] + [_LABELS.get(m, m) for m in metrics]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        cells = [row["game"], row["method"], str(row["n_seeds"])]
+        for m in metrics:
+            mean, std = row[m + "_mean"], row[m + "_std"]
+            cells.append("-" if mean is None else f"{_fmt(mean)} ± {_fmt(std)}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _write_tables(out, rows, settings, games, methods, seeds):
+    buffer = io.StringIO()
+    fields = ["game", "method", "n_seeds"] + [f"{m}_{k}" for m in METRICS
+                                               for k in ("mean", "std")]
+    writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+    csv_path = atomic_write_bytes(Path(out) / "results.csv", buffer.getvalue().encode())
+    text = (f"# Experiment results\n\n"
+            f"Games {', '.join(games)}; methods {', '.join(methods)}; seeds "
+            f"{', '.join(map(str, seeds))}.\n"
+            f"Settings: {', '.join(f'{k}={v}' for k, v in settings.items())}.\n"
+            f"Mean ± sample std over seeds (deviations: lower is better; ARI, NMI, LL: "
+            f"higher is better; `-`: not available).\n\n" + markdown_table(rows))
+    md_path = atomic_write_bytes(Path(out) / "results.md", text.encode())
+    return csv_path, md_path

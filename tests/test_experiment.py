@@ -1,0 +1,258 @@
+"""Tests of tabmfirl._experiment (registry, evaluation, resumable grid) and of the
+``fit`` / ``evaluate`` / ``experiment`` commands.
+
+Tiny settings (virus, T = 5, 15 agents per type, 8 iterations) check the
+plumbing, not the statistics: the statistical claims are in tests/test_irl.py
+and docs/results.md.
+"""
+import importlib.util
+import json
+import os
+
+import numpy as np
+import pytest
+
+from tabmfirl import envs, solve_equilibrium
+from tabmfirl._checkpoint import load_result
+from tabmfirl._demos import generate_demonstrations
+from tabmfirl._experiment import (METHODS, METRICS, aggregate, cell_path, evaluate_fit,
+                                  register_method, run_experiment)
+from tabmfirl.cli import build_parser, main
+
+TINY = {"agents": 15, "horizon": 5, "n_iter": 8, "n_warmup": 2, "held_out_agents": 5}
+BETA = 0.1
+SOLVER = {"method": "fixed_point", "damping": 0.3, "max_iter": 3000}
+
+
+def test_registry_has_the_methods_and_takes_one_line_additions():
+    for name in ("pemmfirl", "pemmfirl_no_mi", "mfirl", "oracle"):
+        assert name in METHODS
+    if importlib.util.find_spec("tabmfirl._airl") is not None:
+        import tabmfirl._airl as airl
+
+        for name, fn in (("mf_airl", "fit_mf_airl"), ("pemirl", "fit_pemirl"),
+                         ("pemmfirl_adversarial", "fit_pemmfirl_adversarial")):
+            assert (name in METHODS) == hasattr(airl, fn)
+    spec = envs.make("virus", types=2, horizon=4)
+    eq = solve_equilibrium(spec, temperature=BETA, backend="numpy", **SOLVER)
+    demos = generate_demonstrations(spec, eq.policy, 10, seed=0)
+    calls = []
+
+    def fake(spec, demos, *, temperature=1.0, seed=0):      # no n_contexts, few options
+        calls.append((temperature, seed))
+        return METHODS["mfirl"](spec, demos, 1, temperature=temperature, seed=seed, n_iter=2,
+                                backend="numpy", warn=False)
+
+    try:
+        register_method("fake", fake)
+        result = METHODS["fake"](spec, demos, 2, temperature=0.5, n_iter=99, seed=4,
+                                 checkpoint="ignored")
+        assert calls == [(0.5, 4)] and result.prior.shape == (1,)
+    finally:
+        METHODS.pop("fake", None)
+    ablation = METHODS["pemmfirl_no_mi"](spec, demos, 2, temperature=BETA, n_iter=3,
+                                         backend="numpy", warn=False)
+    np.testing.assert_array_equal(ablation.posterior, 0.5)
+
+
+def test_evaluate_fit_of_the_true_reward_tables_is_zero():
+    """A result whose head is the true reward scores 0 deviations (sanity of the wiring)."""
+    spec = envs.make("virus", types=2, horizon=5)
+    eq = solve_equilibrium(spec, temperature=BETA, backend="numpy", **SOLVER)
+    demos = generate_demonstrations(spec, eq.policy, 20, seed=0)
+    oracle = METHODS["oracle"](spec, demos, 2, temperature=BETA, n_iter=3, backend="numpy",
+                               warn=False)
+    metrics = evaluate_fit(spec, oracle, demos, temperature=BETA, expert=eq, held_out=demos,
+                           backend="numpy")
+    assert metrics["ari"] == 1.0 and metrics["nmi"] == 1.0 and metrics["type_map"] == [0, 1]
+    for key in METRICS:
+        if key != "fit_seconds":
+            assert key in metrics
+    assert metrics["transfer_policy_deviation"] is None            # no variant given
+    assert metrics["policy_deviation"] >= 0 and metrics["held_out_log_likelihood"] < 0
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_tiny_experiment_writes_cells_tables_and_skips_finished_cells(tmp_path, workers):
+    out = tmp_path / "res"
+    lines = []
+    summary = run_experiment(["virus"], ["pemmfirl", "mfirl"], 2, out=out, workers=workers,
+                             log=lines.append, **TINY)
+    assert summary["ran"] == 4 and summary["skipped"] == 0 and not summary["failed"]
+    files = sorted(p.name for p in (out / "cells").iterdir())
+    assert files == ["virus__mfirl__0.json", "virus__mfirl__1.json",
+                     "virus__pemmfirl__0.json", "virus__pemmfirl__1.json"]
+    record = json.loads(cell_path(out, "virus", "pemmfirl", 1).read_text())
+    assert record["seed"] == 1 and record["fit"]["num_iter"] == 8
+    assert set(METRICS) <= set(record["metrics"])
+    csv_lines = (out / "results.csv").read_text().splitlines()
+    assert csv_lines[0].startswith("game,method,n_seeds,ari_mean,ari_std")
+    assert len(csv_lines) == 3
+    md = (out / "results.md").read_text()
+    assert "| virus | pemmfirl | 2 |" in md and "| virus | mfirl | 2 |" in md and "±" in md
+    assert any("4 to run" in line for line in lines)
+    # MFIRL learns one reward: every agent in context 0
+    rows = {r["method"]: r for r in summary["rows"]}
+    assert rows["mfirl"]["ari_mean"] == 0.0 and rows["mfirl"]["n_seeds"] == 2
+
+    # a rerun skips every finished cell (files untouched)
+    mtimes = {p: p.stat().st_mtime_ns for p in (out / "cells").iterdir()}
+    again = run_experiment(["virus"], ["pemmfirl", "mfirl"], 2, out=out, workers=workers, **TINY)
+    assert again["ran"] == 0 and again["skipped"] == 4
+    assert {p: p.stat().st_mtime_ns for p in (out / "cells").iterdir()} == mtimes
+    assert again["rows"] == summary["rows"]
+
+
+def test_half_written_and_stale_cells_are_redone(tmp_path):
+    out = tmp_path / "res"
+    run_experiment(["virus"], ["mfirl"], 2, out=out, workers=1, **TINY)
+    done = cell_path(out, "virus", "mfirl", 0)
+    kept = cell_path(out, "virus", "mfirl", 1)
+    kept_mtime = kept.stat().st_mtime_ns
+    # a killed writer: the stray temporary file, and (worse) a truncated cell
+    stray = done.parent / f".{done.name}.abc123.tmp"
+    stray.write_text('{"format": "tabmfirl.experiment_cell/1", "met')
+    text = done.read_text()
+    done.write_text(text[: len(text) // 2])
+    lines = []
+    summary = run_experiment(["virus"], ["mfirl"], 2, out=out, workers=1, log=lines.append,
+                             **TINY)
+    assert summary["ran"] == 1 and summary["skipped"] == 1
+    assert json.loads(done.read_text())["seed"] == 0          # rewritten whole
+    assert kept.stat().st_mtime_ns == kept_mtime
+    assert summary["rows"][0]["n_seeds"] == 2                  # the stray file is not a cell
+    # changed settings: the old cells are stale and are recomputed
+    stale = run_experiment(["virus"], ["mfirl"], 1, out=out, workers=1,
+                           **dict(TINY, n_iter=9))
+    assert stale["ran"] == 1 and stale["skipped"] == 0
+
+
+def test_aggregate_mean_and_std():
+    cells = [{"game": "g", "method": "m", "metrics": {"ari": a, "policy_deviation": p}}
+             for a, p in ((0.5, 1.0), (1.0, None), (0.0, 3.0))]
+    (row,) = aggregate(cells)
+    assert row["n_seeds"] == 3
+    np.testing.assert_allclose(row["ari_mean"], 0.5, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(row["ari_std"], 0.5, rtol=0, atol=1e-15)    # ddof=1
+    np.testing.assert_allclose(row["policy_deviation_mean"], 2.0, rtol=0, atol=1e-15)
+    assert row["nmi_mean"] is None and row["nmi_std"] is None
+
+
+def test_run_experiment_rejects_bad_grids(tmp_path):
+    with pytest.raises(ValueError, match="unknown game"):
+        run_experiment(["nope"], ["mfirl"], 1, out=tmp_path)
+    with pytest.raises(ValueError, match="unknown method"):
+        run_experiment(["virus"], ["nope"], 1, out=tmp_path)
+    with pytest.raises(ValueError, match="unknown setting"):
+        run_experiment(["virus"], ["mfirl"], 1, out=tmp_path, colour="red")
+    with pytest.raises(ValueError, match="empty"):
+        run_experiment(["virus"], ["mfirl"], 0, out=tmp_path)
+
+
+# ---------------------------------------------------------------------------
+# Commands.
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def demos_file(tmp_path_factory):
+    spec = envs.make("virus", types=2, horizon=5)
+    eq = solve_equilibrium(spec, temperature=BETA, backend="numpy", **SOLVER)
+    path = tmp_path_factory.mktemp("d") / "demos.npz"
+    generate_demonstrations(spec, eq.policy, 20, seed=0).save(path)
+    held = tmp_path_factory.mktemp("h") / "held.npz"
+    generate_demonstrations(spec, eq.policy, 10, seed=1).save(held)
+    return path, held
+
+
+def test_fit_resume_and_evaluate_commands(demos_file, tmp_path, capsys):
+    demos, held = demos_file
+    run = tmp_path / "run"
+    base = ["fit", "--method", "pemmfirl", "--demos", str(demos), "--out", str(run),
+            "--beta", "0.1", "--warmup", "2", "--checkpoint-every", "3", "--progress-every", "3"]
+    assert main(base + ["--iters", "6"]) == 0
+    err = capsys.readouterr().err
+    assert "iter 3/6" in err and "ARI" in err and "accuracy" in err and "log-lik" in err
+    assert sorted(os.listdir(run)) == ["checkpoint.npz", "config.json", "result.npz"]
+    assert main(base + ["--iters", "9", "--json"]) == 0
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out)
+    assert summary["resumed"] and summary["iterations"] == 9
+    assert "resuming" in captured.err
+    # the resumed result equals an uninterrupted 9-iteration run
+    direct = tmp_path / "direct"
+    assert main(["fit", "--method", "pemmfirl", "--demos", str(demos), "--out", str(direct),
+                 "--beta", "0.1", "--warmup", "2", "--iters", "9", "--json"]) == 0
+    capsys.readouterr()
+    a, extra = load_result(run / "result.npz")
+    b, _ = load_result(direct / "result.npz")
+    np.testing.assert_array_equal(a.reward_params, b.reward_params)
+    np.testing.assert_array_equal(a.posterior, b.posterior)
+    assert extra["method"] == "pemmfirl" and extra["temperature"] == 0.1
+
+    assert main(["evaluate", str(run), "--held-out", str(held), "--json"]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    for key in ("ari", "return_deviation", "mean_field_deviation", "policy_deviation",
+                "transfer_policy_deviation", "held_out_log_likelihood"):
+        assert metrics[key] is not None, key
+    assert json.loads((run / "metrics.json").read_text())["ari"] == metrics["ari"]
+    assert main(["evaluate", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "policy deviation" in out and "variant dynamics" in out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["fit", "--method", "nope", "--demos", "{demos}", "--out", "{tmp}/r"], "unknown method"),
+    (["fit", "--method", "mfirl", "--demos", "{tmp}/missing.npz", "--out", "{tmp}/r"],
+     "no demonstrations file"),
+    (["fit", "--method", "mfirl", "--demos", "{tmp}/bad.npz", "--out", "{tmp}/r"],
+     "cannot be read"),
+    (["fit", "--method", "oracle", "--demos", "{demos}", "--out", "{tmp}/r", "--types", "3"],
+     "does not match"),
+    (["fit", "--method", "mfirl", "--demos", "{demos}", "--out", "{tmp}/r", "--iters", "0"],
+     "--iters"),
+    (["evaluate", "{tmp}/nowhere"], "no run folder"),
+    (["evaluate", "{tmp}"], "config"),
+    (["experiment", "--games", "nope", "--methods", "mfirl", "--seeds", "1"], "unknown game"),
+    (["experiment", "--games", "virus", "--methods", "nope", "--seeds", "1"],
+     "unknown method"),
+])
+def test_bad_input_exits_2_with_one_line(demos_file, tmp_path, capsys, argv, message):
+    (tmp_path / "bad.npz").write_bytes(b"junk")
+    argv = [a.format(demos=demos_file[0], tmp=tmp_path) for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err and err.startswith("tabmfirl ")
+
+
+def test_changed_settings_refuse_to_resume(demos_file, tmp_path, capsys):
+    demos, _ = demos_file
+    base = ["fit", "--method", "mfirl", "--demos", str(demos), "--out", str(tmp_path / "r"),
+            "--iters", "2"]
+    assert main(base + ["--beta", "0.1"]) == 0
+    assert main(base + ["--beta", "0.2"]) == 2
+    assert "different settings (temperature)" in capsys.readouterr().err
+
+
+def test_experiment_command(tmp_path, capsys):
+    out = tmp_path / "res"
+    argv = ["experiment", "--games", "virus", "--methods", "oracle,pemmfirl_no_mi",
+            "--seeds", "1", "--agents", "10", "--horizon", "4", "--iters", "3", "--warmup", "1",
+            "--held-out-agents", "0", "--workers", "1", "--out", str(out)]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert "| virus | oracle | 1 |" in captured.out and "2 cells run" in captured.out
+    assert "[2/2]" in captured.err
+    assert main(argv + ["--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["ran"] == 0 and summary["skipped"] == 2
+    rows = {r["method"]: r for r in summary["rows"]}
+    assert rows["oracle"]["ari_mean"] == 1.0 and rows["pemmfirl_no_mi"]["ari_mean"] == 0.0
+
+
+def test_help_has_examples():
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    for name in ("fit", "evaluate", "experiment"):
+        text = sub.choices[name].format_help()
+        assert "examples:" in text and f"tabmfirl {name}" in text
