@@ -17,6 +17,7 @@ name                        states  actions  types differ by
 ``rock_paper_scissors``     4       3        switching cost (0, 0.5, 1)
 ``left_right``              3       2        crowd aversion on the right (1, 2, 4)
 ``crowd_grid``              10^4    5        weight on reaching the target (1, 0.5, 2)
+``taxi``                    75      15       weights on fare / idle time / driving
 ==========================  ======  =======  ==================================
 
 Every game has ``dynamics="original"`` (the source) and ``dynamics="variant"``
@@ -34,6 +35,7 @@ GAMES = {
     "rock_paper_scissors": "rock_paper_scissors",
     "left_right": "left_right",
     "crowd_grid": "crowd_grid",
+    "taxi": "taxi",
 }
 
 

@@ -1,0 +1,424 @@
+r"""Trip-record tables for the taxi game: load, validate, aggregate.
+
+Reads a table of taxi trips, one row a trip, in the common public layout (the
+NYC TLC trip records and their simple-named equivalents) and aggregates it into
+the tables :mod:`tabmfirl.envs.taxi` needs.  Only the standard library's
+:mod:`csv` and :mod:`datetime` and NumPy are used; Parquet files are read only
+when ``pyarrow`` is importable (it is not a dependency).
+
+Columns (header names; the first column found of each row wins)
+---------------------------------------------------------------
+===============  ===========================================  ==================
+field            accepted names                               required
+===============  ===========================================  ==================
+pickup time      ``tpep_pickup_datetime``,                    yes
+                 ``lpep_pickup_datetime``, ``pickup_datetime``,
+                 ``pickup_time``
+pickup zone      ``PULocationID``, ``pickup_zone``            yes
+dropoff zone     ``DOLocationID``, ``dropoff_zone``           yes
+fare             ``fare_amount``, ``fare``                    yes
+distance         ``trip_distance``, ``distance``              yes
+dropoff time     ``tpep_dropoff_datetime``, ...,              no
+                 ``dropoff_time``
+===============  ===========================================  ==================
+
+Names match case-insensitively.  Times are ISO (``2024-01-15 08:30:00``,
+``2024-01-15T08:30``) or US style (``01/15/2024 08:30:00 AM``).  Zones are
+integer ids.  Distances are in miles for the TLC layout (``trip_distance``)
+and in km for the simple one, unless ``distance_unit`` says otherwise.
+
+Bad rows are skipped, never fatal, and counted by reason in
+:attr:`TripData.report`: ``wrong_field_count``, ``bad_time`` (unparseable
+pickup or dropoff time), ``unknown_zone`` (not an integer, or not in
+``zones``), ``not_a_number`` (empty, unparseable, NaN or infinite fare or
+distance), ``negative`` (negative fare, distance or duration).  A file with no
+header, a missing column or no valid row raises :class:`ValueError`.
+
+Aggregates
+----------
+* ``demand[t, z]``: pickups in zone ``z`` during step ``t`` (steps of
+  ``step_minutes`` from ``start_hour``), averaged over the days present.
+  Observed pickups are served rides, a lower bound on requests.  Rows outside
+  the window are valid but do not count in the demand (``report.outside_window``).
+* ``od[z, z']``: share of rides from ``z`` that end in ``z'`` (all valid rows).
+* ``fare``, ``distance_km``: mean per OD pair (NaN where no ride).
+* ``travel_minutes``: mean ride duration per OD pair from the dropoff times
+  when present, else ``4 + 60 * distance / speed_kmh`` (NaN where no ride).
+
+:func:`city_from_trips` turns these into a :class:`tabmfirl.envs.taxi.City`;
+``taxi.make(data=path)`` does both.
+"""
+from __future__ import annotations
+
+import csv
+import math
+import os
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+
+from .taxi import (HORIZON, MAX_DEGREE, PICKUP_MINUTES, SPEED_KMH, START_HOUR, STEP_MINUTES,
+                   City)
+
+KM_PER_MILE = 1.609344
+
+#: Accepted column names of each field (lower case).
+COLUMNS = {
+    "pickup_time": ("tpep_pickup_datetime", "lpep_pickup_datetime", "pickup_datetime",
+                    "pickup_time"),
+    "pickup_zone": ("pulocationid", "pickup_zone"),
+    "dropoff_zone": ("dolocationid", "dropoff_zone"),
+    "fare": ("fare_amount", "fare"),
+    "distance": ("trip_distance", "distance"),
+}
+OPTIONAL_COLUMNS = {
+    "dropoff_time": ("tpep_dropoff_datetime", "lpep_dropoff_datetime", "dropoff_datetime",
+                     "dropoff_time"),
+}
+#: Reasons a row is skipped.
+REASONS = ("wrong_field_count", "bad_time", "unknown_zone", "not_a_number", "negative")
+_TIME_FORMATS = ("%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M")
+
+
+@dataclass
+class TripReport:
+    """What :func:`load_trips` read, used and skipped.
+
+    Attributes
+    ----------
+    source : str
+    n_rows : int
+        Data rows read (header excluded).
+    n_used : int
+        Valid rows (aggregated into ``od``, ``fare``, ...).
+    outside_window : int
+        Valid rows whose pickup falls outside the game's steps (not in ``demand``).
+    skipped : dict
+        Rows skipped per reason (see :data:`REASONS`).
+    examples : list of (int, str, str)
+        The first few skipped rows: (line number, reason, detail).
+    n_days : int
+        Distinct pickup dates in the window (the demand is averaged over them).
+    """
+
+    source: str
+    n_rows: int = 0
+    n_used: int = 0
+    outside_window: int = 0
+    skipped: dict = field(default_factory=lambda: {reason: 0 for reason in REASONS})
+    examples: list = field(default_factory=list)
+    n_days: int = 0
+
+    @property
+    def n_skipped(self) -> int:
+        """Rows skipped for any reason."""
+        return sum(self.skipped.values())
+
+    def summary(self) -> str:
+        """One line: rows read, used, skipped by reason."""
+        reasons = ", ".join(f"{k} {v}" for k, v in self.skipped.items() if v)
+        return (f"{self.source}: {self.n_rows} rows, {self.n_used} used "
+                f"({self.outside_window} outside the time window), {self.n_skipped} skipped"
+                + (f" ({reasons})" if reasons else ""))
+
+
+@dataclass(frozen=True, eq=False)
+class TripData:
+    """Tables aggregated from trip records (see the module docstring).
+
+    Attributes
+    ----------
+    zone_ids : ndarray of int, shape (Z,)
+        Zone id of each index.
+    demand : ndarray, shape (T, Z)
+    od : ndarray, shape (Z, Z)
+    counts : ndarray of int, shape (Z, Z)
+        Rides per OD pair.
+    fare, distance_km, travel_minutes : ndarray, shape (Z, Z)
+    step_minutes, start_hour : float
+    report : TripReport
+    """
+
+    zone_ids: np.ndarray
+    demand: np.ndarray
+    od: np.ndarray
+    counts: np.ndarray
+    fare: np.ndarray
+    distance_km: np.ndarray
+    travel_minutes: np.ndarray
+    step_minutes: float
+    start_hour: float
+    report: TripReport
+
+    @property
+    def horizon(self) -> int:
+        """``T``."""
+        return self.demand.shape[0]
+
+
+def _find_columns(header, source):
+    """Map each field to its column index; ValueError naming what is missing."""
+    names = [h.strip().lower().lstrip("\ufeff") for h in header]
+    found, missing = {}, []
+    for key, aliases in list(COLUMNS.items()) + list(OPTIONAL_COLUMNS.items()):
+        index = next((names.index(a) for a in aliases if a in names), None)
+        if index is None:
+            if key in COLUMNS:
+                missing.append(f"{key} (one of {', '.join(aliases)})")
+        else:
+            found[key] = index
+    if missing:
+        raise ValueError(f"{source}: missing column(s): {'; '.join(missing)}; "
+                         f"header is {header!r}")
+    return found
+
+
+def _parse_time(value):
+    if isinstance(value, datetime):
+        return value
+    text = str(value).strip()
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        pass
+    for fmt in _TIME_FORMATS:
+        try:
+            return datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+    return None
+
+
+def _parse_zone(value):
+    try:
+        number = float(str(value).strip())
+    except ValueError:
+        return None
+    if not math.isfinite(number) or number != int(number):
+        return None
+    return int(number)
+
+
+def _parse_number(value):
+    if value is None:
+        return None
+    try:
+        number = float(str(value).strip())
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _rows(path, source):
+    """(header, iterator of (line number, fields)) of a CSV or Parquet file."""
+    if str(path).lower().endswith(".parquet"):
+        try:
+            import pyarrow.parquet as pq
+        except ImportError:
+            raise ValueError(f"{source}: reading Parquet needs pyarrow, which is not installed; "
+                             "convert the file to CSV") from None
+        table = pq.read_table(path)
+        header = list(table.column_names)
+        columns = [table.column(i).to_pylist() for i in range(len(header))]
+        return header, ((i + 2, list(row)) for i, row in enumerate(zip(*columns)))
+    handle = open(path, newline="", encoding="utf-8")
+    reader = csv.reader(handle)
+    try:
+        header = next(reader)
+    except StopIteration:
+        handle.close()
+        raise ValueError(f"{source}: the file is empty (no header row)") from None
+    if not any(h.strip() for h in header):
+        handle.close()
+        raise ValueError(f"{source}: the header row is blank")
+
+    def lines():
+        with handle:
+            for fields in reader:
+                if fields and any(f.strip() for f in fields):
+                    yield reader.line_num, fields
+    return header, lines()
+
+
+def load_trips(path, *, zones=None, horizon: int = HORIZON,
+               step_minutes: float = STEP_MINUTES, start_hour: float = START_HOUR,
+               distance_unit: str = None, speed_kmh: float = SPEED_KMH,
+               max_examples: int = 5) -> TripData:
+    """Read a trip-record table and aggregate it (see the module docstring).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A CSV file (or ``.parquet`` when pyarrow is installed).
+    zones : sequence of int, optional
+        The valid zone ids, in index order; rows with other zones are skipped
+        (``unknown_zone``).  Default: every integer id seen in a valid row,
+        sorted.
+    horizon : int, default 12
+        Steps of the demand table.
+    step_minutes : float, default 30
+    start_hour : float, default 15.0
+        Clock time of step 0 (hours since midnight).
+    distance_unit : {"mile", "km"}, optional
+        Default: miles for the TLC ``trip_distance`` column, km otherwise.
+    speed_kmh : float, default 18
+        Speed used for travel times when there is no dropoff time.
+    max_examples : int, default 5
+        Skipped rows kept in ``report.examples``.
+
+    Returns
+    -------
+    TripData
+
+    Raises
+    ------
+    ValueError
+        Empty file, missing column, Parquet without pyarrow, or no valid row.
+    """
+    source = os.fspath(path)
+    header, rows = _rows(path, source)
+    columns = _find_columns(header, source)
+    if distance_unit is None:
+        tlc = header[columns["distance"]].strip().lower() == "trip_distance"
+        distance_unit = "mile" if tlc else "km"
+    if distance_unit not in ("mile", "km"):
+        raise ValueError(f"distance_unit must be 'mile' or 'km', got {distance_unit!r}")
+    to_km = KM_PER_MILE if distance_unit == "mile" else 1.0
+    zones = None if zones is None else [int(z) for z in zones]
+    known = None if zones is None else set(zones)
+    report = TripReport(source=source)
+
+    def skip(line, reason, detail):
+        report.skipped[reason] += 1
+        if len(report.examples) < max_examples:
+            report.examples.append((line, reason, detail))
+
+    width = len(header)
+    pickups, origins, destinations, fares, kms, minutes = [], [], [], [], [], []
+    for line, fields in rows:
+        report.n_rows += 1
+        if len(fields) != width:
+            skip(line, "wrong_field_count", f"{len(fields)} fields, header has {width}")
+            continue
+        pickup = _parse_time(fields[columns["pickup_time"]])
+        if pickup is None:
+            skip(line, "bad_time", f"pickup time {fields[columns['pickup_time']]!r}")
+            continue
+        duration = None
+        if "dropoff_time" in columns:
+            dropoff = _parse_time(fields[columns["dropoff_time"]])
+            if dropoff is None:
+                skip(line, "bad_time", f"dropoff time {fields[columns['dropoff_time']]!r}")
+                continue
+            duration = (dropoff - pickup).total_seconds() / 60.0
+        origin = _parse_zone(fields[columns["pickup_zone"]])
+        destination = _parse_zone(fields[columns["dropoff_zone"]])
+        if origin is None or destination is None or (
+                known is not None and (origin not in known or destination not in known)):
+            skip(line, "unknown_zone", f"zones {fields[columns['pickup_zone']]!r} -> "
+                                       f"{fields[columns['dropoff_zone']]!r}")
+            continue
+        fare = _parse_number(fields[columns["fare"]])
+        distance = _parse_number(fields[columns["distance"]])
+        if fare is None or distance is None:
+            skip(line, "not_a_number", f"fare {fields[columns['fare']]!r}, "
+                                       f"distance {fields[columns['distance']]!r}")
+            continue
+        if fare < 0 or distance < 0 or (duration is not None and duration < 0):
+            skip(line, "negative", f"fare {fare}, distance {distance}, duration {duration}")
+            continue
+        pickups.append(pickup)
+        origins.append(origin)
+        destinations.append(destination)
+        fares.append(fare)
+        kms.append(distance * to_km)
+        minutes.append(PICKUP_MINUTES + 60.0 * distance * to_km / speed_kmh
+                       if duration is None else duration)
+    report.n_used = len(pickups)
+    if not pickups:
+        raise ValueError(f"{source}: no valid trip rows; {report.summary()}")
+
+    zone_ids = np.array(sorted(set(origins) | set(destinations)) if zones is None
+                        else zones, dtype=np.int64)
+    index = {int(z): i for i, z in enumerate(zone_ids)}
+    Z = zone_ids.size
+    o = np.array([index[z] for z in origins], dtype=np.int64)
+    d = np.array([index[z] for z in destinations], dtype=np.int64)
+    counts = np.zeros((Z, Z), dtype=np.int64)
+    np.add.at(counts, (o, d), 1)
+
+    def mean_per_pair(values):
+        total = np.zeros((Z, Z))
+        np.add.at(total, (o, d), np.asarray(values, dtype=float))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(counts > 0, total / np.maximum(counts, 1), np.nan)
+
+    rides = counts.sum(axis=1, keepdims=True)
+    od = np.where(rides > 0, counts / np.maximum(rides, 1), 0.0)
+
+    demand = np.zeros((int(horizon), Z))
+    days = set()
+    for pickup, origin in zip(pickups, o):
+        elapsed = (pickup.hour * 60 + pickup.minute + pickup.second / 60.0
+                   - start_hour * 60.0)
+        step = int(elapsed // step_minutes)
+        if 0 <= step < horizon:
+            demand[step, origin] += 1.0
+            days.add(pickup.date())
+        else:
+            report.outside_window += 1
+    report.n_days = len(days)
+    if days:
+        demand /= len(days)
+    return TripData(zone_ids=zone_ids, demand=demand, od=od, counts=counts,
+                    fare=mean_per_pair(fares), distance_km=mean_per_pair(kms),
+                    travel_minutes=mean_per_pair(minutes), step_minutes=float(step_minutes),
+                    start_hour=float(start_hour), report=report)
+
+
+def city_from_trips(trips: TripData, *, max_degree: int = MAX_DEGREE) -> City:
+    """A :class:`~tabmfirl.envs.taxi.City` from aggregated trip tables.
+
+    Trip records carry no zone geometry, so the relocation graph is built from
+    the rides: the neighbours of ``z`` are the ``max_degree`` other zones with
+    the shortest mean travel time between them (both directions averaged,
+    pairs without rides excluded), padded with ``z`` itself; the relocation
+    distance is the mean ride distance of the pair.
+
+    Parameters
+    ----------
+    trips : TripData
+    max_degree : int, default 4
+
+    Returns
+    -------
+    City
+    """
+    Z = trips.zone_ids.size
+
+    def symmetric(table):
+        both = np.stack([table, table.T])
+        seen = np.isfinite(both)
+        total = np.where(seen, both, 0.0).sum(axis=0)
+        n = seen.sum(axis=0)
+        return np.where(n > 0, total / np.maximum(n, 1), np.nan)
+
+    minutes, km = symmetric(trips.travel_minutes), symmetric(trips.distance_km)
+    neighbours = np.tile(np.arange(Z)[:, None], (1, max_degree))
+    for z in range(Z):
+        candidates = [(minutes[z, y], y) for y in range(Z)
+                      if y != z and np.isfinite(minutes[z, y]) and np.isfinite(km[z, y])]
+        chosen = [y for _, y in sorted(candidates)[:max_degree]]
+        neighbours[z, :len(chosen)] = chosen
+    if trips.demand.sum() <= 0:
+        raise ValueError(
+            f"{trips.report.source}: no pickup falls in the {trips.horizon} steps of "
+            f"{trips.step_minutes:g} minutes from {trips.start_hour:g} h; "
+            f"{trips.report.summary()}")
+    # ride distances stay as measured; a neighbour pair seen in one direction only
+    # gets the other direction's distance for relocations
+    distance = np.where(np.isfinite(trips.distance_km), trips.distance_km, km)
+    return City(demand=trips.demand, od=trips.od, fare=trips.fare, distance_km=distance,
+                travel_minutes=trips.travel_minutes, neighbours=neighbours,
+                zone_ids=trips.zone_ids, source=trips.report.source)
