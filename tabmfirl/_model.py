@@ -287,8 +287,8 @@ def evaluate_model(spec: MFGSpec, mean_field, state_action=None, *,
         from ._reference import evaluate_step
 
         for t in range(spec.horizon):
-            evaluate_step(t, spec, mean_field, state_action, model.transition,
-                          model.slice_index, model.reward)
+            evaluate_step(t, spec, mean_field[:, t], state_action[:, t], model.transition,
+                          model.slice_index[:, t], model.reward[:, t])
         return model
     from ._kernels import _evaluate_model
 
@@ -336,21 +336,31 @@ def evaluate_step(spec: MFGSpec, t: int, mean_field_t, state_action_t=None):
     if mean_field_t.shape != (K, S):
         raise ValueError(f"mean_field_t must have shape ({K}, {S}), got {mean_field_t.shape}")
     check_stochastic(mean_field_t, "mean_field_t")
-    mean_field = np.zeros((K, T + 1, S))
-    mean_field[:, t] = mean_field_t
-    state_action = np.zeros((K, T, S, A))
     if state_action_t is not None:
         state_action_t = np.asarray(state_action_t, dtype=np.float64)
         if state_action_t.shape != (K, S, A):
             raise ValueError(
                 f"state_action_t must have shape ({K}, {S}, {A}), got {state_action_t.shape}")
         check_stochastic(state_action_t.reshape(K, S * A), "state_action_t")
-        state_action[:, t] = state_action_t
     elif spec.mean_field_kind == "state_action":
         raise ValueError(f"game {spec.name!r} observes the state-action distribution: "
                          f"pass state_action_t of shape ({K}, {S}, {A})")
-    model = allocate_model(spec)
-    evaluate_reference(t, spec, mean_field, state_action, model.transition,
-                       model.slice_index, model.reward)
-    transition = np.ascontiguousarray(model.transition[model.slice_index[:, t]])
-    return transition, model.reward[:, t].copy()
+    else:
+        state_action_t = np.zeros((K, S, A))
+    # Only this step's tables: one slice per context, never the whole horizon.
+    if spec.transition_is_dynamic:
+        transition = np.zeros((K, S, A, spec.transition_width))
+    elif spec.transition.ndim == 3:
+        transition = np.ascontiguousarray(np.broadcast_to(spec.transition, (K,) +
+                                                          spec.transition.shape))
+    else:
+        transition = np.ascontiguousarray(np.broadcast_to(spec.transition[t], (K,) +
+                                                          spec.transition.shape[1:]))
+    if spec.reward_is_dynamic:
+        reward = np.zeros((K, S, A))
+    elif spec.reward.ndim == 3:
+        reward = spec.reward.copy()
+    else:
+        reward = spec.reward[:, t].copy()
+    evaluate_reference(t, spec, mean_field_t, state_action_t, transition, np.arange(K), reward)
+    return transition, reward

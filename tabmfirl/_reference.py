@@ -63,34 +63,37 @@ def backward(P, slice_index, next_states, dense, R, temperature, policy=None):
     return Q, V, policy_out
 
 
-def observed_mean_field(t, mean_field, state_action, state_action_kind, coupling):
-    r"""What each context observes at step ``t``: shape ``(K, S)`` or ``(K, S*A)``.
+def observed_mean_field(mean_field_t, state_action_t, state_action_kind, coupling):
+    r"""What each context observes at one step: shape ``(K, S)`` or ``(K, S*A)``.
 
-    :math:`\nu_t^m = \sum_{m'} C_{mm'} x_t^{m'}` with ``x`` the state (or
-    flattened state-action) distribution; ``coupling=None`` means ``C = I``.
+    :math:`\nu^m = \sum_{m'} C_{mm'} x^{m'}` with ``x`` the state
+    distribution ``mean_field_t`` (K, S) or the flattened state-action
+    distribution ``state_action_t`` (K, S, A); ``coupling=None`` means ``C = I``.
     """
-    K = mean_field.shape[0]
-    source = state_action[:, t].reshape(K, -1) if state_action_kind else mean_field[:, t]
+    K = mean_field_t.shape[0]
+    source = state_action_t.reshape(K, -1) if state_action_kind else mean_field_t
     if coupling is None:
         return source.copy()
     return coupling @ source
 
 
-def evaluate_step(t, spec, mean_field, state_action, P, slice_index, R):
-    """Fill ``P[slice_index[:, t]]`` and ``R[:, t]`` from the spec's mean field functions.
+def evaluate_step(t, spec, mean_field_t, state_action_t, P, slices, R_t):
+    """Fill ``P[slices[k]]`` and ``R_t[k]`` from the spec's mean field functions at step ``t``.
 
-    Raises the same ValueError as the Numba kernels on a bad table.
+    ``mean_field_t`` (K, S) and ``state_action_t`` (K, S, A) are the
+    distributions at step ``t``.  Raises the same ValueError as the Numba
+    kernels on a bad table.
     """
     from ._kernels import ERROR_REWARD, ERROR_TRANSITION
     from ._model import raise_kernel_error
     from ._spec import ROW_SUM_TOL
 
-    observed = observed_mean_field(t, mean_field, state_action,
+    observed = observed_mean_field(mean_field_t, state_action_t,
                                    spec.mean_field_kind == "state_action",
                                    spec.context_coupling)
     for k in range(spec.n_contexts):
         if spec.transition_is_dynamic:
-            P_slice = P[slice_index[k, t]]
+            P_slice = P[slices[k]]
             spec.transition(t, observed[k], spec.params, P_slice)
             with np.errstate(invalid="ignore"):
                 bad = (~np.all(P_slice >= 0, axis=-1)
@@ -99,8 +102,8 @@ def evaluate_step(t, spec, mean_field, state_action, P, slice_index, R):
             if bad.any():
                 raise_kernel_error(np.array([ERROR_TRANSITION, k, t, *np.argwhere(bad)[0]]))
         if spec.reward_is_dynamic:
-            spec.reward(t, observed[k], k, spec.params, R[k, t])
-            bad = ~np.isfinite(R[k, t])
+            spec.reward(t, observed[k], k, spec.params, R_t[k])
+            bad = ~np.isfinite(R_t[k])
             if bad.any():
                 raise_kernel_error(np.array([ERROR_REWARD, k, t, *np.argwhere(bad)[0]]))
 
@@ -129,6 +132,7 @@ def forward(spec, policy, P, slice_index, next_states, dense, R, mean_field, sta
     for t in range(T):
         state_action[:, t] = mean_field[:, t, :, None] * policy[:, t]
         if dynamic:
-            evaluate_step(t, spec, mean_field, state_action, P, slice_index, R)
+            evaluate_step(t, spec, mean_field[:, t], state_action[:, t], P,
+                          slice_index[:, t], R[:, t])
         mean_field[:, t + 1] = propagate(P[slice_index[:, t]], next_states, dense,
                                          state_action[:, t])
