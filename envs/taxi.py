@@ -592,6 +592,81 @@ def make(types: int = 3, *, dynamics: str = "original", horizon: int = HORIZON,
                    context_coupling=coupling, name="taxi", info=info)
 
 
+def _unpack(params) -> dict:
+    """The arrays packed into a taxi game's ``params`` (see :func:`make`)."""
+    params = np.asarray(params, dtype=float)
+    Z, R, n_moves, n_prices, k = (int(v) for v in params[:5])
+    K, T = int(params[9]), int(params[10])
+    sizes = {"demand": T * Z, "od": Z * k, "prices": n_prices, "fare": Z, "trip_km": Z,
+             "move_km": Z * n_moves, "weights": K * 3}
+    out, start = {}, _HEADER
+    for name, size in sizes.items():
+        out[name] = params[start:start + size]
+        start += size
+    out["demand"] = out["demand"].reshape(T, Z)
+    out["weights"] = out["weights"].reshape(K, 3)
+    out.update(n_zones=Z, n_moves=n_moves, n_prices=n_prices, max_match=params[5],
+               elasticity=params[6], supply_ratio=params[7])
+    return out
+
+
+def ride_statistics(spec: MFGSpec, mean_field, policy) -> dict:
+    r"""Rides, revenue and served demand of each type along a flow.
+
+    With :math:`L_t(z, a) = \mu_t(z, 0)\, \pi_t(a \mid z)` the idle drivers
+    choosing ``a`` and :math:`q` the matching probability at the observed mean
+    field (the type's own flow, or the coupled one):
+
+    * ``rides[m, t]`` :math:`= \sum_{z, a} L_t(z, a)\, q_t(z, p_a)`, rides
+      started per driver;
+    * ``revenue[m, t]`` :math:`= \sum_{z, a} L_t(z, a)\, q\, m_{p_a} \bar f(z)`,
+      dollars per driver (fares only, before the types' costs);
+    * ``served[m, t]`` :math:`= \rho\, \text{rides}_t / \sum_z d_t(z)`, the
+      share of the step's requests (at price 1) this fleet serves;
+    * ``idle[m, t]`` :math:`= \sum_z \mu_t(z, 0)`;
+    * ``mean_price[m]``: the ride-weighted mean price multiplier.
+
+    Parameters
+    ----------
+    spec : MFGSpec
+        A taxi game (:func:`make`).
+    mean_field : ndarray, shape (K, T+1, S) or (K, T, S)
+    policy : ndarray, shape (K, T, S, A)
+
+    Returns
+    -------
+    dict of ndarray
+    """
+    if spec.name != "taxi":
+        raise ValueError(f"ride_statistics needs a taxi game, got {spec.name!r}")
+    tables = _unpack(spec.params)
+    K, T = spec.n_contexts, spec.horizon
+    Z, n_prices = tables["n_zones"], tables["n_prices"]
+    mu = np.asarray(mean_field, dtype=float)[:, :T]
+    pi = np.asarray(policy, dtype=float)
+    if mu.shape != (K, T, spec.n_states) or pi.shape != (K, T, spec.n_states, spec.n_actions):
+        raise ValueError(f"mean_field must have shape (K, T(+1), S) and policy (K, T, S, A); "
+                         f"got {np.shape(mean_field)} and {pi.shape}")
+    observed = mu if spec.context_coupling is None else \
+        np.einsum("mn,nts->mts", spec.context_coupling, mu)
+    demand = tables["demand"]                                   # (T, Z)
+    accept = tables["prices"] ** -tables["elasticity"]          # (P,)
+    wanted = accept[None, None, None, :] * demand[None, :, :, None]   # (1, T, Z, P)
+    crowd = tables["supply_ratio"] * observed[:, :, :Z, None]        # (K, T, Z, 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        q = np.where(wanted > 0, tables["max_match"] * wanted / (wanted + crowd), 0.0)
+    choice = (mu[:, :, :Z, None] * pi[:, :, :Z]).reshape(K, T, Z, -1, n_prices).sum(axis=3)
+    rides_zp = choice * q                                       # (K, T, Z, P)
+    rides = rides_zp.sum(axis=(2, 3))
+    fare = tables["fare"] * MONEY_UNIT
+    revenue = np.einsum("ktzp,p,z->kt", rides_zp, tables["prices"], fare)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        served = tables["supply_ratio"] * rides / demand.sum(axis=1)[None]
+        mean_price = np.einsum("ktzp,p->k", rides_zp, tables["prices"]) / rides.sum(axis=1)
+    return {"rides": rides, "revenue": revenue, "served": served,
+            "idle": mu[:, :, :Z].sum(axis=2), "mean_price": mean_price}
+
+
 def _city(data, *, seed, n_zones, horizon, step_minutes, start_hour):
     """``(City, source description)`` from ``make``'s ``data`` argument."""
     if data is None:

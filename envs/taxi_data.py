@@ -31,7 +31,8 @@ Bad rows are skipped, never fatal, and counted by reason in
 :attr:`TripData.report`: ``wrong_field_count``, ``bad_time`` (unparseable
 pickup or dropoff time), ``unknown_zone`` (not an integer, or not in
 ``zones``), ``not_a_number`` (empty, unparseable, NaN or infinite fare or
-distance), ``negative`` (negative fare, distance or duration).  A file with no
+distance), ``negative`` (negative fare, distance or duration), ``too_long``
+(a ride longer than ``max_minutes``, 240 by default: clock errors).  A file with no
 header, a missing column or no valid row raises :class:`ValueError`.
 
 Aggregates
@@ -77,7 +78,8 @@ OPTIONAL_COLUMNS = {
                      "dropoff_time"),
 }
 #: Reasons a row is skipped.
-REASONS = ("wrong_field_count", "bad_time", "unknown_zone", "not_a_number", "negative")
+REASONS = ("wrong_field_count", "bad_time", "unknown_zone", "not_a_number", "negative",
+           "too_long")
 _TIME_FORMATS = ("%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M")
 
 
@@ -244,7 +246,7 @@ def _rows(path, source):
 def load_trips(path, *, zones=None, horizon: int = HORIZON,
                step_minutes: float = STEP_MINUTES, start_hour: float = START_HOUR,
                distance_unit: str = None, speed_kmh: float = SPEED_KMH,
-               max_examples: int = 5) -> TripData:
+               max_minutes: float = 240.0, max_examples: int = 5) -> TripData:
     """Read a trip-record table and aggregate it (see the module docstring).
 
     Parameters
@@ -264,6 +266,8 @@ def load_trips(path, *, zones=None, horizon: int = HORIZON,
         Default: miles for the TLC ``trip_distance`` column, km otherwise.
     speed_kmh : float, default 18
         Speed used for travel times when there is no dropoff time.
+    max_minutes : float, default 240
+        Longest plausible ride; longer ones are skipped (``too_long``).
     max_examples : int, default 5
         Skipped rows kept in ``report.examples``.
 
@@ -327,6 +331,9 @@ def load_trips(path, *, zones=None, horizon: int = HORIZON,
             continue
         if fare < 0 or distance < 0 or (duration is not None and duration < 0):
             skip(line, "negative", f"fare {fare}, distance {distance}, duration {duration}")
+            continue
+        if duration is not None and duration > max_minutes:
+            skip(line, "too_long", f"duration {duration:.0f} min")
             continue
         pickups.append(pickup)
         origins.append(origin)

@@ -118,6 +118,25 @@ def test_tiny_city_rewards_by_hand():
     np.testing.assert_allclose(R[:, 3:], 0.0, rtol=0, atol=0)
 
 
+def test_ride_statistics_by_hand():
+    spec = tiny_game()
+    mu = np.tile(spec.mu0, (1, 3, 1))                  # idle (2/3, 1/3, 0) at every step
+    policy = np.full((1, 2, 9, 6), 1 / 6)
+    policy[:, :, :3] = np.eye(6)[0]                     # idle drivers: stay, price 1
+    stats = taxi.ride_statistics(spec, mu, policy)
+    # t = 0: zone 0: q = 0.8 (2/3) / (2/3 + 2 * 2/3) = 4/15; zone 1: 0.8 (1/3) / (1/3 + 2/3)
+    # = 4/15.  rides = (2/3 + 1/3) 4/15; revenue = 4/15 (2/3 * $13.75 + 1/3 * $24), with
+    # zone 1's expected fare 0.6 * $20 + 0.4 * $30 = $24; served = rho * rides / sum d_0
+    # = 2 * 4/15 / 1.
+    assert stats["rides"][0, 0] == pytest.approx(4 / 15, abs=1e-14)
+    assert stats["revenue"][0, 0] == pytest.approx(4 / 15 * (2 / 3 * 13.75 + 8), abs=1e-12)
+    assert stats["served"][0, 0] == pytest.approx(8 / 15, abs=1e-14)
+    np.testing.assert_allclose(stats["idle"], 1.0, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(stats["mean_price"], 1.0, rtol=0, atol=1e-15)
+    with pytest.raises(ValueError, match="needs a taxi game"):
+        taxi.ride_statistics(envs.make("virus"), mu, policy)
+
+
 # ------------------------------------------------------------------ default game
 @pytest.fixture(scope="module")
 def equilibrium():
@@ -158,6 +177,10 @@ def test_types_equilibria_differ(equilibrium):
     assert low_price[1] > low_price[0] + 0.05 and low_price[0] > low_price[2] + 0.02
     # type 2 (driving costs 0.3/km) relocates least (measured stay: 0.23, 0.19, 0.56)
     assert stay[2] > max(stay[0], stay[1]) + 0.2
+    stats = taxi.ride_statistics(spec, result.mean_field, result.policy)
+    assert np.all((stats["served"] > 0) & (stats["served"] < 1))
+    # the type that undercuts charges the lowest mean price
+    assert stats["mean_price"][1] < min(stats["mean_price"][0], stats["mean_price"][2])
 
 
 def test_small_game_backends_agree():
@@ -235,6 +258,7 @@ TLC_ROWS = [
     [1, "2024-01-01 08:10:00", "2024-01-01 08:30:00", 1, 2, "nan", 10.0],  # not_a_number
     [1, "2024-01-01 08:10:00", "2024-01-01 08:30:00", 1, 2, 2.0, ""],     # not_a_number
     [1, "2024-01-01 08:10:00", "2024-01-01 08:30:00", 1],                 # wrong_field_count
+    [1, "2024-01-01 08:10:00", "2024-01-02 08:30:00", 1, 2, 2.0, 10.0],   # too_long (1 day)
 ]
 WINDOW = dict(horizon=2, start_hour=8.0, step_minutes=60.0)
 
@@ -251,11 +275,11 @@ def test_loader_tlc_layout(tmp_path):
     path = write_csv(tmp_path / "yellow.csv", TLC_HEADER, TLC_ROWS)
     trips = taxi_data.load_trips(path, zones=[1, 2, 3], **WINDOW)
     report = trips.report
-    assert (report.n_rows, report.n_used, report.outside_window, report.n_days) == (14, 5, 1, 2)
+    assert (report.n_rows, report.n_used, report.outside_window, report.n_days) == (15, 5, 1, 2)
     assert report.skipped == {"wrong_field_count": 1, "bad_time": 2, "unknown_zone": 2,
-                              "not_a_number": 2, "negative": 2}
+                              "not_a_number": 2, "negative": 2, "too_long": 1}
     assert report.examples[0][:2] == (7, "bad_time")  # header is line 1
-    assert "9 skipped" in report.summary()
+    assert "10 skipped" in report.summary()
     np.testing.assert_array_equal(trips.zone_ids, [1, 2, 3])
     # step 0: zone 1 has 2 pickups on Jan 1 and 1 on Jan 2 -> 3 / 2 days = 1.5;
     # step 1: zone 2 has 1 pickup -> 0.5
