@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .._spec import MFGSpec
+from .._spec import MFGSpec, python_body
 
 __all__ = ["random_game", "random_policy"]
 
@@ -110,10 +110,10 @@ def random_game(n_states: int, n_actions: int, horizon: int, n_contexts: int = 1
     else:
         observed = np.full(M, 1.0 / M)
         transition = np.zeros((S, A, W))
-        random_transition.py_func(0, observed, params, transition)
+        python_body(random_transition)(0, observed, params, transition)
         reward = np.zeros((K, S, A))
         for m in range(K):
-            random_reward.py_func(0, observed, m, params, reward[m])
+            python_body(random_reward)(0, observed, m, params, reward[m])
     return MFGSpec(n_states=S, n_actions=A, horizon=horizon, mu0=mu0, transition=transition,
                    reward=reward, n_contexts=K, next_states=next_states, params=params,
                    mean_field_kind=mean_field_kind, name="random")
