@@ -32,8 +32,11 @@ learned reward at the experts' temperature and reports the type-averaged
 return, mean-field and policy deviations (:func:`~tabmfirl.evaluate_reward`),
 the same three under the *variant* dynamics (transfer), the adjusted Rand
 index and NMI of :math:`\arg\max_m q(m\mid\tau)` against the true types, and
-the held-out marginal log-likelihood per trajectory
-(:func:`~tabmfirl.held_out_log_likelihood`) with the ARI of the predicted
+the ARI of the Bayes classifier under the *true* equilibrium policies
+(``bayes_ari``, the reference for type recovery from these trajectories:
+what knowing the true rewards would give; grid cells only), the held-out
+marginal log-likelihood per trajectory
+(:func:`~tabmfirl.held_out_log_likelihood`) and the ARI of the predicted
 types of held-out agents.
 
 Grid
@@ -81,7 +84,8 @@ __all__ = ["METHODS", "METRICS", "CELL_FORMAT", "register_method", "expert_solve
 CELL_FORMAT = "tabmfirl.experiment_cell/1"
 
 #: Metrics reported per cell and aggregated, in table order.
-METRICS = ("ari", "nmi", "return_deviation", "mean_field_deviation", "policy_deviation",
+METRICS = ("ari", "bayes_ari", "nmi", "return_deviation", "mean_field_deviation",
+           "policy_deviation",
            "transfer_return_deviation", "transfer_mean_field_deviation",
            "transfer_policy_deviation", "held_out_log_likelihood", "held_out_ari",
            "train_log_likelihood", "fit_seconds")
@@ -212,8 +216,9 @@ def evaluate_fit(spec, result, demos, *, temperature: float, expert=None, varian
     Returns
     -------
     dict
-        The keys of :data:`METRICS` (except ``fit_seconds``), plus
-        ``learned_converged`` and ``type_map``.
+        The keys of :data:`METRICS` (except ``bayes_ari`` and ``fit_seconds``),
+        plus ``learned_converged``, ``type_map`` and ``per_type`` (the three
+        deviations of each true type).
     """
     if solver_kwargs is None:
         solver_kwargs = expert_solver_settings(spec.name)
@@ -232,6 +237,9 @@ def evaluate_fit(spec, result, demos, *, temperature: float, expert=None, varian
         "mean_field_deviation": _float(ev.mean_mean_field_deviation),
         "policy_deviation": _float(ev.mean_policy_deviation),
         "learned_converged": bool(ev.learned.converged),
+        "per_type": {"return_deviation": [float(x) for x in ev.return_deviation],
+                     "mean_field_deviation": [float(x) for x in ev.mean_field_deviation],
+                     "policy_deviation": [float(x) for x in ev.policy_deviation]},
         "type_map": [int(m) for m in type_map],
         "train_log_likelihood": _float(result.log_likelihood_history[-1]),
     }
@@ -333,11 +341,22 @@ def run_cell(game: str, method: str, seed: int, *, settings: dict) -> dict:
                                expert=expert, variant=_variant(game, s["types"], s["horizon"]),
                                held_out=held_out, solver_kwargs=solver, backend=s["backend"])
     metrics["fit_seconds"] = float(result.seconds)
+    metrics["bayes_ari"] = _bayes_ari(expert, demos, s["temperature"], s["backend"])
     return {"format": CELL_FORMAT, "game": game, "method": method, "seed": int(seed),
             "settings": dict(settings), "metrics": metrics,
             "fit": {"method": result.method, "num_iter": int(result.num_iter),
                     "converged": bool(result.converged), "seconds": float(result.seconds)},
             "seconds": time.perf_counter() - start}
+
+
+def _bayes_ari(expert, demos, temperature, backend):
+    """ARI of the Bayes classifier under the true equilibrium policies (the reference)."""
+    from tabmfirl import soft_bellman_backward
+    from ._irl import trajectory_log_likelihood
+
+    backward = soft_bellman_backward(expert.model, temperature, backend=backend)
+    log_lik = trajectory_log_likelihood(backward, demos.states, demos.actions, temperature)
+    return _float(adjusted_rand_index(demos.types, log_lik.argmax(axis=1)))
 
 
 def _cell_task(out, game, method, seed, settings):
@@ -497,7 +516,8 @@ def _fmt(x, digits=3):
     return f"{x:.{digits}f}"
 
 
-_LABELS = {"ari": "ARI", "nmi": "NMI", "return_deviation": "return dev.",
+_LABELS = {"ari": "ARI", "bayes_ari": "Bayes ARI", "nmi": "NMI",
+           "return_deviation": "return dev.",
            "mean_field_deviation": "MF dev.", "policy_deviation": "policy dev.",
            "transfer_return_deviation": "transfer return dev.",
            "transfer_mean_field_deviation": "transfer MF dev.",
