@@ -149,6 +149,23 @@ Everything is deterministic given ``seed``: one ``numpy.random.default_rng
 (seed)`` initialises the heads and the encoder, runs k-means, samples the
 types and the rollouts.
 
+Measured (numpy backend, 3 types, :math:`T = 10`, :math:`\beta = 0.2`, 100
+agents per type, 200 iterations, two demonstration seeds; the exact mode and
+the Bayes posterior under the true policies for reference): the
+discriminator loss reaches :math:`\log 4 \pm 0.003` and the demonstrations'
+likelihood rises in every run, and with the *true* labels the adversarial
+reward is good (virus policy deviation 0.14-0.30 vs 0.03 exact, 2.97 for
+the zero reward).  **Type inference is the weak part.**  Virus: ARI
+0.13 / 0.42 (``shaping="state"``), 0.26 / 0.45 (``"expected"``) vs 0.42 /
+0.43 exact and 0.44 / 0.51 Bayes; the middle true type (distancing cost
+0.5) gets a bad reward in every run (policy deviation 2.8-6.2; in the runs
+we inspected its matched learned type held only 1-5% of the
+demonstrations), so the mean policy deviation
+(1.0-2.2) is no better than MF-AIRL's (1.07-1.28) or the ablation's
+(``mi_weight=0``: 1.0-1.15, ARI 0.31-0.33 from the frozen random encoder).
+Malware: ARI 0 with the MI term (all demonstrations in one type; exact mode
+0.10-0.12, Bayes 0.24-0.25).
+
 Convergence: adversarial training has no gradient that vanishes at the
 solution (the discriminator's gradient is stochastic); ``converged`` means
 that the mean discriminator loss of the last ``min(20, num_iter)``
