@@ -343,12 +343,18 @@ def test_expected_shaping_runs(virus):
         fit_mf_airl(spec, demos, shaping="time", backend="numpy")
 
 
-def test_mlp_head_runs(virus):
+def test_mlp_head_and_numba_backend_run(virus):
     spec, _, demos = virus
     res = fit_pemmfirl_adversarial(spec, demos, 2, reward_kind="mlp", hidden_sizes=(8,),
                                    seed=0, n_pretrain=10, **dict(FIT, n_iter=10))
     assert res.head.kind == "mlp" and np.all(np.isfinite(res.reward))
     assert res.objective_history[-1] < res.objective_history[0]
+    # the backends agree (measured: 7e-17 after 20 iterations)
+    kwargs = dict(FIT, n_iter=10)
+    slow = fit_pemmfirl_adversarial(spec, demos, 3, seed=0, n_pretrain=10, **kwargs)
+    kwargs["backend"] = "numba"
+    fast = fit_pemmfirl_adversarial(spec, demos, 3, seed=0, n_pretrain=10, **kwargs)
+    np.testing.assert_allclose(fast.reward_params, slow.reward_params, rtol=1e-9, atol=1e-12)
 
 
 def test_convergence_warning(virus):
