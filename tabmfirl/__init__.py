@@ -3,6 +3,7 @@
 The public API; see ``docs/`` for the theory and a tutorial.  ``tabmfirl.plot``
 (matplotlib) and the CUDA kernels are imported only when used.
 """
+from ._airl import AdversarialResult, fit_mf_airl, fit_pemirl, fit_pemmfirl_adversarial
 from ._demos import DEMOS_FORMAT, Demonstrations, generate_demonstrations
 from ._equilibrium import METHODS, ConvergenceWarning, EquilibriumResult, solve_equilibrium
 from ._exploitability import best_response, exploitability, regularised_return
@@ -31,6 +32,7 @@ __all__ = [
     "Demonstrations", "generate_demonstrations", "DEMOS_FORMAT",
     "IRLResult", "fit_pemmfirl", "fit_mfirl", "fit_oracle", "fit_reward", "predict_types",
     "held_out_log_likelihood",
+    "AdversarialResult", "fit_pemmfirl_adversarial", "fit_mf_airl", "fit_pemirl",
     "RewardEvaluation", "evaluate_reward", "return_deviation", "mean_field_deviation",
     "policy_deviation", "adjusted_rand_index", "normalized_mutual_information",
 ]
