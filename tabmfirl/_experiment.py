@@ -114,7 +114,9 @@ def register_method(name: str, fit, **fixed):
     Returns
     -------
     callable
-        The registered wrapper ``(spec, demos, n_contexts, **options)``.
+        The registered wrapper ``(spec, demos, n_contexts, **options)``, with
+        attributes ``accepts`` (the option names it passes on) and ``typed``
+        (whether ``fit`` takes ``n_contexts``).
     """
     parameters = inspect.signature(fit).parameters
     var_kw = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
@@ -128,6 +130,7 @@ def register_method(name: str, fit, **fixed):
 
     run.__name__ = f"fit_{name}"
     run.accepts = frozenset(parameters) if not var_kw else frozenset(_OPTIONS)
+    run.typed = typed
     run.__doc__ = f"``{name}``: {fit.__name__}" + (f" with {fixed}" if fixed else "")
     METHODS[name] = run
     return run

@@ -278,15 +278,16 @@ def _cmd_fit(args) -> int:
     if demos.horizon != spec.horizon:
         raise CommandError(f"demos have horizon {demos.horizon}, the game {spec.horizon}")
     n_types = demos.n_types
-    if args.method == "mfirl":
-        if args.types not in (None, 1):
-            raise CommandError("mfirl learns one shared reward: --types must be 1 or omitted")
-        K = 1
-    elif args.method == "oracle":
+    if args.method == "oracle":
         if args.types not in (None, n_types):
             raise CommandError(f"oracle uses the file's {n_types} true types; --types "
                                f"{args.types} does not match")
         K = n_types
+    elif not METHODS[args.method].typed:
+        if args.types not in (None, 1):
+            raise CommandError(f"{args.method} learns one shared reward: --types must be 1 "
+                               f"or omitted")
+        K = 1
     else:
         K = n_types if args.types is None else args.types
         if K < 1:
