@@ -531,6 +531,95 @@ def _cmd_experiment(args) -> int:
     return 1 if summary["failed"] else 0
 
 
+def _add_plot(subparsers):
+    parser = subparsers.add_parser(
+        "plot", help="draw the figures of a fitted run",
+        description="Draw the figures of a run written by `tabmfirl fit` (and, if present, "
+                    "the metrics of `tabmfirl evaluate`): learned vs true reward per type, "
+                    "training curves, inferred types of the demonstrations, mean field "
+                    "flows and policies of the learned types, metric bars.",
+        epilog="examples:\n  tabmfirl plot run/ --out figs/\n"
+               "  tabmfirl plot run/ --out figs/ --step 5 --dpi 100",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run", help="folder written by `tabmfirl fit`")
+    parser.add_argument("--out", required=True, help="folder for the PNG files")
+    parser.add_argument("--step", type=int, default=0,
+                        help="time step of the reward heatmaps (default 0)")
+    parser.add_argument("--dpi", type=int, default=150, help="resolution (default 150)")
+    parser.add_argument("--json", action="store_true", help="print the written paths as JSON")
+    parser.set_defaults(handler=_cmd_plot)
+
+
+def _cmd_plot(args) -> int:
+    import os
+
+    import numpy as np
+
+    from tabmfirl import evaluate_model, plot
+    from tabmfirl._checkpoint import load_result, read_json
+    from tabmfirl._metrics import match_types
+
+    config = read_json(os.path.join(args.run, "config.json"))
+    if not isinstance(config, dict) or config.get("format") != "tabmfirl.fit_run/1":
+        raise CommandError(f"{args.run!r} is not a run folder of `tabmfirl fit` "
+                           f"(no valid config.json)")
+    try:
+        result, _ = load_result(os.path.join(args.run, "result.npz"))
+    except (FileNotFoundError, ValueError) as error:
+        raise CommandError(str(error)) from None
+    demos = _load_demos(config["demos"])
+    spec = _demos_game(demos)
+    if not 0 <= args.step < spec.horizon:
+        raise CommandError(f"--step must lie in [0, {spec.horizon - 1}], got {args.step}")
+    K = result.reward.shape[0]
+    # Learned context shown for each true type (the labels are arbitrary).
+    if result.assignments is not None and K > 1:
+        type_map = match_types(demos.types, result.assignments, K, demos.n_types)
+    else:
+        type_map = np.zeros(demos.n_types, dtype=np.int64)
+    true_model = evaluate_model(spec, result.mean_field[type_map],
+                                result.state_action[type_map])
+    info = spec.info
+    state_labels = info.get("state_labels") if isinstance(info.get("state_labels"), list) \
+        else None
+    labels = [f"true type {k}" for k in range(demos.n_types)]
+    figures = {
+        "rewards": plot.plot_rewards(result.reward[type_map], true_model.reward, t=args.step,
+                                     type_labels=labels, state_labels=state_labels),
+        "training": plot.plot_training({
+            "log-likelihood per trajectory": result.log_likelihood_history,
+            "objective": result.objective_history,
+            "gradient norm": result.grad_norm_history}),
+        "mean_fields": plot.plot_mean_fields(result.mean_field,
+                                             type_labels=[f"learned type {m}" for m in range(K)]),
+        "policies": plot.plot_policies(result.policy,
+                                       type_labels=[f"learned type {m}" for m in range(K)]),
+    }
+    if result.posterior is not None and K > 1:
+        figures["inferred_types"] = plot.plot_embeddings(result.posterior, demos.types,
+                                                         type_labels=labels)
+    metrics = read_json(os.path.join(args.run, "metrics.json"))
+    if isinstance(metrics, dict):
+        shown = {name: metrics[key] for name, key in (
+            ("policy deviation", "policy_deviation"),
+            ("mean field deviation", "mean_field_deviation"),
+            ("return deviation", "return_deviation"), ("type recovery (ARI)", "ari"))
+            if isinstance(metrics.get(key), (int, float))}
+        if shown:
+            figures["metrics"] = plot.plot_metrics({config["method"]: shown})
+    try:
+        written = [str(plot.save(figure, os.path.join(args.out, f"{name}.png"), dpi=args.dpi))
+                   for name, figure in figures.items()]
+    except OSError as error:
+        raise CommandError(f"cannot write to {args.out!r}: {error.strerror or error}") from None
+    if args.json:
+        print(json.dumps({"figures": written}))
+    else:
+        for path in written:
+            print(path)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``tabmfirl`` argument parser with every subcommand."""
     parser = argparse.ArgumentParser(
@@ -541,7 +630,7 @@ def build_parser() -> argparse.ArgumentParser:
     from ._taxi_study import add_parser as _add_taxi_study
 
     for add in (_add_solve, _add_games, _add_demos, _add_fit, _add_evaluate,
-                _add_experiment, _add_taxi_study):
+                _add_plot, _add_experiment, _add_taxi_study):
         add(subparsers)
     return parser
 

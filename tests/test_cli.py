@@ -1,4 +1,6 @@
 """Every subcommand is registered and documented; bad input exits 2 with one line."""
+import pathlib
+
 import pytest
 
 from tabmfirl.cli import build_parser, main
@@ -25,3 +27,26 @@ def test_unknown_game_is_one_line_exit_2(capsys):
     assert main(["solve", "--game", "chess"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "unknown game 'chess'" in err
+
+
+def test_demos_fit_evaluate_plot_workflow(tmp_path, capsys):
+    """The README's workflow: demos -> fit -> evaluate -> plot, each exit 0, PNGs written."""
+    import json
+
+    demos = str(tmp_path / "demos.npz")
+    run = str(tmp_path / "run")
+    figures = tmp_path / "figs"
+    assert main(["demos", "--game", "virus", "--types", "2", "--agents", "30",
+                 "--out", demos, "--seed", "1", "--backend", "numpy"]) == 0
+    assert main(["fit", "--method", "pemmfirl", "--demos", demos, "--out", run,
+                 "--iters", "15", "--warmup", "5", "--backend", "numpy",
+                 "--progress-every", "0"]) == 0
+    assert main(["evaluate", run, "--json"]) == 0
+    capsys.readouterr()
+    assert main(["plot", run, "--out", str(figures), "--dpi", "40", "--json"]) == 0
+    written = json.loads(capsys.readouterr().out)["figures"]
+    names = {pathlib.Path(p).name for p in written}
+    assert {"rewards.png", "training.png", "mean_fields.png", "policies.png",
+            "inferred_types.png", "metrics.png"} <= names
+    assert all(pathlib.Path(p).stat().st_size > 1000 for p in written)
+    assert main(["plot", str(tmp_path), "--out", str(figures)]) == 2   # not a run folder
