@@ -19,3 +19,13 @@ def test_code_blocks_run(page, tmp_path, monkeypatch):
     namespace = {}
     for block in blocks:
         exec(compile(block, f"{page} code block", "exec"), namespace)
+
+
+def test_api_reference_is_up_to_date():
+    """docs/api.md lists every public name (regenerate: python docs/make_api.py)."""
+    import subprocess
+    import sys
+
+    completed = subprocess.run([sys.executable, str(ROOT / "docs" / "make_api.py"), "--check"],
+                               capture_output=True, text=True)
+    assert completed.returncode == 0, completed.stderr
