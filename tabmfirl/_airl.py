@@ -184,7 +184,8 @@ from ._backend import resolve_backend
 from ._demos import _sample_rows
 from ._equilibrium import ConvergenceWarning
 from ._heads import ContextEncoder, ShapingHead
-from ._irl import (IRLResult, _check_positive_float, _check_positive_int, _copy_head,
+from ._irl import (IRLResult, _check_fraction, _check_positive_float, _check_positive_int,
+                   _copy_head,
                    _initial_posterior, _learner_spec, _make_head, _observed, _trajectories,
                    mce_log_likelihood, trajectory_log_likelihood, weighted_statistics)
 from ._model import EvaluatedModel, evaluate_model
@@ -550,12 +551,8 @@ def _fit_adversarial(method, spec, demos, n_contexts, *, types, mean_field_rewar
     tol = _check_positive_float(tol, "tol")
     if init not in ("kmeans", "random"):
         raise ValueError(f"init must be 'kmeans' or 'random', got {init!r}")
-    smoothing = float(init_smoothing)
-    if not 0.0 <= smoothing <= 1.0:
-        raise ValueError(f"init_smoothing must lie in [0, 1], got {init_smoothing}")
-    if isinstance(n_pretrain, (bool, np.bool_)) or not isinstance(n_pretrain, (int, np.integer)) \
-            or n_pretrain < 0:
-        raise ValueError(f"n_pretrain must be a non-negative integer, got {n_pretrain!r}")
+    smoothing = _check_fraction(init_smoothing, "init_smoothing")
+    n_pretrain = _check_positive_int(n_pretrain, "n_pretrain", minimum=0)
     states, actions = _trajectories(spec, demos)
     N, T = actions.shape
     if K > N:

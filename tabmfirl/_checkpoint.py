@@ -36,6 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ._nn import pickle_free
+
 __all__ = ["CHECKPOINT_FORMAT", "RESULT_FORMAT", "atomic_write_bytes", "atomic_write_json",
            "read_json", "config_digest", "array_digest", "save_checkpoint", "load_checkpoint",
            "optimizer_state", "restore_optimizer", "save_result", "load_result"]
@@ -192,12 +194,7 @@ def save_checkpoint(path, arrays: dict, *, config: dict, scalars: dict, rng=None
     """
     if "meta" in arrays:
         raise ValueError("the array name 'meta' is reserved")
-    clean = {}
-    for name, value in arrays.items():
-        value = np.asarray(value)
-        if value.dtype == object:
-            raise ValueError(f"array {name!r} has dtype object; cannot save without pickle")
-        clean[name] = value
+    clean = pickle_free(arrays)
     meta = {"format": CHECKPOINT_FORMAT, "config": config, "config_digest": config_digest(config),
             "scalars": scalars,
             "rng_state": None if rng is None else rng.bit_generator.state}

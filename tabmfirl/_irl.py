@@ -391,11 +391,19 @@ class IRLResult:
 # ---------------------------------------------------------------------------
 
 
-def _check_positive_int(value, name):
+def _check_positive_int(value, name, minimum=1):
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) \
-            or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            or value < minimum:
+        kind = "a positive" if minimum == 1 else "a non-negative"
+        raise ValueError(f"{name} must be {kind} integer, got {value!r}")
     return int(value)
+
+
+def _check_fraction(value, name):
+    value = float(value)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must lie in [0, 1], got {value}")
+    return value
 
 
 def _check_positive_float(value, name, allow_zero=False):
@@ -656,12 +664,8 @@ def _fit(method, spec, demos, n_contexts, *, mi_weight, reward_kind, hidden_size
     n_iter = _check_positive_int(n_iter, "n_iter")
     learning_rate = _check_positive_float(learning_rate, "learning_rate")
     mi_weight = _check_positive_float(mi_weight, "mi_weight", allow_zero=True)
-    smoothing = float(init_smoothing)
-    if not 0.0 <= smoothing <= 1.0:
-        raise ValueError(f"init_smoothing must lie in [0, 1], got {init_smoothing}")
-    if isinstance(n_warmup, (bool, np.bool_)) or not isinstance(n_warmup, (int, np.integer)) \
-            or n_warmup < 0:
-        raise ValueError(f"n_warmup must be a non-negative integer, got {n_warmup!r}")
+    smoothing = _check_fraction(init_smoothing, "init_smoothing")
+    n_warmup = _check_positive_int(n_warmup, "n_warmup", minimum=0)
     states, actions = _trajectories(spec, demos)
     N = states.shape[0]
     S, A = spec.n_states, spec.n_actions

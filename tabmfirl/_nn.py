@@ -453,6 +453,17 @@ def clip_grad_norm(grads, max_norm):
 # ---------------------------------------------------------------------------
 
 
+def pickle_free(arrays):
+    """``arrays`` as ndarrays, refusing any that would need pickle (dtype object)."""
+    clean = {}
+    for name, value in arrays.items():
+        value = np.asarray(value)
+        if value.dtype == object:
+            raise ValueError(f"array {name!r} has dtype object; cannot save without pickle")
+        clean[name] = value
+    return clean
+
+
 def save_npz_checked(path, arrays):
     """Save named arrays to an uncompressed ``.npz`` file.
 
@@ -462,13 +473,7 @@ def save_npz_checked(path, arrays):
     arrays : dict of str to ndarray
         Only numeric or unicode-string arrays (nothing that needs pickle).
     """
-    clean = {}
-    for name, value in arrays.items():
-        value = np.asarray(value)
-        if value.dtype == object:
-            raise ValueError(f"array {name!r} has dtype object; cannot save without pickle")
-        clean[name] = value
-    np.savez(path, **clean)
+    np.savez(path, **pickle_free(arrays))
 
 
 def load_npz_checked(path, schema):
