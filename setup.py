@@ -16,6 +16,7 @@ setup(
     install_requires=["numpy>=1.24", "scipy>=1.10", "numba>=0.60", "numba-cuda>=0.20"],
     extras_require={
         "plot": ["matplotlib>=3.7"],
+        "dist": ["dask[distributed]>=2024.1"],
         "test": ["pytest>=8,<10", "hypothesis>=6.100,<7", "matplotlib>=3.7"],
     },
     entry_points={"console_scripts": ["tabmfirl = tabmfirl.cli:main"]},

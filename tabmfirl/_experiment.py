@@ -45,8 +45,11 @@ Grid
 expert equilibrium of ``envs.make(game, types=K, horizon=T)`` at temperature
 :math:`\beta`, roll out ``agents`` agents per type (seed ``seed``; held-out
 agents with seed ``seed + 1000003``), fit, evaluate.  Cells run in a local
-:class:`concurrent.futures.ProcessPoolExecutor` (in-process for one worker).
-Each finished cell is written atomically to
+:class:`concurrent.futures.ProcessPoolExecutor` (in-process for one worker),
+or, with ``scheduler=``, as one task each on a Dask cluster (the optional
+extra ``dist``: ``pip install -e .[dist]``; ``out`` must then be a folder the
+workers see at the same absolute path).  Each finished cell is written
+atomically, by the process that computed it, to
 ``out/cells/<game>__<method>__<seed>.json`` (with its configuration); a rerun
 skips the cells whose file exists, parses, and holds the same configuration,
 and ignores stray temporary files (``.*.tmp``) and truncated files.  The end
@@ -389,7 +392,8 @@ DEFAULT_SETTINGS = {"agents": 100, "types": 3, "horizon": 20, "temperature": 0.1
                     "held_out_agents": 50, "backend": "numpy"}
 
 
-def run_experiment(games, methods, seeds, *, out, workers=None, log=None, **settings) -> dict:
+def run_experiment(games, methods, seeds, *, out, workers=None, log=None, scheduler=None,
+                   **settings) -> dict:
     """Run (or finish) a grid of cells and aggregate it (module docstring).
 
     Parameters
@@ -405,6 +409,15 @@ def run_experiment(games, methods, seeds, *, out, workers=None, log=None, **sett
         Worker processes; default ``os.cpu_count()``; 1 runs in this process.
     log : callable, optional
         ``log(line)`` for progress lines (e.g. print to stderr).
+    scheduler : str or distributed.Client, optional
+        Run the cells on this Dask cluster (a scheduler address such as
+        ``"tcp://host:8786"``, or a connected client, left open) instead of
+        local processes; ``workers`` is then ignored.  One task per unfinished
+        cell (``retries=1``; a task lost with its worker is rerun elsewhere);
+        the worker writes the cell file, so ``out`` must be on a file system
+        the workers share, at the same absolute path.  Needs the extra
+        ``dist`` (``pip install -e .[dist]``).  Not contacted when every cell
+        is finished.
     **settings
         Overrides of :data:`DEFAULT_SETTINGS` (``agents``, ``types``,
         ``horizon``, ``temperature``, ``n_iter``, ``n_warmup``,
@@ -421,6 +434,10 @@ def run_experiment(games, methods, seeds, *, out, workers=None, log=None, **sett
     ------
     ValueError
         Unknown game, method or setting, or no cells.
+    ImportError
+        ``scheduler`` given without Dask's ``distributed`` installed.
+    OSError
+        The scheduler cannot be reached.
     """
     from tabmfirl import envs
 
@@ -444,12 +461,17 @@ def run_experiment(games, methods, seeds, *, out, workers=None, log=None, **sett
     workers = (os.cpu_count() or 1) if workers is None else int(workers)
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
+    distributed = _import_distributed() if scheduler is not None else None
     out = Path(out)
     (out / "cells").mkdir(parents=True, exist_ok=True)
     grid = [(g, m, s) for g in games for m in methods for s in seeds]
     todo = [cell for cell in grid if not _finished(cell_path(out, *cell), settings)]
     skipped = len(grid) - len(todo)
-    log(f"{len(grid)} cells: {skipped} finished, {len(todo)} to run on {workers} worker(s)")
+    if scheduler is None or not todo:
+        where = f"{workers} worker(s)"
+    else:
+        where = "a Dask cluster"
+    log(f"{len(grid)} cells: {skipped} finished, {len(todo)} to run on {where}")
     failed = []
 
     def report(record, done):
@@ -462,14 +484,28 @@ def run_experiment(games, methods, seeds, *, out, workers=None, log=None, **sett
             log(f"[{done}/{len(todo)}] {name}: ARI {_fmt(m['ari'])}, policy deviation "
                 f"{_fmt(m['policy_deviation'])} ({record['seconds']:.1f} s)")
 
-    if workers == 1 or len(todo) <= 1:
+    if not todo:
+        pass
+    elif scheduler is not None:
+        client, own = _dask_client(distributed, scheduler)
+        try:
+            info = client.scheduler_info()
+            log(f"Dask scheduler {info.get('address', scheduler)}: "
+                f"{len(info.get('workers', {}))} worker(s)")
+            futures = {client.submit(_cell_task, str(out.resolve()), *cell, settings,
+                                     pure=False, retries=1): cell for cell in todo}
+            _collect(futures, distributed.as_completed(list(futures), loop=client.loop),
+                     report)
+        finally:
+            if own:
+                client.close()
+    elif workers == 1 or len(todo) <= 1:
         for done, cell in enumerate(todo, 1):
             report(_cell_task(out, *cell, settings), done)
-    elif todo:
+    else:
         with ProcessPoolExecutor(max_workers=min(workers, len(todo))) as pool:
-            futures = [pool.submit(_cell_task, out, *cell, settings) for cell in todo]
-            for done, future in enumerate(as_completed(futures), 1):
-                report(future.result(), done)
+            futures = {pool.submit(_cell_task, out, *cell, settings): cell for cell in todo}
+            _collect(futures, as_completed(futures), report)
     cells = [r for r in (read_json(cell_path(out, *cell)) for cell in grid)
              if isinstance(r, dict) and r.get("format") == CELL_FORMAT]
     rows = aggregate(cells)
@@ -477,6 +513,49 @@ def run_experiment(games, methods, seeds, *, out, workers=None, log=None, **sett
     return {"cells": cells, "ran": len(todo) - len(failed), "skipped": skipped,
             "failed": failed, "rows": rows, "seconds": time.perf_counter() - start,
             "csv": str(csv_path), "markdown": str(md_path)}
+
+
+def _collect(futures, completed, report):
+    """Report each future's record as it completes (the process-pool and Dask loop).
+
+    ``futures`` maps a future to its cell ``(game, method, seed)``; ``completed``
+    yields the futures in completion order.  A future that raises (a crashed
+    worker process, a task lost with its workers after its retries) becomes the
+    error record of its cell, like a cell whose fit raised.
+    """
+    for done, future in enumerate(completed, 1):
+        try:
+            record = future.result()
+        except Exception as error:
+            game, method, seed = futures[future]
+            record = {"game": game, "method": method, "seed": seed,
+                      "error": f"{type(error).__name__}: {error}",
+                      "traceback": "".join(traceback.format_exception(error))}
+        report(record, done)
+
+
+def _import_distributed():
+    """Dask's ``distributed``, or an ImportError that says how to install it."""
+    try:
+        import distributed
+    except ImportError as error:
+        raise ImportError("running cells on a Dask cluster (scheduler=, --scheduler) needs "
+                          "dask.distributed: pip install -e .[dist]  (or pip install "
+                          f"'dask[distributed]'); {error}") from error
+    return distributed
+
+
+def _dask_client(distributed, scheduler):
+    """``(client, own)``: the given client, or a new one connected to an address (own)."""
+    if isinstance(scheduler, distributed.Client):
+        return scheduler, False
+    if not isinstance(scheduler, str):
+        raise ValueError(f"scheduler must be an address string or a distributed.Client, "
+                         f"got {type(scheduler).__name__}")
+    try:
+        return distributed.Client(scheduler, set_as_default=False), True
+    except (OSError, TimeoutError) as error:
+        raise OSError(f"cannot connect to the Dask scheduler at {scheduler}: {error}") from None
 
 
 def aggregate(cells) -> list:

@@ -464,13 +464,16 @@ def _add_experiment(subparsers):
         "experiment", help="run a (game x method x seed) grid; resumable",
         description="For every (game, method, seed) cell: solve the expert equilibrium,\n"
                     "roll out demonstrations (seeded), fit, evaluate. Cells run in local\n"
-                    "worker processes; each finished cell is written to\n"
-                    "OUT/cells/<game>__<method>__<seed>.json and skipped by a rerun. The\n"
-                    "end writes OUT/results.csv and OUT/results.md (mean ± std over seeds).",
+                    "worker processes, or on a Dask cluster with --scheduler; each finished\n"
+                    "cell is written to OUT/cells/<game>__<method>__<seed>.json and skipped\n"
+                    "by a rerun. The end writes OUT/results.csv and OUT/results.md\n"
+                    "(mean ± std over seeds).",
         epilog="examples:\n"
                "  tabmfirl experiment --games malware,investment,virus --methods all --seeds 5\n"
                "  tabmfirl experiment --games virus --methods pemmfirl,mfirl --seeds 2 \\\n"
-               "      --agents 50 --horizon 10 --iters 50 --out results_small/ --workers 2",
+               "      --agents 50 --horizon 10 --iters 50 --out results_small/ --workers 2\n"
+               "  tabmfirl experiment --games virus --seeds 20 --out /shared/results \\\n"
+               "      --scheduler tcp://scheduler:8786",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--games", required=True, help="comma-separated game names")
     parser.add_argument("--methods", default="all",
@@ -489,6 +492,10 @@ def _add_experiment(subparsers):
     parser.add_argument("--out", default="results", help="output folder (default results/)")
     parser.add_argument("--workers", type=int, default=None,
                         help="worker processes (default: the number of CPUs)")
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="run the cells on the Dask cluster of this scheduler (e.g. "
+                             "tcp://host:8786; OUT must be a folder the workers share); "
+                             "needs pip install -e .[dist]")
     parser.add_argument("--backend", default="numpy", help="numpy (default), numba, cuda, auto")
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object (the aggregated rows)")
@@ -515,8 +522,9 @@ def _cmd_experiment(args) -> int:
             log=lambda line: print(line, file=sys.stderr, flush=True), agents=args.agents,
             types=args.types, horizon=args.horizon, temperature=args.beta, n_iter=args.iters,
             n_warmup=args.warmup, learning_rate=args.lr,
-            held_out_agents=args.held_out_agents, backend=args.backend)
-    except (ValueError, OSError) as error:
+            held_out_agents=args.held_out_agents, backend=args.backend,
+            scheduler=args.scheduler)
+    except (ValueError, OSError, ImportError) as error:
         raise CommandError(str(error)) from None
     if args.json:
         print(json.dumps({"rows": summary["rows"], "ran": summary["ran"],
