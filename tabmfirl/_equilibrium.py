@@ -187,7 +187,7 @@ def solve_equilibrium(spec: MFGSpec, *, temperature: float = 1.0,
         model = flow.model
         q, value, best = _run_backward(model, temperature, None, backend)
         residual = float(np.max(np.abs(best - policy)))
-        expl, own_value = exploitability_on_model(model, spec.mu0, policy, temperature,
+        expl, own_q = exploitability_on_model(model, spec.mu0, policy, temperature,
                                                   backend, best_value=value)
         residuals.append(residual)
         exploitabilities.append(expl)
@@ -201,7 +201,6 @@ def solve_equilibrium(spec: MFGSpec, *, temperature: float = 1.0,
             policy = _fictitious_play_step(model, spec.mu0, policy, flow.state_action, best,
                                            iteration, backend)
         else:
-            own_q, _, _ = _run_backward(model, temperature, policy, backend)
             policy = _mirror_descent_step(policy, own_q, temperature, learning_rate)
 
     converged = residual < tol
