@@ -3,7 +3,11 @@ r"""CUDA kernels (``numba.cuda``): one launch per step, one thread per row.
 Same arrays and equations as the CPU kernels in :mod:`tabmfirl._kernels`;
 batched over contexts (and so over games stacked along the context axis).
 Compiled lazily on first launch; importing this module needs ``numba.cuda``
-but touches no GPU.
+but touches no GPU.  The row body of ``_backward_step`` repeats the CPU
+``_backup_row`` on purpose: device code here uses only ``math`` and plain
+indexing, and whether the CPU dispatcher compiles for the CUDA target could
+not be checked without a GPU (the simulator runs Python).  Both are tested
+against the NumPy twin, so they cannot drift apart unnoticed.
 """
 import math
 
