@@ -147,7 +147,11 @@ gradient :math:`G\otimes 0` vanishes) and an MLP head is a function of
 
 Everything is deterministic given ``seed``: one ``numpy.random.default_rng
 (seed)`` initialises the heads and the encoder, runs k-means, samples the
-types and the rollouts.
+types and the rollouts.  With ``checkpoint=`` the whole loop state (the three
+parameter vectors and their Adam moments, the histories, the iteration
+counter and that generator's state) is written every ``checkpoint_every``
+iterations, so a stopped or killed run resumes bit-identically
+(:mod:`tabmfirl._checkpoint`).
 
 Measured (numpy backend, 3 types, :math:`T = 10`, :math:`\beta = 0.2`, 100
 agents per type, 200 iterations, two demonstration seeds; the exact mode and
@@ -185,7 +189,7 @@ from ._demos import _sample_rows
 from ._equilibrium import ConvergenceWarning
 from ._heads import ContextEncoder, ShapingHead
 from ._irl import (IRLResult, _check_fraction, _check_positive_float, _check_positive_int,
-                   _copy_head,
+                   _checkpoint_config, _copy_head,
                    _initial_posterior, _learner_spec, _make_head, _observed, _trajectories,
                    mce_log_likelihood, trajectory_log_likelihood, weighted_statistics)
 from ._model import EvaluatedModel, evaluate_model
@@ -531,11 +535,71 @@ def _sample_types(posterior, rng):
     return np.minimum(m, posterior.shape[1] - 1).astype(np.int64)
 
 
+# Checkpoints of a loop state: flat parameter vectors (updated in place), named
+# optimisers, histories (lists of floats), the generator and scalars such as the
+# iteration counter.  Optimiser ``name``'s state is stored as ``name_opt_*``.
+
+
+def _save_loop(path, config, vectors, optimisers, histories, rng, scalars):
+    """Write the loop state to ``path`` (:func:`tabmfirl._checkpoint.save_checkpoint`)."""
+    from ._checkpoint import optimizer_state, save_checkpoint
+
+    arrays = dict(vectors)
+    for name, optimiser in optimisers.items():
+        arrays.update({f"{name}_{key}": value
+                       for key, value in optimizer_state(optimiser).items()})
+    arrays.update({name: np.array(values, dtype=np.float64)
+                   for name, values in histories.items()})
+    save_checkpoint(path, arrays, config=config, scalars=scalars, rng=rng)
+
+
+def _restore_loop(path, state, vectors, optimisers, histories, rng):
+    """Copy a loaded checkpoint ``state`` into the loop state (in place); return its scalars."""
+    from ._checkpoint import restore_optimizer
+
+    shapes = {**{name: vector.shape for name, vector in vectors.items()},
+              **{name: None for name in histories}}
+    for name, shape in shapes.items():
+        if name not in state or shape not in (None, state[name].shape):
+            raise ValueError(f"checkpoint {str(path)!r} has no array {name!r}"
+                             + (f" of shape {shape}" if shape else ""))
+    for name, vector in vectors.items():
+        vector[...] = state[name]
+    for name, optimiser in optimisers.items():
+        prefix = f"{name}_"
+        restore_optimizer(optimiser, {key[len(prefix):]: value for key, value in state.items()
+                                      if key.startswith(prefix + "opt_")})
+    for name, values in histories.items():
+        values[:] = state[name].tolist()
+    if state["rng_state"] is not None:
+        rng.bit_generator.state = state["rng_state"]
+    return state["scalars"]
+
+
+def _adversarial_config(method, spec, states, actions, K, *, types, mean_field_reward,
+                        mi_weight, reward_kind, hidden_sizes, temperature, learning_rate,
+                        encoder_learning_rate, weight_decay, shaping_kind, n_sampler,
+                        n_encoder_steps, init, smoothing, n_pretrain, tol, seed, fixed_types):
+    """Everything that changes the iterates of :func:`_fit_adversarial`, except ``n_iter``."""
+    config = _checkpoint_config(method, spec, states, actions, K, mi_weight, reward_kind,
+                                hidden_sizes, temperature, learning_rate, init, smoothing, 0,
+                                tol, seed,
+                                None if fixed_types is None else np.eye(K)[fixed_types])
+    del config["n_warmup"]
+    config.update({"types": bool(types), "mean_field_reward": bool(mean_field_reward),
+                   "encoder_learning_rate": encoder_learning_rate,
+                   "weight_decay": weight_decay, "shaping": shaping_kind,
+                   "n_sampler_agents": n_sampler, "n_encoder_steps": n_encoder_steps,
+                   "n_pretrain": n_pretrain})
+    return config
+
+
 def _fit_adversarial(method, spec, demos, n_contexts, *, types, mean_field_reward, mi_weight,
                      reward_kind, hidden_sizes, temperature, n_iter, learning_rate,
                      encoder_learning_rate, weight_decay, n_sampler_agents,
                      n_encoder_steps, init, init_smoothing, n_pretrain, tol, seed, backend,
-                     warn, shaping_kind="state", fixed_types=None):
+                     warn, shaping_kind="state", fixed_types=None, checkpoint=None,
+                     checkpoint_every=10):
     start = time.perf_counter()
     backend = resolve_backend(backend)
     temperature = _check_temperature(temperature, allow_zero=False)
@@ -568,9 +632,24 @@ def _fit_adversarial(method, spec, demos, n_contexts, *, types, mean_field_rewar
     shaping = ShapingHead(S, n_contexts=K)
     encoder = None
     use_mi = types and mi_weight > 0.0 and K > 1
+    state = None
+    if checkpoint is not None:
+        from ._checkpoint import load_checkpoint
+
+        checkpoint_every = _check_positive_int(checkpoint_every, "checkpoint_every")
+        config = _adversarial_config(
+            method, spec, states, actions, K, types=types, mean_field_reward=mean_field_reward,
+            mi_weight=mi_weight, reward_kind=reward_kind, hidden_sizes=hidden_sizes,
+            temperature=temperature, learning_rate=learning_rate,
+            encoder_learning_rate=encoder_learning_rate, weight_decay=weight_decay,
+            shaping_kind=shaping_kind, n_sampler=n_sampler, n_encoder_steps=n_encoder_steps,
+            init=init, smoothing=smoothing, n_pretrain=n_pretrain, tol=tol, seed=seed,
+            fixed_types=fixed_types)
+        state = load_checkpoint(checkpoint, config)
     if types:
         encoder = ContextEncoder(S, A, n_contexts=K, seed=rng)
-        if use_mi and init == "kmeans" and n_pretrain > 0:
+        # a resumed run restores the pre-trained (and trained) encoder below
+        if state is None and use_mi and init == "kmeans" and n_pretrain > 0:
             targets = _initial_posterior(states, actions, K, S, A, "kmeans", smoothing, rng)
             _pretrain_encoder(encoder, states, actions, targets, n_pretrain,
                               encoder_learning_rate)
@@ -593,15 +672,27 @@ def _fit_adversarial(method, spec, demos, n_contexts, *, types, mean_field_rewar
         return totals, mf, sa, observed, reward, model_r, backward
 
     losses, log_liks, grad_norms, mis = [], [], [], []
-    for _ in range(n_iter):
+    # the complete loop state (everything else is recomputed from it)
+    vectors = {"reward_params": params, "shaping_params": h_params}
+    if enc_params is not None:
+        vectors["encoder_params"] = enc_params
+    optimisers = {"reward": opt_r, "shaping": opt_h, "encoder": opt_e}
+    histories = {"objective_history": losses, "log_likelihood_history": log_liks,
+                 "grad_norm_history": grad_norms, "mi_history": mis}
+    start_iter = 0
+    if state is not None:
+        scalars = _restore_loop(checkpoint, state, vectors, optimisers, histories, rng)
+        start_iter = int(scalars["iteration"])
+    for iteration in range(start_iter, n_iter):
         head.set_flat(params)
         if not expected:
             shaping.set_flat(h_params)
+        if encoder is not None:
+            encoder.set_flat(enc_params)
         if fixed_types is not None:
             posterior = np.eye(K)[fixed_types]
             expert_types = fixed_types
         elif encoder is not None:
-            encoder.set_flat(enc_params)
             posterior = encoder.posterior(states, actions)
             expert_types = _sample_types(posterior, rng)
         else:
@@ -648,6 +739,10 @@ def _fit_adversarial(method, spec, demos, n_contexts, *, types, mean_field_rewar
         grad_norms.append(float(np.linalg.norm(grad)))
         opt_r.step(params, grad + weight_decay * params)
         opt_h.step(h_params, grad_h)
+        if checkpoint is not None and ((iteration + 1) % checkpoint_every == 0
+                                       or iteration + 1 == n_iter):
+            _save_loop(checkpoint, config, vectors, optimisers, histories, rng,
+                       {"iteration": iteration + 1})
     window = min(20, len(losses))
     converged = bool(abs(np.mean(losses[-window:]) - LOG4) < tol)
     if not converged and warn:
@@ -660,10 +755,11 @@ def _fit_adversarial(method, spec, demos, n_contexts, *, types, mean_field_rewar
     head.set_flat(params)
     if not expected:
         shaping.set_flat(h_params)
+    if encoder is not None:
+        encoder.set_flat(enc_params)
     if fixed_types is not None:
         posterior = np.eye(K)[fixed_types]
     elif encoder is not None:
-        encoder.set_flat(enc_params)
         posterior = encoder.posterior(states, actions)
     else:
         posterior = np.ones((N, 1))
@@ -698,7 +794,8 @@ def fit_pemmfirl_adversarial(spec: MFGSpec, demos, n_contexts: int, *,
                              n_encoder_steps: int = 1, init: str = "kmeans",
                              init_smoothing: float = 0.2, n_pretrain: int = 100,
                              tol: float = 0.02, seed: int = 0, backend: str = "auto",
-                             warn: bool = True) -> AdversarialResult:
+                             warn: bool = True, checkpoint=None,
+                             checkpoint_every: int = 10) -> AdversarialResult:
     r"""PEMMFIRL with the ``adversarial`` (AIRL) reward update and :math:`K` discrete types.
 
     See the module docstring of :mod:`tabmfirl._airl` for the iteration
@@ -755,6 +852,24 @@ def fit_pemmfirl_adversarial(spec: MFGSpec, demos, n_contexts: int, *,
         Of the backward passes and model evaluations.
     warn : bool, default True
         Warn (:class:`~tabmfirl.ConvergenceWarning`) when not converged.
+    checkpoint : str or os.PathLike, optional
+        Path of a resumable checkpoint (``.npz``, written atomically, no
+        pickle; :mod:`tabmfirl._checkpoint`), as in
+        :func:`~tabmfirl.fit_pemmfirl`.  It holds the complete loop state:
+        the reward-head, shaping and encoder parameters, the moments and step
+        counts of their three Adam optimisers, the four histories, the
+        iteration counter and the generator's state (the posterior is a
+        function of the encoder's parameters and is recomputed), and the
+        run's configuration (every argument above except ``n_iter``,
+        ``backend`` and ``warn``, with digests of the game and of the
+        trajectories).  If the file exists the fit resumes from it (skipping
+        the encoder's pre-training), and the result is bit-identical to an
+        uninterrupted run with the same backend; a checkpoint of a different
+        configuration (or of another method) raises ``ValueError``.  A
+        checkpoint that already holds ``n_iter`` or more iterations is
+        returned as it is.
+    checkpoint_every : int, default 10
+        Write the checkpoint every this many iterations, and after the last.
 
     Returns
     -------
@@ -767,7 +882,8 @@ def fit_pemmfirl_adversarial(spec: MFGSpec, demos, n_contexts: int, *,
         encoder_learning_rate=encoder_learning_rate, weight_decay=weight_decay,
         shaping_kind=shaping, n_sampler_agents=n_sampler_agents,
         n_encoder_steps=n_encoder_steps, init=init, init_smoothing=init_smoothing,
-        n_pretrain=n_pretrain, tol=tol, seed=seed, backend=backend, warn=warn)
+        n_pretrain=n_pretrain, tol=tol, seed=seed, backend=backend, warn=warn,
+        checkpoint=checkpoint, checkpoint_every=checkpoint_every)
 
 
 def fit_pemirl(spec: MFGSpec, demos, n_contexts: int, *, reward_kind: str = "linear",
@@ -776,7 +892,8 @@ def fit_pemirl(spec: MFGSpec, demos, n_contexts: int, *, reward_kind: str = "lin
                weight_decay: float = 0.01, shaping: str = "state", mi_weight: float = 1.0,
                n_sampler_agents: int = 100, n_encoder_steps: int = 1, init: str = "kmeans",
                init_smoothing: float = 0.2, n_pretrain: int = 100, tol: float = 0.02,
-               seed: int = 0, backend: str = "auto", warn: bool = True) -> AdversarialResult:
+               seed: int = 0, backend: str = "auto", warn: bool = True, checkpoint=None,
+               checkpoint_every: int = 10) -> AdversarialResult:
     r"""PEMIRL baseline: types, encoder and MI term, but a reward without mean field.
 
     :func:`fit_pemmfirl_adversarial`'s loop with the head fed the constant
@@ -796,14 +913,16 @@ def fit_pemirl(spec: MFGSpec, demos, n_contexts: int, *, reward_kind: str = "lin
         encoder_learning_rate=encoder_learning_rate, weight_decay=weight_decay,
         shaping_kind=shaping, n_sampler_agents=n_sampler_agents,
         n_encoder_steps=n_encoder_steps, init=init, init_smoothing=init_smoothing,
-        n_pretrain=n_pretrain, tol=tol, seed=seed, backend=backend, warn=warn)
+        n_pretrain=n_pretrain, tol=tol, seed=seed, backend=backend, warn=warn,
+        checkpoint=checkpoint, checkpoint_every=checkpoint_every)
 
 
 def fit_mf_airl(spec: MFGSpec, demos, *, reward_kind: str = "linear", hidden_sizes=(32, 32),
                 temperature: float = 1.0, n_iter: int = 300, learning_rate: float = 0.02,
                 weight_decay: float = 0.01, shaping: str = "state",
                 n_sampler_agents: int = 100, tol: float = 0.02, seed: int = 0,
-                backend: str = "auto", warn: bool = True) -> AdversarialResult:
+                backend: str = "auto", warn: bool = True, checkpoint=None,
+                checkpoint_every: int = 10) -> AdversarialResult:
     r"""MF-AIRL baseline: one shared reward, adversarial update, pooled empirical flow.
 
     :func:`fit_pemmfirl_adversarial`'s loop with :math:`K = 1`, every
@@ -821,4 +940,4 @@ def fit_mf_airl(spec: MFGSpec, demos, *, reward_kind: str = "linear", hidden_siz
         n_iter=n_iter, learning_rate=learning_rate, encoder_learning_rate=0.01,
         weight_decay=weight_decay, shaping_kind=shaping, n_sampler_agents=n_sampler_agents,
         n_encoder_steps=1, init="random", init_smoothing=0.0, n_pretrain=0, tol=tol, seed=seed,
-        backend=backend, warn=warn)
+        backend=backend, warn=warn, checkpoint=checkpoint, checkpoint_every=checkpoint_every)
