@@ -34,8 +34,9 @@ Reward of type :math:`m`:
     r(s, a, \mu, m) = d\, \frac{s}{10} - c\, \bar m(\mu) - \lambda_m \mathbb{1}[a = \text{invest}],
     \qquad d = 0.3,\ c = 0.2,
 
-with investment costs :math:`\lambda = (0.1, 0.2, 0.4)` for the three types
-(ours; the source has one type with :math:`\lambda = 0.2`).
+with investment costs :math:`\lambda = (0.05, 0.2, 1.0)` for the three types
+(ours; the source has one type with :math:`\lambda = 0.2`; see
+``envs/__init__.py`` for how the types' constants were chosen).
 
 Scale of the competition term (checked): the lineage code of Chen et al.
 (2022) computes ``0.3 * s / 10 - 0.2 * mean - 0.2 * a`` with ``mean`` the
@@ -71,7 +72,7 @@ QUALITY_WEIGHT = 0.3
 #: Weight :math:`c` of the mean quality (src; unnormalised, see the docstring).
 COMPETITION_WEIGHT = 0.2
 #: Investment cost of each type (ours); the source game is type 1 (0.2).
-INVEST_COSTS = (0.1, 0.2, 0.4)
+INVEST_COSTS = (0.05, 0.2, 1.0)
 #: Investment cost when ``types=1`` (src).
 SOURCE_INVEST_COST = 0.2
 #: Temperature used in the docs and tests (ours: at the package default 1.0 the

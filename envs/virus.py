@@ -24,8 +24,9 @@ Reward of type :math:`m`:
 
 .. math:: r(s, a, m) = -\mathbb{1}[s = I] - c_m \mathbb{1}[a = \text{distance}],
 
-with distancing costs :math:`c = (0.2, 0.5, 1.0)` for the three types (ours;
-the source has one type with :math:`c = 0.5`).
+with distancing costs :math:`c = (0.1, 0.5, 1.5)` for the three types (ours;
+the source has one type with :math:`c = 0.5`; see ``envs/__init__.py`` for
+how the types' constants were chosen).
 
 The transition reads the type's own infected share; the reward is
 mean-field independent.
@@ -42,7 +43,7 @@ OUT, DISTANCE = 0, 1
 HORIZON = 50
 MU0 = (0.4, 0.6)
 #: Distancing cost of each type (ours); the source game is type 1 (0.5).
-DISTANCING_COSTS = (0.2, 0.5, 1.0)
+DISTANCING_COSTS = (0.1, 0.5, 1.5)
 #: Distancing cost when ``types=1`` (src).
 SOURCE_DISTANCING_COST = 0.5
 #: Temperature used in the docs and tests (the package default).

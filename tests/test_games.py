@@ -38,11 +38,11 @@ def test_malware_hand_derived_reward():
     _, r = tables("malware", onehot(10, 5))
     # s = 4, nothing: -0.7 * 4/10 = -0.28
     np.testing.assert_allclose(r[:, 4, 0], [-0.28] * 3, rtol=0, atol=1e-12)
-    # s = 4, repair: -0.28 - lambda_m with lambda = (0.2, 0.5, 0.8)
-    np.testing.assert_allclose(r[:, 4, 1], [-0.48, -0.78, -1.08], rtol=0, atol=1e-12)
+    # s = 4, repair: -0.28 - lambda_m with lambda = (0.1, 0.5, 1.2)
+    np.testing.assert_allclose(r[:, 4, 1], [-0.38, -0.78, -1.48], rtol=0, atol=1e-12)
     # s = 0 costs nothing but the repair: 0 and -lambda_m
     np.testing.assert_allclose(r[:, 0, 0], 0.0, rtol=0, atol=1e-12)
-    np.testing.assert_allclose(r[:, 0, 1], [-0.2, -0.5, -0.8], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(r[:, 0, 1], [-0.1, -0.5, -1.2], rtol=0, atol=1e-12)
     # uniform mu: mbar = 4.5, weight 0.2 + 0.45 = 0.65; s = 9, nothing: -0.65 * 0.9 = -0.585
     _, r = tables("malware", np.full(10, 0.1), types=1)
     np.testing.assert_allclose(r[0, 9], [-0.585, -0.585 - 0.5], rtol=0, atol=1e-12)
@@ -70,8 +70,8 @@ def test_investment_hand_derived_reward():
     _, r = tables("investment", [0.2] * 5 + [0.0] * 5)
     # s = 5, no: 0.3 * 5/10 - 0.2 * 2 = 0.15 - 0.4 = -0.25
     np.testing.assert_allclose(r[:, 5, 0], -0.25, rtol=0, atol=1e-12)
-    # s = 5, invest: -0.25 - lambda_m, lambda = (0.1, 0.2, 0.4)
-    np.testing.assert_allclose(r[:, 5, 1], [-0.35, -0.45, -0.65], rtol=0, atol=1e-12)
+    # s = 5, invest: -0.25 - lambda_m, lambda = (0.05, 0.2, 1.0)
+    np.testing.assert_allclose(r[:, 5, 1], [-0.3, -0.45, -1.25], rtol=0, atol=1e-12)
     # everyone at 9: mbar = 9; s = 9, no: 0.27 - 1.8 = -1.53 (the unnormalised c * mbar)
     _, r = tables("investment", onehot(10, 9), types=1)
     np.testing.assert_allclose(r[0, 9], [-1.53, -1.53 - 0.2], rtol=0, atol=1e-12)
@@ -107,8 +107,8 @@ def test_virus_hand_derived_tables():
     P, _ = tables("virus", [0.5, 0.5], dynamics="variant")
     np.testing.assert_allclose(P[2, 0, 0], [0.68, 0.32], rtol=0, atol=1e-12)
     np.testing.assert_allclose(P[2, 1, 0], [0.2, 0.8], rtol=0, atol=1e-12)
-    # r(I, distance) = -1 - c_m with c = (0.2, 0.5, 1.0); r(S, out) = 0
-    np.testing.assert_allclose(r[:, 1, 1], [-1.2, -1.5, -2.0], rtol=0, atol=1e-12)
+    # r(I, distance) = -1 - c_m with c = (0.1, 0.5, 1.5); r(S, out) = 0
+    np.testing.assert_allclose(r[:, 1, 1], [-1.1, -1.5, -2.5], rtol=0, atol=1e-12)
     np.testing.assert_allclose(r[:, 0, 0], 0.0, rtol=0, atol=1e-12)
 
 

@@ -6,10 +6,12 @@ Settings (measured when these tests were written, numpy backend):
   a policy deviation of about 1e-6 (bound 1e-4);
 * 200 agents per type, T = 20, beta = 0.1 (at the games' default beta = 1 the
   types are nearly indistinguishable from one trajectory: even the Bayes
-  posterior under the true rewards has ARI ~0.1).  Virus: ARI 0.71 (the
-  Bayes posterior with the true equilibrium policies: 0.74), mean policy
-  deviation ~0.05 vs ~2.2 for MFIRL (under the variant dynamics: 0.06 vs
-  2.5).  Malware: ARI 0.56 (Bayes: 0.62).
+  posterior under the true rewards has ARI ~0.1).  Virus: ARI 0.91 (the
+  Bayes posterior with the true equilibrium policies: 0.89), mean policy
+  deviation 0.05 vs 3.1 for MFIRL (under the variant dynamics: 0.05 vs
+  3.5).  Malware: ARI 0.92 (Bayes: 0.94).  (Re-measured when the games'
+  type constants were spread, envs/__init__.py; with the first constants
+  these were 0.71/0.74 and 0.56/0.62.)
 """
 import numpy as np
 import pytest
@@ -172,8 +174,10 @@ def test_fit_reward_on_exact_counts_recovers_the_equilibrium():
     np.testing.assert_allclose(res.policy, eq.policy, rtol=0, atol=1e-2)
     history = res.log_likelihood_history
     assert history[-1] > history[0] + 0.3
-    # Adam is not a monotone method: allow small dips, none lasting
-    assert np.all(np.diff(history) > -5e-3)
+    # Adam is not a monotone method: allow small dips (measured: at most 0.009
+    # per step, over a few early steps), none lasting: the end is the best
+    assert np.all(np.diff(history) > -2e-2)
+    assert history[-1] >= history.max() - 1e-9
     assert history[-1] > history.max() - 1e-8
     assert res.grad_norm_history[-1] < 1e-4
 
@@ -196,16 +200,16 @@ def test_pemmfirl_recovers_virus_types_and_equilibrium(virus_fits):
     spec, eq, demos, pem, mf = virus_fits
     ari = adjusted_rand_index(demos.types, pem.assignments)
     bayes = _bayes_ari(eq, demos)
-    assert ari > 0.6 and ari > bayes - 0.1            # measured 0.71 vs Bayes 0.74
+    assert ari > 0.8 and ari > bayes - 0.1            # measured 0.91 vs Bayes 0.89
     type_map = match_types(demos.types, pem.assignments, 3)
     ev = evaluate_reward(spec, pem.head, type_map=type_map, temperature=BETA, expert=eq,
                          solver_kwargs=SOLVER, backend="numpy")
     ev_mf = evaluate_reward(spec, mf.head, temperature=BETA, expert=eq, solver_kwargs=SOLVER,
                             backend="numpy")
-    assert ev.mean_policy_deviation < 0.3             # measured ~0.07
+    assert ev.mean_policy_deviation < 0.3             # measured 0.05 (MFIRL 3.1)
     assert ev.mean_policy_deviation < ev_mf.mean_policy_deviation / 5
     assert ev.mean_return_deviation < ev_mf.mean_return_deviation
-    # the oracle (true labels) is in the same range (measured 0.07)
+    # the oracle (true labels) is in the same range (measured 0.06)
     oracle = fit_oracle(spec, demos, **{k: v for k, v in FIT.items() if k != "n_warmup"})
     np.testing.assert_array_equal(oracle.assignments, demos.types)
     ev_or = evaluate_reward(spec, oracle.head, temperature=BETA, expert=eq, solver_kwargs=SOLVER,
@@ -220,7 +224,7 @@ def test_likelihood_increases(virus_fits):
     _, _, _, pem, mf = virus_fits
     for res in (pem, mf):
         history = res.log_likelihood_history
-        assert history[-1] > history[0] + 5.0
+        assert history[-1] > history[0] + 3.0          # measured +6.3 (PEMMFIRL), +4.4
         assert np.all(np.diff(history[-50:]) > -1e-4)
     # MFIRL: the marginal likelihood is the objective (K = 1)
     np.testing.assert_allclose(mf.log_likelihood_history, mf.objective_history, rtol=1e-12)
@@ -236,7 +240,7 @@ def test_transfer_to_variant_dynamics(virus_fits):
                          solver_kwargs=SOLVER, backend="numpy")
     ev_mf = evaluate_reward(variant, mf.head, temperature=BETA, solver_kwargs=SOLVER,
                             backend="numpy")
-    assert ev.mean_policy_deviation < 0.3                   # measured 0.06 (MFIRL 2.5)
+    assert ev.mean_policy_deviation < 0.3                   # measured 0.05 (MFIRL 3.5)
     assert ev.mean_policy_deviation < ev_mf.mean_policy_deviation / 5
 
 
@@ -245,9 +249,9 @@ def test_held_out_likelihood_and_predicted_types(virus_fits):
     test = generate_demonstrations(spec, eq.policy, 100, seed=11)
     q = predict_types(spec, pem, test, backend="numpy")
     np.testing.assert_allclose(q.sum(axis=1), 1.0, rtol=0, atol=1e-12)
-    assert adjusted_rand_index(test.types, q.argmax(axis=1)) > 0.55   # measured 0.70
+    assert adjusted_rand_index(test.types, q.argmax(axis=1)) > 0.75   # measured 0.90
     # K = 3 explains held-out trajectories better than one shared reward
-    # (measured -7.83 vs -9.14 nats per trajectory)
+    # (measured -7.49 vs -9.60 nats per trajectory)
     assert held_out_log_likelihood(spec, pem, test, backend="numpy") > \
         held_out_log_likelihood(spec, mf, test, backend="numpy") + 0.5
     # MFIRL has a single context
@@ -258,7 +262,7 @@ def test_pemmfirl_recovers_malware_types():
     spec, eq, demos = _expert("malware")
     res = fit_pemmfirl(spec, demos, 3, seed=0, **FIT)
     ari = adjusted_rand_index(demos.types, res.assignments)
-    assert ari > 0.45 and ari > _bayes_ari(eq, demos) - 0.15   # measured 0.56 vs 0.62
+    assert ari > 0.8 and ari > _bayes_ari(eq, demos) - 0.1   # measured 0.92 vs 0.94
 
 
 def test_mi_weight_zero_collapses_to_mfirl():
