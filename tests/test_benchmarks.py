@@ -1,0 +1,48 @@
+"""Smoke runs of the benchmark scripts (benchmarks/): they run and print their tables."""
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_bench_pemmfirl_quick(capsys):
+    _load("bench_pemmfirl").main(["--quick", "--backends", "numpy"])
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("| virus | numpy |")]
+    assert len(rows) == 1
+    cells = [c.strip() for c in rows[0].strip("|").split("|")]
+    assert len(cells) == 9
+    assert all(float(c) >= 0 for c in cells[2:7])       # times
+    assert -1.0 <= float(cells[7]) <= 1.0                 # ARI
+
+
+def test_type_identifiability_small(capsys):
+    module = _load("type_identifiability")
+    module.main(["--agents", "20", "--seeds", "2", "--horizons", "10"])
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("| ")][1:]  # no header
+    assert [r.split("|")[1].strip() for r in rows] == [
+        "malware", "malware", "investment", "investment", "virus", "virus"]
+    for row in rows:
+        mean = float(row.split("|")[3].split("±")[0])
+        assert -1.0 <= mean <= 1.0
+
+
+def test_bayes_ari_of_identical_types_is_chance():
+    """Two types with the same constants cannot be told apart: ARI ~ 0."""
+    from tabmfirl import envs
+
+    module = _load("type_identifiability")
+    spec = envs.make("virus", horizon=10, costs=(0.5, 0.5))
+    assert abs(module.bayes_ari(spec, 0.1, 100, seed=0)) < 0.05
+    well_separated = envs.make("virus", horizon=10, costs=(0.0, 3.0))
+    assert module.bayes_ari(well_separated, 0.1, 100, seed=0) > 0.5
