@@ -226,9 +226,21 @@ def test_likelihood_increases(virus_fits):
         history = res.log_likelihood_history
         assert history[-1] > history[0] + 3.0          # measured +6.3 (PEMMFIRL), +4.4
         assert np.all(np.diff(history[-50:]) > -1e-4)
-    # MFIRL: the marginal likelihood is the objective (K = 1)
-    np.testing.assert_allclose(mf.log_likelihood_history, mf.objective_history, rtol=1e-12)
+    # MFIRL (K = 1): the objective is the marginal likelihood minus the
+    # weight decay penalty kappa/2 |omega|^2 (kappa = 0.01 by default)
+    penalty = mf.log_likelihood_history - mf.objective_history
+    assert abs(penalty[0]) < 1e-12 and np.all(penalty[1:] > 0.0)   # zero initial head
+    np.testing.assert_allclose(penalty[-1], 0.005 * np.sum(mf.reward_params ** 2), rtol=0.05)
     assert pem.log_likelihood_history[-1] > mf.log_likelihood_history[-1]
+
+
+def test_weight_decay_zero_objective_is_the_likelihood():
+    spec, _, demos = _expert("virus", horizon=8, n_agents=40)
+    kwargs = {k: v for k, v in FIT.items() if k != "n_warmup"}
+    mf = fit_mfirl(spec, demos, **dict(kwargs, n_iter=30, weight_decay=0.0))
+    np.testing.assert_allclose(mf.log_likelihood_history, mf.objective_history, rtol=1e-12)
+    with pytest.raises(ValueError, match="weight_decay"):
+        fit_mfirl(spec, demos, **dict(kwargs, n_iter=2, weight_decay=-1.0))
 
 
 def test_transfer_to_variant_dynamics(virus_fits):
@@ -270,7 +282,10 @@ def test_mi_weight_zero_collapses_to_mfirl():
     kwargs = dict(FIT, n_iter=40)
     ablation = fit_pemmfirl(spec, demos, 3, mi_weight=0.0, **kwargs)
     kwargs.pop("n_warmup")
-    mf = fit_mfirl(spec, demos, **kwargs)
+    # each of the K = 3 heads sees the pooled data at weight 1/3 and the same
+    # per-parameter weight decay kappa: that is MFIRL with decay 3 kappa
+    # (Adam is invariant to the gradient's scale)
+    mf = fit_mfirl(spec, demos, weight_decay=0.03, **kwargs)
     np.testing.assert_allclose(ablation.posterior, 1 / 3, rtol=0, atol=0)
     for m in range(3):
         np.testing.assert_allclose(ablation.reward[m], mf.reward[0], rtol=0, atol=1e-6)
