@@ -7,6 +7,7 @@ from ._airl import AdversarialResult, fit_mf_airl, fit_pemirl, fit_pemmfirl_adve
 from ._demos import DEMOS_FORMAT, Demonstrations, generate_demonstrations
 from ._equilibrium import METHODS, ConvergenceWarning, EquilibriumResult, solve_equilibrium
 from ._exploitability import best_response, exploitability, regularised_return
+from ._gaussian_types import GaussianTypesResult, fit_pemmfirl_gaussian
 from ._heads import ContextEncoder, RewardHead, ShapingHead
 from ._irl import (IRLResult, fit_mfirl, fit_oracle, fit_pemmfirl, fit_reward,
                    held_out_log_likelihood, predict_types)
@@ -31,7 +32,7 @@ __all__ = [
     "RewardHead", "ShapingHead", "ContextEncoder", "MLP", "Adam", "SGD",
     "Demonstrations", "generate_demonstrations", "DEMOS_FORMAT",
     "IRLResult", "fit_pemmfirl", "fit_mfirl", "fit_oracle", "fit_reward", "predict_types",
-    "held_out_log_likelihood",
+    "held_out_log_likelihood", "GaussianTypesResult", "fit_pemmfirl_gaussian",
     "AdversarialResult", "fit_pemmfirl_adversarial", "fit_mf_airl", "fit_pemirl",
     "RewardEvaluation", "evaluate_reward", "return_deviation", "mean_field_deviation",
     "policy_deviation", "adjusted_rand_index", "normalized_mutual_information",

@@ -61,6 +61,7 @@ left out of the mean and shown as ``-``.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import importlib
 import importlib.util
 import inspect
@@ -139,8 +140,37 @@ def register_method(name: str, fit, **fixed):
     return run
 
 
+def fit_pemmfirl_gaussian_discretised(spec, demos, n_contexts: int, *, latent_dim: int = 1,
+                                      temperature: float = 1.0, n_iter: int = 200,
+                                      learning_rate: float = 0.02, n_warmup: int = 20,
+                                      seed: int = 0, backend: str = "auto", warn: bool = True,
+                                      callback=None):
+    """Continuous-type PEMMFIRL, then its ``n_contexts`` k-means latent centres.
+
+    :func:`tabmfirl.fit_pemmfirl_gaussian` with ``latent_dim`` (default 1)
+    followed by :meth:`~tabmfirl.GaussianTypesResult.discretise` at
+    ``n_contexts`` k-means++ centres of the posterior means (seeded), so the
+    discrete metrics of this module apply.  Other parameters as in the fit.
+
+    Returns
+    -------
+    IRLResult
+        ``method="pemmfirl-gaussian"``; ``seconds``, ``converged`` and
+        ``num_iter`` are the continuous fit's.
+    """
+    from ._gaussian_types import fit_pemmfirl_gaussian
+
+    fit = fit_pemmfirl_gaussian(spec, demos, latent_dim, temperature=temperature, n_iter=n_iter,
+                                learning_rate=learning_rate, n_warmup=n_warmup, seed=seed,
+                                backend=backend, warn=warn, callback=callback)
+    result = fit.discretise(spec, demos, n_contexts, seed=seed, backend=backend)
+    return dataclasses.replace(result, seconds=fit.seconds, converged=fit.converged,
+                               num_iter=fit.num_iter)
+
+
 register_method("pemmfirl", fit_pemmfirl)
 register_method("pemmfirl_no_mi", fit_pemmfirl, mi_weight=0.0)
+register_method("pemmfirl_gaussian", fit_pemmfirl_gaussian_discretised)
 register_method("mfirl", fit_mfirl)
 register_method("oracle", fit_oracle)
 

@@ -66,7 +66,9 @@ One iteration
    state-action indicators, so this is :func:`tabmfirl._irl.mce_log_likelihood`
    (and the head's VJP) applied to the batch: the same code as the discrete
    exact mode (``_irl._reward_step``), not a copy.  One
-   :class:`~tabmfirl.Adam` ascent step on :math:`\omega`.
+   :class:`~tabmfirl.Adam` ascent step on :math:`\omega`, on
+   :math:`\ell(\omega) - \frac\kappa2\|\omega\|^2` with :math:`\kappa` =
+   ``weight_decay`` (the discrete mode's prior).
 5. **Mutual-information term** (design notes, step 5): the encoder ascends the
    Barber-Agakov bound's variational part
 
@@ -583,6 +585,7 @@ def fit_pemmfirl_gaussian(spec: MFGSpec, demos, latent_dim: int, *,
                           temperature: float = 1.0, n_iter: int = 200,
                           learning_rate: float = 0.02, encoder_learning_rate: float = 0.01,
                           n_warmup: int = 20, mi_weight: float = 1.0,
+                          weight_decay: float = 0.01,
                           n_prior_samples: int = 32, n_rollouts: int = 4, tol: float = 1e-6,
                           seed: int = 0, backend: str = "auto", warn: bool = True,
                           callback=None) -> GaussianTypesResult:
@@ -619,6 +622,9 @@ def fit_pemmfirl_gaussian(spec: MFGSpec, demos, latent_dim: int, *,
     mi_weight : float, default 1.0
         :math:`\ge 0`, scales the encoder's step size; 0 is the ablation
         (encoder unused, :math:`z_j = 0`, pooled flow, one reward).
+    weight_decay : float, default 0.01
+        :math:`\kappa \ge 0`: the reward step ascends the objective minus
+        :math:`\frac\kappa2\|\omega\|^2`, as in :func:`tabmfirl.fit_pemmfirl`.
     n_prior_samples : int, default 32
         :math:`n_z` latents drawn from :math:`\mathcal N(0, I)` per iteration.
     n_rollouts : int, default 4
@@ -676,6 +682,7 @@ def fit_pemmfirl_gaussian(spec: MFGSpec, demos, latent_dim: int, *,
                                                   "encoder_learning_rate")
     n_warmup = _check_positive_int(n_warmup, "n_warmup", minimum=0)
     mi_weight = _check_positive_float(mi_weight, "mi_weight", allow_zero=True)
+    weight_decay = _check_positive_float(weight_decay, "weight_decay", allow_zero=True)
     n_z = _check_positive_int(n_prior_samples, "n_prior_samples")
     n_r = _check_positive_int(n_rollouts, "n_rollouts")
     tol = _check_positive_float(tol, "tol")
@@ -719,6 +726,9 @@ def fit_pemmfirl_gaussian(spec: MFGSpec, demos, latent_dim: int, *,
         model, value, grad, _, backward = _batch_step(dyn_spec, head, latents, mean_field,
                                                       state_action, counts, temperature,
                                                       float(N), backend)
+        if weight_decay > 0.0:
+            value -= 0.5 * weight_decay * float(params @ params)
+            grad = grad - weight_decay * params
         objectives.append(value)
         grad_norms.append(float(np.linalg.norm(grad)))
         mi, change = np.nan, 0.0

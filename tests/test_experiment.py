@@ -25,7 +25,7 @@ SOLVER = {"method": "fixed_point", "damping": 0.3, "max_iter": 3000}
 
 
 def test_registry_has_the_methods_and_takes_one_line_additions():
-    for name in ("pemmfirl", "pemmfirl_no_mi", "mfirl", "oracle"):
+    for name in ("pemmfirl", "pemmfirl_no_mi", "pemmfirl_gaussian", "mfirl", "oracle"):
         assert name in METHODS
     if importlib.util.find_spec("tabmfirl._airl") is not None:
         import tabmfirl._airl as airl
@@ -103,6 +103,17 @@ def test_tiny_experiment_writes_cells_tables_and_skips_finished_cells(tmp_path, 
     assert again["ran"] == 0 and again["skipped"] == 4
     assert {p: p.stat().st_mtime_ns for p in (out / "cells").iterdir()} == mtimes
     assert again["rows"] == summary["rows"]
+
+
+def test_gaussian_types_cell(tmp_path):
+    """The continuous-type fit runs as a cell: discretised to K = 3 latent centres."""
+    out = tmp_path / "res"
+    summary = run_experiment(["virus"], ["pemmfirl_gaussian"], 1, out=out, workers=1, **TINY)
+    assert summary["ran"] == 1 and not summary["failed"]
+    record = json.loads(cell_path(out, "virus", "pemmfirl_gaussian", 0).read_text())
+    assert record["fit"]["method"] == "pemmfirl-gaussian" and record["fit"]["num_iter"] == 8
+    assert len(record["metrics"]["type_map"]) == 3
+    assert record["metrics"]["policy_deviation"] >= 0
 
 
 def test_half_written_and_stale_cells_are_redone(tmp_path):
