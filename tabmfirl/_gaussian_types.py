@@ -585,7 +585,7 @@ def fit_pemmfirl_gaussian(spec: MFGSpec, demos, latent_dim: int, *,
                           temperature: float = 1.0, n_iter: int = 200,
                           learning_rate: float = 0.02, encoder_learning_rate: float = 0.01,
                           n_warmup: int = 20, mi_weight: float = 1.0,
-                          weight_decay: float = 0.01,
+                          weight_decay: float = 1.0,
                           n_prior_samples: int = 32, n_rollouts: int = 4, tol: float = 1e-6,
                           seed: int = 0, backend: str = "auto", warn: bool = True,
                           callback=None) -> GaussianTypesResult:
@@ -622,9 +622,12 @@ def fit_pemmfirl_gaussian(spec: MFGSpec, demos, latent_dim: int, *,
     mi_weight : float, default 1.0
         :math:`\ge 0`, scales the encoder's step size; 0 is the ablation
         (encoder unused, :math:`z_j = 0`, pooled flow, one reward).
-    weight_decay : float, default 0.01
-        :math:`\kappa \ge 0`: the reward step ascends the objective minus
-        :math:`\frac\kappa2\|\omega\|^2`, as in :func:`tabmfirl.fit_pemmfirl`.
+    weight_decay : float, default 1.0
+        :math:`\kappa \ge 0`: the reward step maximises the mean causal
+        log-likelihood minus :math:`\frac\kappa2\|M\omega\|^2`, with
+        :math:`M` the head's :meth:`~tabmfirl.RewardHead.decay_mask` (the
+        mean-field weights of a linear head; module docstring of
+        :mod:`tabmfirl._irl`).
     n_prior_samples : int, default 32
         :math:`n_z` latents drawn from :math:`\mathcal N(0, I)` per iteration.
     n_rollouts : int, default 4
@@ -698,6 +701,7 @@ def fit_pemmfirl_gaussian(spec: MFGSpec, demos, latent_dim: int, *,
     encoder = ContextEncoder(S, A, kind="gaussian", latent_dim=d, seed=rng)
     use_mi = mi_weight > 0.0
     params, enc_params = head.get_flat(), encoder.get_flat()
+    decay_mask = head.decay_mask()
     opt_r = Adam(lr=learning_rate)
     opt_e = Adam(lr=mi_weight * encoder_learning_rate) if use_mi else None
     counts = np.concatenate([_demo_counts(states, actions, S, A),
@@ -727,8 +731,9 @@ def fit_pemmfirl_gaussian(spec: MFGSpec, demos, latent_dim: int, *,
                                                       state_action, counts, temperature,
                                                       float(N), backend)
         if weight_decay > 0.0:
-            value -= 0.5 * weight_decay * float(params @ params)
-            grad = grad - weight_decay * params
+            decayed = decay_mask * params
+            value -= 0.5 * weight_decay * float(decayed @ params)
+            grad = grad - weight_decay * decayed
         objectives.append(value)
         grad_norms.append(float(np.linalg.norm(grad)))
         mi, change = np.nan, 0.0

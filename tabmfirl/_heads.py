@@ -255,8 +255,9 @@ class RewardHead(_ContextMixin, _Module):
         ``latent_dim``.
     latent_dim : int, optional
         :math:`d`, dimension of a continuous latent type :math:`z`.
-    kind : {"linear", "mlp"}, optional
-        Linear in a fixed feature map (default) or an MLP.
+    kind : {"linear", "additive", "mlp"}, optional
+        Linear in a fixed feature map (default), the additive-types linear
+        head (discrete types only), or an MLP.
     hidden_sizes : sequence of int, optional
         Hidden layers of the MLP (``kind="mlp"`` only; default (32, 32)).
     activation : str, optional
@@ -293,6 +294,33 @@ class RewardHead(_ContextMixin, _Module):
     :math:`r` unchanged), so compare tables, not weights.  For a latent
     :math:`z` the reward is affine in :math:`z` (and bilinear in
     :math:`(z, \mu)`).
+
+    **Additive types** (``kind="additive"``, discrete types only).  The
+    linear head with its per-type tables restricted to
+
+    .. math::
+
+        r(s, a, \mu, m) = \underbrace{\alpha_{m s} + \beta_{m s}\cdot\mu}_{
+        \text{type's state utility}} + \underbrace{\gamma_{m a}}_{
+        \text{type's action cost}} + \underbrace{\delta_{s a} +
+        \varepsilon_{s a}\cdot\mu}_{\text{shared by all types}},
+
+    i.e. ``bias`` :math:`b_{msa} = \alpha_{ms} + \gamma_{ma} + \delta_{sa}` and
+    ``coef`` :math:`W_{msa} = \beta_{ms} + \varepsilon_{sa}`
+    (:meth:`linear_parameters`), with arrays ``type_state`` :math:`\alpha`
+    ``(K, S)``, ``type_state_coef`` :math:`\beta` ``(K, S, D)``,
+    ``type_action`` :math:`\gamma` ``(K, A)``, ``shared_bias`` :math:`\delta`
+    ``(S, A)`` and ``shared_coef`` :math:`\varepsilon` ``(S, A, D)``.  Types
+    then differ in how much they value states and what each action costs
+    them, not in an arbitrary table per state: a type's cost of an action
+    is the same in every state.  Every three-type game of ``envs`` (costs of
+    repair, investment, distancing) is in this span.  Why it exists: with
+    the free per-state tables of ``"linear"``, a subset of agents who spend
+    their time in states the rest of their type rarely visits can be
+    assigned to another type's cluster at no cost in likelihood (the
+    cluster's reward simply adapts in those states); tying each type's
+    action costs across states removes that freedom (``docs/results.md``,
+    investment).
 
     **MLP** (``kind="mlp"``). :math:`r = g_\omega([e_s, e_a, \mu, e_m])`
     (or :math:`z` in place of :math:`e_m`), a scalar-output :class:`MLP`.
@@ -334,14 +362,24 @@ class RewardHead(_ContextMixin, _Module):
                 f"got {self.mean_field_dim}"
             )
         self.n_contexts, self.latent_dim = _context_spec(n_contexts, latent_dim)
-        if kind not in ("linear", "mlp"):
-            raise ValueError(f"kind must be 'linear' or 'mlp', got {kind!r}")
+        if kind not in ("linear", "additive", "mlp"):
+            raise ValueError(f"kind must be 'linear', 'additive' or 'mlp', got {kind!r}")
+        if kind == "additive" and not self.discrete:
+            raise ValueError("kind='additive' needs discrete types (n_contexts), "
+                             "not a latent_dim")
         self.kind = kind
         S, A, D = self.n_states, self.n_actions, self.mean_field_dim
+        self.mlp = None
         if kind == "linear":
             self.bias = np.zeros((self.embedding_dim, S, A))
             self.coef = np.zeros((self.embedding_dim, S, A, D))
-            self.mlp = None
+        elif kind == "additive":
+            K = self.n_contexts
+            self.type_state = np.zeros((K, S))
+            self.type_state_coef = np.zeros((K, S, D))
+            self.type_action = np.zeros((K, A))
+            self.shared_bias = np.zeros((S, A))
+            self.shared_coef = np.zeros((S, A, D))
         else:
             self.hidden_sizes = _hidden(hidden_sizes)
             n_in = S + A + D + self.context_dim
@@ -350,16 +388,64 @@ class RewardHead(_ContextMixin, _Module):
 
     # -- parameters -----------------------------------------------------------
 
+    _ADDITIVE = ("type_state", "type_state_coef", "type_action", "shared_bias", "shared_coef")
+
     def _named_arrays(self):
         if self.kind == "linear":
             return {"bias": self.bias, "coef": self.coef}
+        if self.kind == "additive":
+            return {name: getattr(self, name) for name in self._ADDITIVE}
         return self.mlp._named_params("mlp.")
 
     def _assign(self, arrays):
         if self.kind == "linear":
             self.bias, self.coef = arrays
+        elif self.kind == "additive":
+            for name, array in zip(self._ADDITIVE, arrays):
+                setattr(self, name, array)
         else:
             self.mlp.params = list(arrays)
+
+    def linear_parameters(self):
+        r"""Per-context ``(bias, coef)`` of a linear or additive head.
+
+        Returns
+        -------
+        bias : ndarray, shape (embedding_dim, S, A)
+        coef : ndarray, shape (embedding_dim, S, A, D)
+            :math:`r = \sum_j c_j (b_{jsa} + W_{jsa}\cdot\mu)` (class Notes).
+
+        Raises
+        ------
+        ValueError
+            For an MLP head.
+        """
+        if self.kind == "linear":
+            return self.bias, self.coef
+        if self.kind == "additive":
+            bias = (self.type_state[:, :, None] + self.type_action[:, None, :]
+                    + self.shared_bias[None])
+            coef = self.type_state_coef[:, :, None, :] + self.shared_coef[None]
+            return bias, coef
+        raise ValueError("an MLP head has no linear parameters")
+
+    def decay_mask(self):
+        """Which parameters weight decay shrinks: 1.0 entries, ordered like ``get_flat()``.
+
+        The mean-field weights of a linear or additive head (``coef``;
+        ``type_state_coef`` and ``shared_coef``): they are fitted on one noisy
+        flow and extrapolate off it, while the biases (action costs, state
+        utilities) are what the data pins down.  Every parameter of an MLP.
+
+        Returns
+        -------
+        ndarray, shape (n_params,)
+        """
+        decayed = {"coef", "type_state_coef", "shared_coef"}
+        if self.kind == "mlp":
+            return np.ones(self.n_params)
+        return flatten_arrays([np.full(a.shape, float(name in decayed))
+                               for name, a in self._named_arrays().items()])
 
     def _meta(self):
         config = (f"kind={self.kind};n_states={self.n_states};n_actions={self.n_actions};"
@@ -434,10 +520,11 @@ class RewardHead(_ContextMixin, _Module):
         return self._tables(mf, contexts)
 
     def _tables(self, mf, contexts):
-        if self.kind == "linear":
+        if self.kind != "mlp":
+            bias, coef = self.linear_parameters()
             c = self._embedding(contexts)                               # (B, C)
-            b = np.einsum("bj,jsa->bsa", c, self.bias)
-            W = np.einsum("bj,jsad->bsad", c, self.coef)
+            b = np.einsum("bj,jsa->bsa", c, bias)
+            W = np.einsum("bj,jsad->bsad", c, coef)
             r = b[:, None] + np.einsum("bsad,btd->btsa", W, mf)
         else:
             r = self.mlp.forward(self._mlp_inputs(mf, contexts))[0][..., 0]
@@ -467,6 +554,12 @@ class RewardHead(_ContextMixin, _Module):
         return self._vjp(mf, contexts, G)
 
     def _vjp(self, mf, contexts, G):
+        if self.kind == "additive":                   # chain rule through linear_parameters
+            c = self._embedding(contexts)
+            g_bias = np.einsum("bj,btsa->jsa", c, G)
+            g_coef = np.einsum("bj,btsa,btd->jsad", c, G, mf)
+            return flatten_arrays([g_bias.sum(axis=2), g_coef.sum(axis=2), g_bias.sum(axis=1),
+                                   g_bias.sum(axis=0), g_coef.sum(axis=0)])
         if self.kind == "linear":
             c = self._embedding(contexts)                               # (B, C)
             g_bias = np.einsum("bj,btsa->jsa", c, G)

@@ -100,8 +100,9 @@ def _check_flows(a, b, name_a, name_b, ndim):
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     if a.ndim != ndim or a.shape != b.shape:
-        raise ValueError(f"{name_a} and {name_b} must have the same {ndim}-D shape, "
-                         f"got {a.shape} and {b.shape}")
+        axes = "(K, T+1, S)" if ndim == 3 else "(K, T, S, A)"
+        raise ValueError(f"{name_a} and {name_b} must both have shape {axes} (one row per "
+                         f"type; add a leading axis for one type), got {a.shape} and {b.shape}")
     return a, b
 
 
@@ -551,8 +552,8 @@ def learned_game(spec: MFGSpec, learned, type_map=None) -> MFGSpec:
         return spec.replace(reward=_mlp_head_reward, n_contexts=K,
                             params=_pack_mlp(spec.params, learned, type_map))
     if isinstance(learned, RewardHead):
-        bias = learned.bias[type_map]
-        coef = learned.coef[type_map]
+        bias, coef = learned.linear_parameters()
+        bias, coef = bias[type_map], coef[type_map]
         return spec.replace(reward=_linear_head_reward, n_contexts=K,
                             params=_pack_linear(spec.params, bias, coef))
     return spec.replace(reward=np.ascontiguousarray(tables[type_map]), n_contexts=K)

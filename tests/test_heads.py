@@ -59,7 +59,7 @@ def reward_heads(draw):
     joint = draw(st.booleans())
     discrete = draw(st.booleans())
     n_ctx = draw(st.integers(1, 3))
-    kind = draw(st.sampled_from(["linear", "mlp"]))
+    kind = draw(st.sampled_from(["linear", "mlp"] + (["additive"] if discrete else [])))
     activation = draw(st.sampled_from(ACT_NAMES))
     rng = np.random.default_rng(draw(SEEDS))
     head = RewardHead(S, A, S * A if joint else S,
@@ -133,6 +133,63 @@ def test_all_contexts_default():
     mf = _random_mean_field(rng, (4, 5), 3)
     tables = head.reward_tables(mf)  # contexts=None -> 0..K-1
     np.testing.assert_allclose(tables[2], head.reward_table(mf[2], 2), rtol=1e-14, atol=0)
+
+
+def test_additive_head_is_the_linear_head_at_its_linear_parameters():
+    rng = np.random.default_rng(1)
+    S, A, D, K = 4, 3, 4, 3
+    head = RewardHead(S, A, D, n_contexts=K, kind="additive")
+    assert head.n_params == K * S + K * S * D + K * A + S * A + S * A * D
+    head.set_flat(rng.normal(size=head.n_params))
+    bias, coef = head.linear_parameters()
+    assert bias.shape == (K, S, A) and coef.shape == (K, S, A, D)
+    # b_msa = alpha_ms + gamma_ma + delta_sa, W_msa = beta_ms + eps_sa (class Notes)
+    m, s_, a = 2, 1, 0
+    assert bias[m, s_, a] == pytest.approx(head.type_state[m, s_] + head.type_action[m, a]
+                                           + head.shared_bias[s_, a], abs=1e-14)
+    np.testing.assert_allclose(coef[m, s_, a], head.type_state_coef[m, s_]
+                               + head.shared_coef[s_, a], rtol=0, atol=1e-14)
+    linear = RewardHead(S, A, D, n_contexts=K)
+    linear.bias, linear.coef = bias, coef
+    mf = _random_mean_field(rng, (K, 5), D)
+    np.testing.assert_allclose(head.reward_tables(mf), linear.reward_tables(mf),
+                               rtol=0, atol=1e-13)
+    # a type's action cost is the same in every state: the action contrast of
+    # two types differs by a state-independent amount
+    contrast = bias[:, :, 1] - bias[:, :, 0]
+    np.testing.assert_allclose(contrast[0] - contrast[1],
+                               np.full(S, contrast[0, 0] - contrast[1, 0]), atol=1e-13)
+
+
+def test_decay_mask_selects_the_mean_field_weights():
+    linear = RewardHead(3, 2, 3, n_contexts=2)
+    mask = linear.decay_mask()
+    np.testing.assert_array_equal(mask, np.r_[np.zeros(linear.bias.size),
+                                               np.ones(linear.coef.size)])
+    additive = RewardHead(3, 2, 3, n_contexts=2, kind="additive")
+    additive.set_flat(np.arange(additive.n_params, dtype=float))
+    mask = additive.decay_mask()
+    decayed = additive.get_flat()[mask == 1.0]
+    expected = np.r_[additive.type_state_coef.ravel(), additive.shared_coef.ravel()]
+    np.testing.assert_array_equal(np.sort(decayed), np.sort(expected))
+    mlp = RewardHead(3, 2, 3, n_contexts=2, kind="mlp", hidden_sizes=(4,), seed=0)
+    np.testing.assert_array_equal(mlp.decay_mask(), 1.0)
+    with pytest.raises(ValueError, match="no linear parameters"):
+        mlp.linear_parameters()
+
+
+def test_additive_head_needs_discrete_types_and_round_trips(tmp_path):
+    with pytest.raises(ValueError, match="additive.*discrete"):
+        RewardHead(3, 2, 3, latent_dim=2, kind="additive")
+    with pytest.raises(ValueError, match="'linear', 'additive' or 'mlp'"):
+        RewardHead(3, 2, 3, n_contexts=2, kind="tabular")
+    head = RewardHead(3, 2, 3, n_contexts=2, kind="additive")
+    head.set_flat(np.random.default_rng(0).normal(size=head.n_params))
+    head.save(tmp_path / "h.npz")
+    other = RewardHead(3, 2, 3, n_contexts=2, kind="additive").load(tmp_path / "h.npz")
+    np.testing.assert_array_equal(other.get_flat(), head.get_flat())
+    with pytest.raises(ValueError):
+        RewardHead(3, 2, 3, n_contexts=2).load(tmp_path / "h.npz")
 
 
 def test_linear_head_represents_malware_reward_exactly():

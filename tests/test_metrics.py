@@ -39,8 +39,11 @@ def test_mean_field_deviation_sums_kl_over_time():
     expected0 = 0.5 * np.log(2.0) + 0.5 * np.log(2.0 / 3.0) + np.log(2.0)
     np.testing.assert_allclose(mean_field_deviation(mu_e, mu_l), [expected0, 0.0],
                                rtol=0, atol=1e-14)
-    with pytest.raises(ValueError, match="same 3-D shape"):
+    with pytest.raises(ValueError, match=r"shape \(K, T\+1, S\)"):
         mean_field_deviation(mu_e, mu_l[:, :2])
+    # one type without its leading axis: the message says how to fix it
+    with pytest.raises(ValueError, match="add a leading axis"):
+        mean_field_deviation(mu_e[0], mu_l[0])
 
 
 def test_policy_deviation_weights_kl_by_expert_flow():
