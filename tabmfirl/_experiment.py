@@ -94,8 +94,8 @@ METRICS = ("ari", "bayes_ari", "nmi", "return_deviation", "mean_field_deviation"
            "transfer_policy_deviation", "held_out_log_likelihood", "held_out_ari",
            "train_log_likelihood", "fit_seconds")
 
-_OPTIONS = ("temperature", "n_iter", "learning_rate", "n_warmup", "seed", "backend", "warn",
-            "checkpoint", "checkpoint_every", "callback")
+_OPTIONS = ("temperature", "n_iter", "learning_rate", "n_warmup", "reward_kind", "seed",
+            "backend", "warn", "checkpoint", "checkpoint_every", "callback")
 
 #: Method name -> fit function (module docstring).
 METHODS = {}
@@ -143,8 +143,8 @@ def register_method(name: str, fit, **fixed):
 def fit_pemmfirl_gaussian_discretised(spec, demos, n_contexts: int, *, latent_dim: int = 1,
                                       temperature: float = 1.0, n_iter: int = 200,
                                       learning_rate: float = 0.02, n_warmup: int = 20,
-                                      seed: int = 0, backend: str = "auto", warn: bool = True,
-                                      callback=None):
+                                      reward_kind: str = "linear", seed: int = 0,
+                                      backend: str = "auto", warn: bool = True, callback=None):
     """Continuous-type PEMMFIRL, then its ``n_contexts`` k-means latent centres.
 
     :func:`tabmfirl.fit_pemmfirl_gaussian` with ``latent_dim`` (default 1)
@@ -161,7 +161,8 @@ def fit_pemmfirl_gaussian_discretised(spec, demos, n_contexts: int, *, latent_di
     from ._gaussian_types import fit_pemmfirl_gaussian
 
     fit = fit_pemmfirl_gaussian(spec, demos, latent_dim, temperature=temperature, n_iter=n_iter,
-                                learning_rate=learning_rate, n_warmup=n_warmup, seed=seed,
+                                learning_rate=learning_rate, n_warmup=n_warmup,
+                                reward_kind=reward_kind, seed=seed,
                                 backend=backend, warn=warn, callback=callback)
     result = fit.discretise(spec, demos, n_contexts, seed=seed, backend=backend)
     return dataclasses.replace(result, seconds=fit.seconds, converged=fit.converged,
@@ -338,7 +339,7 @@ def run_cell(game: str, method: str, seed: int, *, settings: dict) -> dict:
         Seed of the demonstrations (held-out: ``seed + 1000003``) and of the fit.
     settings : dict
         ``agents`` (per type), ``types``, ``horizon``, ``temperature``,
-        ``n_iter``, ``n_warmup``, ``learning_rate``, ``held_out_agents``
+        ``n_iter``, ``n_warmup``, ``learning_rate``, ``reward_kind``, ``held_out_agents``
         (0: none), ``backend``.
 
     Returns
@@ -369,7 +370,8 @@ def run_cell(game: str, method: str, seed: int, *, settings: dict) -> dict:
                                            seed=seed + 1000003)
     fit = METHODS[method]
     result = fit(spec, demos, s["types"], temperature=s["temperature"], n_iter=s["n_iter"],
-                 n_warmup=s["n_warmup"], learning_rate=s["learning_rate"], seed=seed,
+                 n_warmup=s["n_warmup"], learning_rate=s["learning_rate"],
+                 reward_kind=s.get("reward_kind", "linear"), seed=seed,
                  backend=s["backend"], warn=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -419,7 +421,7 @@ def _finished(path, settings):
 
 DEFAULT_SETTINGS = {"agents": 100, "types": 3, "horizon": 20, "temperature": 0.1,
                     "n_iter": 150, "n_warmup": 30, "learning_rate": 0.02,
-                    "held_out_agents": 50, "backend": "numpy"}
+                    "reward_kind": "linear", "held_out_agents": 50, "backend": "numpy"}
 
 
 def run_experiment(games, methods, seeds, *, out, workers=None, log=None, scheduler=None,
@@ -451,7 +453,9 @@ def run_experiment(games, methods, seeds, *, out, workers=None, log=None, schedu
     **settings
         Overrides of :data:`DEFAULT_SETTINGS` (``agents``, ``types``,
         ``horizon``, ``temperature``, ``n_iter``, ``n_warmup``,
-        ``learning_rate``, ``held_out_agents``, ``backend``).
+        ``learning_rate``, ``reward_kind`` (of every method's reward head:
+        ``"linear"``, ``"additive"`` or ``"mlp"``), ``held_out_agents``,
+        ``backend``).
 
     Returns
     -------

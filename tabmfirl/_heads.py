@@ -239,6 +239,10 @@ class _Module:
 # ---------------------------------------------------------------------------
 
 
+#: The kinds of :class:`RewardHead`.
+REWARD_KINDS = ("linear", "additive", "mlp")
+
+
 class RewardHead(_ContextMixin, _Module):
     r"""Reward :math:`f_\omega(s, a, \mu, m)` of a type-dependent mean field game.
 
@@ -362,7 +366,7 @@ class RewardHead(_ContextMixin, _Module):
                 f"got {self.mean_field_dim}"
             )
         self.n_contexts, self.latent_dim = _context_spec(n_contexts, latent_dim)
-        if kind not in ("linear", "additive", "mlp"):
+        if kind not in REWARD_KINDS:
             raise ValueError(f"kind must be 'linear', 'additive' or 'mlp', got {kind!r}")
         if kind == "additive" and not self.discrete:
             raise ValueError("kind='additive' needs discrete types (n_contexts), "

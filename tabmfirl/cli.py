@@ -198,6 +198,7 @@ _FIT_EXAMPLES = """examples:
 
 def _add_fit(subparsers):
     from tabmfirl._experiment import METHODS
+    from tabmfirl._heads import REWARD_KINDS
 
     parser = subparsers.add_parser(
         "fit", help="fit a reward (and types) to demonstrations; resumable",
@@ -222,6 +223,9 @@ def _add_fit(subparsers):
     parser.add_argument("--warmup", type=int, default=50,
                         help="iterations with the initial posterior held (default 50)")
     parser.add_argument("--lr", type=float, default=0.02, help="Adam step size (default 0.02)")
+    parser.add_argument("--reward-kind", default="linear", choices=REWARD_KINDS,
+                        help="reward head: linear (default), additive (types differ in state "
+                             "utilities and action costs), mlp")
     parser.add_argument("--checkpoint-every", type=int, default=10,
                         help="checkpoint period in iterations (default 10)")
     parser.add_argument("--progress-every", type=int, default=10,
@@ -303,7 +307,8 @@ def _cmd_fit(args) -> int:
     config = {"format": "tabmfirl.fit_run/1", "method": args.method,
               "demos": os.path.abspath(args.demos), "game": demos.game,
               "params": demos.params, "types": K, "temperature": beta, "n_iter": args.iters,
-              "n_warmup": args.warmup, "learning_rate": args.lr, "seed": args.seed,
+              "n_warmup": args.warmup, "learning_rate": args.lr,
+              "reward_kind": args.reward_kind, "seed": args.seed,
               "backend": args.backend, "checkpoint_every": args.checkpoint_every}
     config_path = os.path.join(out, "config.json")
     checkpoint = os.path.join(out, "checkpoint.npz")
@@ -341,8 +346,8 @@ def _cmd_fit(args) -> int:
     try:
         result = METHODS[args.method](
             spec, demos, K, temperature=beta, n_iter=args.iters, n_warmup=args.warmup,
-            learning_rate=args.lr, seed=args.seed, backend=args.backend, warn=False,
-            checkpoint=checkpoint, checkpoint_every=args.checkpoint_every, callback=progress)
+            learning_rate=args.lr, reward_kind=args.reward_kind, seed=args.seed,
+            backend=args.backend, warn=False, checkpoint=checkpoint, checkpoint_every=args.checkpoint_every, callback=progress)
     except (ValueError, RuntimeError) as error:
         raise CommandError(str(error)) from None
     path = save_result(os.path.join(out, "result.npz"), result, extra=config)
@@ -460,6 +465,8 @@ def _cmd_evaluate(args) -> int:
 
 
 def _add_experiment(subparsers):
+    from tabmfirl._heads import REWARD_KINDS
+
     parser = subparsers.add_parser(
         "experiment", help="run a (game x method x seed) grid; resumable",
         description="For every (game, method, seed) cell: solve the expert equilibrium,\n"
@@ -487,6 +494,8 @@ def _add_experiment(subparsers):
     parser.add_argument("--iters", type=int, default=150, help="fit iterations (default 150)")
     parser.add_argument("--warmup", type=int, default=30, help="PEMMFIRL warm-up (default 30)")
     parser.add_argument("--lr", type=float, default=0.02, help="Adam step size (default 0.02)")
+    parser.add_argument("--reward-kind", default="linear", choices=REWARD_KINDS,
+                        help="reward head of every method: linear (default), additive, mlp")
     parser.add_argument("--held-out-agents", type=int, default=50,
                         help="held-out agents per type (default 50; 0: none)")
     parser.add_argument("--out", default="results", help="output folder (default results/)")
@@ -521,7 +530,7 @@ def _cmd_experiment(args) -> int:
             games, methods, args.seeds, out=args.out, workers=args.workers,
             log=lambda line: print(line, file=sys.stderr, flush=True), agents=args.agents,
             types=args.types, horizon=args.horizon, temperature=args.beta, n_iter=args.iters,
-            n_warmup=args.warmup, learning_rate=args.lr,
+            n_warmup=args.warmup, learning_rate=args.lr, reward_kind=args.reward_kind,
             held_out_agents=args.held_out_agents, backend=args.backend,
             scheduler=args.scheduler)
     except (ValueError, OSError, ImportError) as error:

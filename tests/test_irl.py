@@ -294,6 +294,30 @@ def test_mi_weight_zero_collapses_to_mfirl():
         np.testing.assert_allclose(ablation.policy[m], mf.policy[0], rtol=0, atol=1e-6)
 
 
+def test_screened_start_keeps_the_most_likely_short_fit():
+    from tabmfirl._irl import SCREEN_ITERATIONS, SCREENED_STARTS, _fit, _screened_posterior
+
+    spec, _, demos = _expert("virus", horizon=6, n_agents=30)
+    options = {"mi_weight": 1.0, "reward_kind": "linear", "hidden_sizes": (), "temperature": BETA,
+               "learning_rate": 0.02, "init_smoothing": 0.2, "n_warmup": 3, "tol": 1e-6,
+               "backend": "numpy", "weight_decay": 1.0}
+    chosen = _screened_posterior("pemmfirl-exact", spec, demos, 3, np.random.default_rng(7),
+                                 options)
+    rng = np.random.default_rng(7)
+    fits = [_fit("pemmfirl-exact", spec, demos, 3, init=start, seed=int(rng.integers(2 ** 32)),
+                 warn=False, n_iter=3 + SCREEN_ITERATIONS, **options)
+            for start in SCREENED_STARTS]
+    lls = [f.log_likelihood_history[-1] for f in fits]
+    np.testing.assert_array_equal(chosen, fits[int(np.argmax(lls))].posterior)
+    # the default fit starts from it: same posterior during the warm-up
+    seen = []
+    fit_pemmfirl(spec, demos, 3, seed=7, **dict(FIT, n_iter=2, n_warmup=3),
+                 callback=lambda i, info: seen.append(info["posterior"].copy()))
+    rng = np.random.default_rng(7)
+    np.testing.assert_array_equal(seen[0], _screened_posterior(
+        "pemmfirl-exact", spec, demos, 3, rng, dict(options, n_warmup=3)))
+
+
 def test_determinism_by_seed():
     spec, _, demos = _expert("virus", horizon=8, n_agents=40)
     kwargs = dict(FIT, n_iter=25, n_warmup=5, init="random")
