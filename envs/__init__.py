@@ -32,7 +32,7 @@ least 0.95 on 200 agents per type at temperature 0.1 and horizon 50
 (``benchmarks/type_identifiability.py`` measures it).  Type recovery cannot be
 tested on types that the data cannot tell apart: the first constants we used
 (malware 0.2/0.5/0.8, investment 0.1/0.2/0.4, virus 0.2/0.5/1.0) capped that
-reference at 0.65-0.87 (``docs/results.md``); pass them explicitly
+reference at 0.67-0.89 (0.48-0.74 at horizon 20); pass them explicitly
 (``repair_costs=``, ``invest_costs=``, ``costs=``) to reproduce the old games.
 """
 from importlib import import_module
