@@ -95,12 +95,13 @@ One iteration
    are nearly uniform noise) and the reward gets no MI signal.
 
 Initialisation (ours, as in the exact mode): the linear head and the
-shaping table start at 0 (uniform sampler).  With ``init="kmeans"`` and
-:math:`\lambda > 0` the encoder is first trained for ``n_pretrain`` Adam
-steps to predict the k-means++ clusters of the demonstrations' state-action
-frequency vectors (soft targets :math:`(1-\varepsilon) e_{c_j} +
-\varepsilon/K`, the exact mode's :math:`q^{(0)}`); ``init="random"`` skips
-it.  Without it the loop must break the symmetry between types by itself,
+shaping table start at 0 (uniform sampler).  With ``init="mixture"``
+(default) or ``"kmeans"`` and :math:`\lambda > 0` the encoder is first
+trained for ``n_pretrain`` Adam steps to predict the clusters of the exact
+mode's start of that name (a mixture of stationary policies fitted by EM,
+or k-means++ on the state-action frequency vectors; soft targets
+:math:`(1-\varepsilon) e_{c_j} + \varepsilon/K`, the exact mode's
+:math:`q^{(0)}`); ``init="random"`` skips it.  Without it the loop must break the symmetry between types by itself,
 which it did not do in our measurements (virus and malware, 3 types: ARI 0
 with ``init="random"``, the sampler types separate but all demonstrations
 go to one of them).
@@ -613,8 +614,8 @@ def _fit_adversarial(method, spec, demos, n_contexts, *, types, mean_field_rewar
     mi_weight = _check_positive_float(mi_weight, "mi_weight", allow_zero=True)
     weight_decay = _check_positive_float(weight_decay, "weight_decay", allow_zero=True)
     tol = _check_positive_float(tol, "tol")
-    if init not in ("kmeans", "random"):
-        raise ValueError(f"init must be 'kmeans' or 'random', got {init!r}")
+    if init not in ("mixture", "kmeans", "random"):
+        raise ValueError(f"init must be 'mixture', 'kmeans' or 'random', got {init!r}")
     smoothing = _check_fraction(init_smoothing, "init_smoothing")
     n_pretrain = _check_positive_int(n_pretrain, "n_pretrain", minimum=0)
     states, actions = _trajectories(spec, demos)
@@ -649,8 +650,8 @@ def _fit_adversarial(method, spec, demos, n_contexts, *, types, mean_field_rewar
     if types:
         encoder = ContextEncoder(S, A, n_contexts=K, seed=rng)
         # a resumed run restores the pre-trained (and trained) encoder below
-        if state is None and use_mi and init == "kmeans" and n_pretrain > 0:
-            targets = _initial_posterior(states, actions, K, S, A, "kmeans", smoothing, rng)
+        if state is None and use_mi and init != "random" and n_pretrain > 0:
+            targets = _initial_posterior(states, actions, K, S, A, init, smoothing, rng)
             _pretrain_encoder(encoder, states, actions, targets, n_pretrain,
                               encoder_learning_rate)
     params = head.get_flat()
@@ -791,7 +792,7 @@ def fit_pemmfirl_adversarial(spec: MFGSpec, demos, n_contexts: int, *,
                              learning_rate: float = 0.02, encoder_learning_rate: float = 0.02,
                              weight_decay: float = 0.01, shaping: str = "state",
                              mi_weight: float = 1.0, n_sampler_agents: int = 100,
-                             n_encoder_steps: int = 1, init: str = "kmeans",
+                             n_encoder_steps: int = 1, init: str = "mixture",
                              init_smoothing: float = 0.2, n_pretrain: int = 100,
                              tol: float = 0.02, seed: int = 0, backend: str = "auto",
                              warn: bool = True, checkpoint=None,
@@ -838,12 +839,14 @@ def fit_pemmfirl_adversarial(spec: MFGSpec, demos, n_contexts: int, *,
         Sampler agents rolled out per type and iteration.
     n_encoder_steps : int, default 1
         Encoder steps per iteration on the same sampler batch.
-    init : {"kmeans", "random"}
-        Encoder pre-training on k-means clusters, or none.
+    init : {"mixture", "kmeans", "random"}
+        Encoder pre-training on the clusters of a stationary-policy mixture
+        or of k-means (the exact mode's starts, :mod:`tabmfirl._irl`), or
+        none.
     init_smoothing : float, default 0.2
-        :math:`\varepsilon` of the k-means targets.
+        :math:`\varepsilon` of the pre-training targets.
     n_pretrain : int, default 100
-        Pre-training steps (``init="kmeans"``, :math:`\lambda > 0`).
+        Pre-training steps (``init`` not ``"random"``, :math:`\lambda > 0`).
     tol : float, default 0.02
         Converged when the mean discriminator loss of the last
         ``min(20, n_iter)`` iterations is within ``tol`` of :math:`\log 4`.
@@ -890,7 +893,7 @@ def fit_pemirl(spec: MFGSpec, demos, n_contexts: int, *, reward_kind: str = "lin
                hidden_sizes=(32, 32), temperature: float = 1.0, n_iter: int = 300,
                learning_rate: float = 0.02, encoder_learning_rate: float = 0.02,
                weight_decay: float = 0.01, shaping: str = "state", mi_weight: float = 1.0,
-               n_sampler_agents: int = 100, n_encoder_steps: int = 1, init: str = "kmeans",
+               n_sampler_agents: int = 100, n_encoder_steps: int = 1, init: str = "mixture",
                init_smoothing: float = 0.2, n_pretrain: int = 100, tol: float = 0.02,
                seed: int = 0, backend: str = "auto", warn: bool = True, checkpoint=None,
                checkpoint_every: int = 10) -> AdversarialResult:
