@@ -101,8 +101,9 @@ trained for ``n_pretrain`` Adam steps to predict the clusters of the exact
 mode's start of that name (a mixture of stationary policies fitted by EM,
 or k-means++ on the state-action frequency vectors; soft targets
 :math:`(1-\varepsilon) e_{c_j} + \varepsilon/K`, the exact mode's
-:math:`q^{(0)}`); ``init="random"`` skips it.  Without it the loop must break the symmetry between types by itself,
-which it did not do in our measurements (virus and malware, 3 types: ARI 0
+:math:`q^{(0)}`); ``init="random"`` skips it.  Without it the loop must
+break the symmetry between types by itself, which it did not do in our
+measurements (virus and malware, 3 types: ARI 0
 with ``init="random"``, the sampler types separate but all demonstrations
 go to one of them).
 
@@ -154,7 +155,10 @@ counter and that generator's state) is written every ``checkpoint_every``
 iterations, so a stopped or killed run resumes bit-identically
 (:mod:`tabmfirl._checkpoint`).
 
-Measured (numpy backend, 3 types, :math:`T = 10`, :math:`\beta = 0.2`, 100
+Measured with the first type constants of the games (virus distancing
+costs 0.2/0.5/1.0, malware repair costs 0.2/0.5/0.8) and k-means
+pre-training; ``docs/results.md`` has the table for the current games.
+(numpy backend, 3 types, :math:`T = 10`, :math:`\beta = 0.2`, 100
 agents per type, 200 iterations, two demonstration seeds; the exact mode and
 the Bayes posterior under the true policies for reference): the
 discriminator loss reaches :math:`\log 4 \pm 0.003` and the demonstrations'
