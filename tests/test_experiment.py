@@ -214,6 +214,24 @@ def test_fit_resume_and_evaluate_commands(demos_file, tmp_path, capsys):
     assert "policy deviation" in out and "variant dynamics" in out
 
 
+def test_fit_and_evaluate_with_the_additive_head(demos_file, tmp_path, capsys):
+    demos, held = demos_file
+    run = tmp_path / "run"
+    assert main(["fit", "--method", "pemmfirl", "--demos", str(demos), "--out", str(run),
+                 "--beta", "0.1", "--warmup", "2", "--iters", "5", "--reward-kind", "additive",
+                 "--json"]) == 0
+    capsys.readouterr()
+    result, extra = load_result(run / "result.npz")
+    assert result.head.kind == "additive" and extra["reward_kind"] == "additive"
+    assert main(["evaluate", str(run), "--held-out", str(held), "--json"]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    assert metrics["policy_deviation"] >= 0
+    # a rerun with another head is refused (it would not resume the same fit)
+    assert main(["fit", "--method", "pemmfirl", "--demos", str(demos), "--out", str(run),
+                 "--beta", "0.1", "--warmup", "2", "--iters", "5"]) == 2
+    assert "reward_kind" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("argv, message", [
     (["fit", "--method", "nope", "--demos", "{demos}", "--out", "{tmp}/r"], "unknown method"),
     (["fit", "--method", "mfirl", "--demos", "{tmp}/missing.npz", "--out", "{tmp}/r"],

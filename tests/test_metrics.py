@@ -242,3 +242,19 @@ def test_mlp_head_reward_matches_the_head(activation):
     np.testing.assert_allclose(out, expected[1, 3], rtol=0, atol=1e-14)
     # the game's own transition still reads its leading parameters
     np.testing.assert_array_equal(game.params[:2], spec.params)
+
+
+def test_learned_game_of_an_additive_head_is_its_linear_equivalent():
+    from tabmfirl import RewardHead, envs, solve_equilibrium
+    from tabmfirl._metrics import learned_game
+
+    spec = envs.make("virus", types=3, horizon=6)
+    head = RewardHead(2, 2, 2, n_contexts=3, kind="additive")
+    head.set_flat(np.random.default_rng(3).normal(scale=0.3, size=head.n_params))
+    linear = RewardHead(2, 2, 2, n_contexts=3)
+    linear.bias, linear.coef = head.linear_parameters()
+    a = solve_equilibrium(learned_game(spec, head, [2, 0, 1]), temperature=0.5,
+                          backend="numpy")
+    b = solve_equilibrium(learned_game(spec, linear, [2, 0, 1]), temperature=0.5,
+                          backend="numpy")
+    np.testing.assert_array_equal(a.policy, b.policy)
