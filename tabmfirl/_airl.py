@@ -815,8 +815,10 @@ def fit_pemmfirl_adversarial(spec: MFGSpec, demos, n_contexts: int, *,
         ``states (N, T+1)``, ``actions (N, T)``; ``types`` is never read.
     n_contexts : int
         :math:`K`.
-    reward_kind : {"linear", "mlp"}
-        :class:`~tabmfirl.RewardHead` kind (the linear head starts at 0).
+    reward_kind : {"linear", "additive", "mlp"}
+        :class:`~tabmfirl.RewardHead` kind (linear and additive heads start
+        at 0; ``"additive"``: types differ in state utilities and action
+        costs, ``docs/heads.md``).
     hidden_sizes : tuple of int
         MLP head only.
     temperature : float, default 1.0

@@ -644,7 +644,7 @@ def fit_reward(spec: MFGSpec, counts, mean_field, *, state_action=None,
     mean_field : ndarray, shape (K, T+1, S)
     state_action : ndarray, shape (K, T, S, A), optional
         Default ``counts / W_m``.
-    reward_kind : {"linear", "mlp"}
+    reward_kind : {"linear", "additive", "mlp"}
     hidden_sizes : tuple of int
         MLP head only.
     temperature : float, default 1.0
@@ -895,8 +895,10 @@ def fit_pemmfirl(spec: MFGSpec, demos, n_contexts: int, *, reward_kind: str = "l
         is never read.
     n_contexts : int
         :math:`K`, number of types to learn.
-    reward_kind : {"linear", "mlp"}
-        :class:`~tabmfirl.RewardHead` kind (the linear head starts at 0).
+    reward_kind : {"linear", "additive", "mlp"}
+        :class:`~tabmfirl.RewardHead` kind (linear and additive heads start
+        at 0; ``"additive"``: types differ in state utilities and action
+        costs, ``docs/heads.md``).
     hidden_sizes : tuple of int
         MLP head only.
     temperature : float, default 1.0
