@@ -604,7 +604,7 @@ def _fit_adversarial(method, spec, demos, n_contexts, *, types, mean_field_rewar
                      encoder_learning_rate, weight_decay, n_sampler_agents,
                      n_encoder_steps, init, init_smoothing, n_pretrain, tol, seed, backend,
                      warn, shaping_kind="state", fixed_types=None, checkpoint=None,
-                     checkpoint_every=10):
+                     checkpoint_every=10, callback=None):
     start = time.perf_counter()
     backend = resolve_backend(backend)
     temperature = _check_temperature(temperature, allow_zero=False)
@@ -748,6 +748,10 @@ def _fit_adversarial(method, spec, demos, n_contexts, *, types, mean_field_rewar
                                        or iteration + 1 == n_iter):
             _save_loop(checkpoint, config, vectors, optimisers, histories, rng,
                        {"iteration": iteration + 1})
+        if callback is not None:
+            callback(iteration, {"objective": loss, "loss": loss,
+                                 "log_likelihood": log_liks[-1], "grad_norm": grad_norms[-1],
+                                 "mi": mi, "posterior": posterior})
     window = min(20, len(losses))
     converged = bool(abs(np.mean(losses[-window:]) - LOG4) < tol)
     if not converged and warn:
@@ -800,7 +804,7 @@ def fit_pemmfirl_adversarial(spec: MFGSpec, demos, n_contexts: int, *,
                              init_smoothing: float = 0.2, n_pretrain: int = 100,
                              tol: float = 0.02, seed: int = 0, backend: str = "auto",
                              warn: bool = True, checkpoint=None,
-                             checkpoint_every: int = 10) -> AdversarialResult:
+                             checkpoint_every: int = 10, callback=None) -> AdversarialResult:
     r"""PEMMFIRL with the ``adversarial`` (AIRL) reward update and :math:`K` discrete types.
 
     See the module docstring of :mod:`tabmfirl._airl` for the iteration
@@ -879,6 +883,16 @@ def fit_pemmfirl_adversarial(spec: MFGSpec, demos, n_contexts: int, *,
         returned as it is.
     checkpoint_every : int, default 10
         Write the checkpoint every this many iterations, and after the last.
+    callback : callable, optional
+        ``callback(iteration, info)`` after each iteration (and after that
+        iteration's checkpoint, if one is written), with ``info`` a dict of
+        ``objective`` and ``loss`` (both the discriminator loss :math:`L_D`,
+        minimised), ``log_likelihood`` (the monitored marginal log-likelihood
+        per demonstration), ``grad_norm`` (of the reward head's update),
+        ``mi`` (:math:`J` on this iteration's sampler batch; 0 without the MI
+        term) and ``posterior`` (the encoder's :math:`q_\psi(m\mid\tau_j)`
+        used in this iteration; do not modify).  A resumed run calls it only
+        for the iterations it computes.
 
     Returns
     -------
@@ -892,7 +906,7 @@ def fit_pemmfirl_adversarial(spec: MFGSpec, demos, n_contexts: int, *,
         shaping_kind=shaping, n_sampler_agents=n_sampler_agents,
         n_encoder_steps=n_encoder_steps, init=init, init_smoothing=init_smoothing,
         n_pretrain=n_pretrain, tol=tol, seed=seed, backend=backend, warn=warn,
-        checkpoint=checkpoint, checkpoint_every=checkpoint_every)
+        checkpoint=checkpoint, checkpoint_every=checkpoint_every, callback=callback)
 
 
 def fit_pemirl(spec: MFGSpec, demos, n_contexts: int, *, reward_kind: str = "linear",
@@ -902,7 +916,7 @@ def fit_pemirl(spec: MFGSpec, demos, n_contexts: int, *, reward_kind: str = "lin
                n_sampler_agents: int = 100, n_encoder_steps: int = 1, init: str = "mixture",
                init_smoothing: float = 0.2, n_pretrain: int = 100, tol: float = 0.02,
                seed: int = 0, backend: str = "auto", warn: bool = True, checkpoint=None,
-               checkpoint_every: int = 10) -> AdversarialResult:
+               checkpoint_every: int = 10, callback=None) -> AdversarialResult:
     r"""PEMIRL baseline: types, encoder and MI term, but a reward without mean field.
 
     :func:`fit_pemmfirl_adversarial`'s loop with the head fed the constant
@@ -923,7 +937,7 @@ def fit_pemirl(spec: MFGSpec, demos, n_contexts: int, *, reward_kind: str = "lin
         shaping_kind=shaping, n_sampler_agents=n_sampler_agents,
         n_encoder_steps=n_encoder_steps, init=init, init_smoothing=init_smoothing,
         n_pretrain=n_pretrain, tol=tol, seed=seed, backend=backend, warn=warn,
-        checkpoint=checkpoint, checkpoint_every=checkpoint_every)
+        checkpoint=checkpoint, checkpoint_every=checkpoint_every, callback=callback)
 
 
 def fit_mf_airl(spec: MFGSpec, demos, *, reward_kind: str = "linear", hidden_sizes=(32, 32),
@@ -931,7 +945,7 @@ def fit_mf_airl(spec: MFGSpec, demos, *, reward_kind: str = "linear", hidden_siz
                 weight_decay: float = 0.01, shaping: str = "state",
                 n_sampler_agents: int = 100, tol: float = 0.02, seed: int = 0,
                 backend: str = "auto", warn: bool = True, checkpoint=None,
-                checkpoint_every: int = 10) -> AdversarialResult:
+                checkpoint_every: int = 10, callback=None) -> AdversarialResult:
     r"""MF-AIRL baseline: one shared reward, adversarial update, pooled empirical flow.
 
     :func:`fit_pemmfirl_adversarial`'s loop with :math:`K = 1`, every
@@ -949,4 +963,5 @@ def fit_mf_airl(spec: MFGSpec, demos, *, reward_kind: str = "linear", hidden_siz
         n_iter=n_iter, learning_rate=learning_rate, encoder_learning_rate=0.01,
         weight_decay=weight_decay, shaping_kind=shaping, n_sampler_agents=n_sampler_agents,
         n_encoder_steps=1, init="random", init_smoothing=0.0, n_pretrain=0, tol=tol, seed=seed,
-        backend=backend, warn=warn, checkpoint=checkpoint, checkpoint_every=checkpoint_every)
+        backend=backend, warn=warn, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
+        callback=callback)

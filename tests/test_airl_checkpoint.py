@@ -279,3 +279,43 @@ def test_cli_fit_resumes_an_adversarial_run(tmp_path, capsys):
     for name in ("reward_params", "reward", "policy", "objective_history",
                  "log_likelihood_history", "grad_norm_history"):
         np.testing.assert_array_equal(getattr(resumed, name), getattr(full, name), err_msg=name)
+
+
+@pytest.mark.parametrize("method", ["pemmfirl-adversarial", "mf-airl"])
+def test_callback_reports_each_iteration(game, tmp_path, method):
+    """``callback(iteration, info)``: the histories' entries and the posterior of that iteration."""
+    spec, demos = game
+    fit = FITS[method]
+    seen = []
+
+    def record(iteration, info):
+        seen.append((iteration, dict(info, posterior=info["posterior"].copy())))
+
+    full = fit(spec, demos, n_iter=6, callback=record, **FIT)
+    assert [i for i, _ in seen] == list(range(6))
+    K = 2 if method == "pemmfirl-adversarial" else 1
+    for i, info in seen:
+        assert sorted(info) == ["grad_norm", "log_likelihood", "loss", "mi", "objective",
+                                "posterior"]
+        assert info["objective"] == info["loss"] == full.objective_history[i]
+        assert info["log_likelihood"] == full.log_likelihood_history[i]
+        assert info["grad_norm"] == full.grad_norm_history[i]
+        assert info["mi"] == full.mi_history[i]
+        assert info["posterior"].shape == (30, K)
+        np.testing.assert_allclose(info["posterior"].sum(axis=1), 1.0, rtol=0, atol=1e-12)
+    if K == 2:
+        assert all(np.isfinite(info["mi"]) and info["mi"] < 0 for _, info in seen)
+        # the encoder trains: the posterior of the last iteration is not the first one's
+        assert not np.array_equal(seen[0][1]["posterior"], seen[-1][1]["posterior"])
+    # a resumed run reports only the iterations it computes, after their checkpoint
+    path = tmp_path / "ck.npz"
+    fit(spec, demos, n_iter=4, checkpoint=path, checkpoint_every=2, **FIT)
+    later = []
+
+    def after_checkpoint(iteration, info):
+        later.append((iteration, _contents(path)[1]["scalars"]["iteration"]))
+
+    resumed = fit(spec, demos, n_iter=6, checkpoint=path, checkpoint_every=2,
+                  callback=after_checkpoint, **FIT)
+    assert later == [(4, 4), (5, 6)]
+    _assert_same(full, resumed)
