@@ -142,7 +142,11 @@ iteration (:math:`N + n_z = 232` contexts).
 
 Everything is deterministic given ``seed``: one
 ``numpy.random.default_rng(seed)`` initialises the heads and the encoder
-and draws the prior latents and the rollouts.
+and draws the prior latents and the rollouts.  With ``checkpoint=`` the whole
+loop state (the reward-head and encoder parameters and their Adam moments,
+the histories, the iteration counter and that generator's state) is written
+every ``checkpoint_every`` iterations, so a stopped or killed run resumes
+bit-identically (:mod:`tabmfirl._checkpoint`).
 
 References
 ----------
@@ -163,8 +167,8 @@ import numpy as np
 from ._backend import resolve_backend
 from ._equilibrium import ConvergenceWarning
 from ._heads import ContextEncoder, RewardHead
-from ._irl import (IRLResult, _check_positive_float, _check_positive_int, _kmeans_labels,
-                   _learner_spec, _reward_step, _trajectories, weighted_statistics)
+from ._irl import (IRLResult, _check_positive_float, _check_positive_int, _checkpoint_config,
+                   _kmeans_labels, _learner_spec, _reward_step, _trajectories, weighted_statistics)
 from ._model import EvaluatedModel, evaluate_model
 from ._nn import Adam
 from ._soft_bellman import _check_temperature
@@ -566,6 +570,22 @@ def _discrete_head(head: RewardHead, centres) -> RewardHead:
     return disc
 
 
+def _gaussian_config(spec, states, actions, latent_dim, *, reward_kind, hidden_sizes,
+                     temperature, learning_rate, encoder_learning_rate, n_warmup, mi_weight,
+                     weight_decay, n_prior_samples, n_rollouts, tol, seed):
+    """Everything that changes the iterates of :func:`fit_pemmfirl_gaussian`, except ``n_iter``."""
+    config = _checkpoint_config("pemmfirl-gaussian", spec, states, actions, latent_dim,
+                                mi_weight, reward_kind, hidden_sizes, temperature,
+                                learning_rate, None, None, n_warmup, tol, seed, None)
+    for key in ("n_contexts", "init", "init_smoothing", "fixed_posterior_digest"):
+        del config[key]
+    config.update({"latent_dim": int(latent_dim),
+                   "encoder_learning_rate": encoder_learning_rate,
+                   "weight_decay": weight_decay, "n_prior_samples": int(n_prior_samples),
+                   "n_rollouts": int(n_rollouts)})
+    return config
+
+
 def _copy_encoder(encoder: ContextEncoder) -> ContextEncoder:
     copy = ContextEncoder(encoder.n_states, encoder.n_actions, kind="gaussian",
                           latent_dim=encoder.latent_dim, embed_dim=encoder.embed_dim,
@@ -588,6 +608,7 @@ def fit_pemmfirl_gaussian(spec: MFGSpec, demos, latent_dim: int, *,
                           weight_decay: float = 1.0,
                           n_prior_samples: int = 32, n_rollouts: int = 4, tol: float = 1e-6,
                           seed: int = 0, backend: str = "auto", warn: bool = True,
+                          checkpoint=None, checkpoint_every: int = 10,
                           callback=None) -> GaussianTypesResult:
     r"""PEMMFIRL with the ``exact`` reward update and continuous Gaussian types.
 
@@ -639,10 +660,29 @@ def fit_pemmfirl_gaussian(spec: MFGSpec, demos, latent_dim: int, *,
     backend : {"auto", "numpy", "numba", "cuda"}
     warn : bool, default True
         Warn (:class:`~tabmfirl.ConvergenceWarning`) when not converged.
+    checkpoint : str or os.PathLike, optional
+        Path of a resumable checkpoint (``.npz``, written atomically, no
+        pickle; :mod:`tabmfirl._checkpoint`), as in
+        :func:`~tabmfirl.fit_pemmfirl`.  It holds the complete loop state:
+        the reward-head and encoder parameters, the moments and step counts
+        of their two Adam optimisers, the four histories, the iteration
+        counter, whether the run stopped on convergence, and the generator's
+        state (the posterior means and standard deviations are functions of
+        the encoder's parameters and are recomputed), and the run's
+        configuration (every argument above except ``n_iter``, ``backend``
+        and ``warn``, with digests of the game and of the trajectories).  If
+        the file exists the fit resumes from it, and the result is
+        bit-identical to an uninterrupted run with the same backend; a
+        checkpoint of a different configuration (or of another method)
+        raises ``ValueError``.  A checkpoint that already holds ``n_iter`` or
+        more iterations (or a converged run) is returned as it is.
+    checkpoint_every : int, default 10
+        Write the checkpoint every this many iterations, and after the last.
     callback : callable, optional
         ``callback(iteration, info)`` after each iteration, with ``info`` a
         dict of ``objective``, ``grad_norm``, ``mi`` and ``posterior_mean``
-        (of that iterate; do not modify).
+        (of that iterate; do not modify).  A resumed run calls it only for
+        the iterations it computes.
 
     Returns
     -------
@@ -652,7 +692,8 @@ def fit_pemmfirl_gaussian(spec: MFGSpec, demos, latent_dim: int, *,
     ------
     ValueError
         On a bad argument (``latent_dim < 1``, non-finite or out-of-range
-        numbers) or demonstrations of the wrong shape, dtype or range.
+        numbers), demonstrations of the wrong shape, dtype or range, or a
+        ``checkpoint`` of another configuration, damaged or unreadable.
 
     Notes
     -----
@@ -707,7 +748,7 @@ def fit_pemmfirl_gaussian(spec: MFGSpec, demos, latent_dim: int, *,
     counts = np.concatenate([_demo_counts(states, actions, S, A),
                              np.zeros((n_z if use_mi else 0, T, S, A))])
     dyn_spec = _learner_spec(spec, counts.shape[0])
-    from ._airl import rollout_sampler
+    from ._airl import _restore_loop, _save_loop, rollout_sampler
 
     def posterior():
         if not use_mi:
@@ -716,8 +757,31 @@ def fit_pemmfirl_gaussian(spec: MFGSpec, demos, latent_dim: int, *,
         return encoder.mean_log_std(states, actions)
 
     objectives, grad_norms, mis, changes = [], [], [], []
+    # the complete loop state (nu and log_std are recomputed from the encoder's parameters)
+    vectors = {"reward_params": params, "encoder_params": enc_params}
+    optimisers = {"reward": opt_r}
+    if use_mi:
+        optimisers["encoder"] = opt_e
+    histories = {"objective_history": objectives, "grad_norm_history": grad_norms,
+                 "mi_history": mis, "posterior_change_history": changes}
+    start_iter, stopped, config = 0, False, None
+    if checkpoint is not None:
+        from ._checkpoint import load_checkpoint
+
+        checkpoint_every = _check_positive_int(checkpoint_every, "checkpoint_every")
+        config = _gaussian_config(spec, states, actions, d, reward_kind=reward_kind,
+                                  hidden_sizes=hidden_sizes, temperature=temperature,
+                                  learning_rate=learning_rate,
+                                  encoder_learning_rate=encoder_learning_rate,
+                                  n_warmup=n_warmup, mi_weight=mi_weight,
+                                  weight_decay=weight_decay, n_prior_samples=n_z,
+                                  n_rollouts=n_r, tol=tol, seed=seed)
+        state = load_checkpoint(checkpoint, config)
+        if state is not None:
+            scalars = _restore_loop(checkpoint, state, vectors, optimisers, histories, rng)
+            start_iter, stopped = int(scalars["iteration"]), bool(scalars["stopped"])
     nu, log_std = posterior()
-    for iteration in range(n_iter):
+    for iteration in range(start_iter, start_iter if stopped else n_iter):
         head.set_flat(params)
         if use_mi:
             prior_z = rng.standard_normal((n_z, d))
@@ -755,8 +819,15 @@ def fit_pemmfirl_gaussian(spec: MFGSpec, demos, latent_dim: int, *,
             callback(iteration, {"objective": value, "grad_norm": grad_norms[-1], "mi": mi,
                                  "posterior_mean": nu})
         if grad_norms[-1] < tol and change < tol:
+            if checkpoint is not None:
+                _save_loop(checkpoint, config, vectors, optimisers, histories, rng,
+                           {"iteration": iteration + 1, "stopped": True})
             break
         opt_r.step(params, -grad)
+        if checkpoint is not None and ((iteration + 1) % checkpoint_every == 0
+                                       or iteration + 1 == n_iter):
+            _save_loop(checkpoint, config, vectors, optimisers, histories, rng,
+                       {"iteration": iteration + 1, "stopped": False})
     converged = grad_norms[-1] < tol and changes[-1] < tol
     if not converged and warn:
         warnings.warn(

@@ -10,6 +10,8 @@ discretisation had ARI 0.85 to 0.96 (bound: 0.7); with 30 iterations 3.9 to
 0.04 to 0.24 (3 demonstration seeds) against 2.9 to 3.0 for the
 ``mi_weight=0`` ablation (which equals MFIRL's); bound: ratio below 0.25.
 """
+import json
+
 import numpy as np
 import pytest
 
@@ -373,3 +375,128 @@ def test_input_validation(small_virus):
     with pytest.raises(ValueError, match="gaussian"):
         encoder_mi_objective(ContextEncoder(2, 2, n_contexts=2), demos.states, demos.actions,
                              np.zeros((20, 1)))
+
+
+# ---------------------------------------------------------------------------
+# Checkpoints: a stopped or killed fit resumes bit for bit.
+# ---------------------------------------------------------------------------
+
+_RESULT_ARRAYS = ("reward_params", "encoder_params", "posterior_mean", "posterior_std",
+                  "objective_history", "grad_norm_history", "mi_history",
+                  "posterior_change_history")
+# the ablation (no encoder optimiser, NaN MI history) and an MLP head besides the default
+CHECKPOINTED = {"linear": {}, "mlp": {"reward_kind": "mlp", "hidden_sizes": (4,)},
+                "ablation": {"mi_weight": 0.0}}
+
+
+def _assert_same_fit(a, b):
+    for name in _RESULT_ARRAYS:
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+    np.testing.assert_array_equal(a.head.get_flat(), b.head.get_flat(), err_msg="head")
+    np.testing.assert_array_equal(a.encoder.get_flat(), b.encoder.get_flat(), err_msg="encoder")
+    assert a.num_iter == b.num_iter and a.converged == b.converged
+
+
+@pytest.mark.parametrize("variant", sorted(CHECKPOINTED))
+def test_resumed_fit_is_bit_identical(small_virus, tmp_path, monkeypatch, variant):
+    import tabmfirl._gaussian_types as gt
+
+    spec, _, demos = small_virus
+    kw = dict(SMALL, seed=3, **CHECKPOINTED[variant])          # 8 iterations, warm-up 2
+    full = fit_pemmfirl_gaussian(spec, demos, 2, **kw)
+    path = tmp_path / "ck.npz"
+    # stopped after 5 iterations (checkpoints at 2, 4 and the last, 5) ...
+    part = fit_pemmfirl_gaussian(spec, demos, 2, checkpoint=path, checkpoint_every=2,
+                                 **dict(kw, n_iter=5))
+    assert part.num_iter == 5 and path.exists()
+    np.testing.assert_array_equal(part.objective_history, full.objective_history[:5])
+    # ... resumed to the full length: the callback sees only the computed iterations
+    seen = []
+    resumed = fit_pemmfirl_gaussian(spec, demos, 2, checkpoint=path, checkpoint_every=2,
+                                    callback=lambda i, info: seen.append(i), **kw)
+    assert seen == [5, 6, 7]
+    _assert_same_fit(full, resumed)
+    # a finished checkpoint is returned as it is, without iterating
+    with monkeypatch.context() as patch:
+        patch.setattr(gt, "_batch_step", lambda *a, **k: pytest.fail("an iteration ran"))
+        again = fit_pemmfirl_gaussian(spec, demos, 2, checkpoint=path, **kw)
+    _assert_same_fit(full, again)
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_resume_after_an_interrupted_iteration(small_virus, tmp_path):
+    """Killed during iteration 8: the periodic checkpoint of iteration 6 resumes exactly."""
+    spec, _, demos = small_virus
+    kw = dict(SMALL, n_iter=10, seed=5)
+    full = fit_pemmfirl_gaussian(spec, demos, 1, **kw)
+    path = tmp_path / "ck.npz"
+
+    def interrupt(iteration, info):
+        if iteration == 7:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fit_pemmfirl_gaussian(spec, demos, 1, checkpoint=path, checkpoint_every=3,
+                              callback=interrupt, **kw)
+    with np.load(path, allow_pickle=False) as data:
+        meta = json.loads(str(data["meta"]))
+        state = {name: data[name] for name in data.files if name != "meta"}
+    assert meta["scalars"] == {"iteration": 6, "stopped": False}
+    assert meta["rng_state"] is not None
+    for name in ("reward", "encoder"):
+        assert int(state[f"{name}_opt_n_steps"]) == (6 if name == "reward" else 6 - 2)
+        assert state[f"{name}_opt_m"].shape == state[f"{name}_params"].shape
+    for name in ("objective_history", "grad_norm_history", "mi_history",
+                 "posterior_change_history"):
+        assert state[name].shape == (6,)
+    resumed = fit_pemmfirl_gaussian(spec, demos, 1, checkpoint=path, checkpoint_every=3, **kw)
+    _assert_same_fit(full, resumed)
+
+
+def test_converged_checkpoint_is_final(small_virus, tmp_path):
+    spec, _, demos = small_virus
+    kw = dict(SMALL, mi_weight=0.0, tol=1e3)               # converges at the first iterate
+    path = tmp_path / "ck.npz"
+    first = fit_pemmfirl_gaussian(spec, demos, 1, checkpoint=path, **kw)
+    assert first.converged and first.num_iter == 1
+    again = fit_pemmfirl_gaussian(spec, demos, 1, checkpoint=path, **dict(kw, n_iter=20))
+    _assert_same_fit(first, again)
+
+
+def test_mismatched_checkpoint_is_refused(small_virus, tmp_path):
+    from tabmfirl import fit_pemmfirl
+
+    spec, _, demos = small_virus
+    path = tmp_path / "ck.npz"
+    kw = dict(SMALL, n_iter=2)
+    fit_pemmfirl_gaussian(spec, demos, 1, checkpoint=path, **kw)
+    before = path.read_bytes()
+    for change, key in (({"learning_rate": 0.01}, "learning_rate"),
+                        ({"encoder_learning_rate": 0.1}, "encoder_learning_rate"),
+                        ({"n_warmup": 1}, "n_warmup"), ({"mi_weight": 0.5}, "mi_weight"),
+                        ({"weight_decay": 0.5}, "weight_decay"),
+                        ({"n_prior_samples": 7}, "n_prior_samples"),
+                        ({"n_rollouts": 3}, "n_rollouts"), ({"temperature": 0.4}, "temperature"),
+                        ({"reward_kind": "mlp"}, "reward_kind"), ({"tol": 1e-3}, "tol"),
+                        ({"seed": 1}, "seed")):
+        with pytest.raises(ValueError, match=f"different configuration.*{key}"):
+            fit_pemmfirl_gaussian(spec, demos, 1, checkpoint=path, **dict(kw, **change))
+    with pytest.raises(ValueError, match="latent_dim"):
+        fit_pemmfirl_gaussian(spec, demos, 2, checkpoint=path, **kw)
+    other = Demonstrations(states=demos.states[::-1].copy(), actions=demos.actions[::-1].copy(),
+                           types=demos.types, n_states=2, n_actions=2, n_types=2)
+    with pytest.raises(ValueError, match="data_digest"):
+        fit_pemmfirl_gaussian(spec, other, 1, checkpoint=path, **kw)
+    assert path.read_bytes() == before                 # a refused resume writes nothing
+    # an exact-mode checkpoint is not a Gaussian one
+    exact = tmp_path / "exact.npz"
+    fit_pemmfirl(spec, demos, 2, n_iter=2, checkpoint=exact, temperature=0.5,
+                 backend="numpy", warn=False)
+    with pytest.raises(ValueError, match="different configuration.*method"):
+        fit_pemmfirl_gaussian(spec, demos, 1, checkpoint=exact, **kw)
+    path.write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match="cannot be read"):
+        fit_pemmfirl_gaussian(spec, demos, 1, checkpoint=path, **kw)
+    with pytest.raises(ValueError, match="checkpoint_every"):
+        fit_pemmfirl_gaussian(spec, demos, 1, checkpoint=tmp_path / "x.npz",
+                              checkpoint_every=0, **kw)
