@@ -324,13 +324,38 @@ def _cmd_fit(args) -> int:
     true_types = demos.types if n_types > 1 else None
 
     def progress(iteration, info):
+        # every key of ``info`` is optional: ``loss`` (adversarial fits: the discriminator
+        # loss) or ``objective`` (exact fits: a log-likelihood, printed negated as the loss),
+        # ``log_likelihood``, ``mi``, ``grad_norm``, and a discrete ``posterior`` (N, K) or
+        # continuous ``posterior_mean`` (N, d) for the types' ARI and accuracy
         every = args.progress_every
         if not every or ((iteration + 1) % every and iteration + 1 != args.iters):
             return
-        line = (f"iter {iteration + 1}/{args.iters}  loss {-info['objective']:.4f}  "
-                f"log-lik {info['log_likelihood']:.4f}  grad {info['grad_norm']:.2e}")
+        line = f"iter {iteration + 1}/{args.iters}"
+        if info.get("loss") is not None:
+            line += f"  loss {float(info['loss']):.4f}"
+        elif info.get("objective") is not None:
+            line += f"  loss {-float(info['objective']):.4f}"
+        if info.get("log_likelihood") is not None:
+            line += f"  log-lik {float(info['log_likelihood']):.4f}"
+        if K > 1 and info.get("mi") is not None and np.isfinite(info["mi"]):
+            line += f"  MI {float(info['mi']):.4f}"
+        if info.get("grad_norm") is not None:
+            line += f"  grad {float(info['grad_norm']):.2e}"
+        assigned = None
         if true_types is not None and K > 1:
-            assigned = info["posterior"].argmax(axis=1)
+            posterior = info.get("posterior")
+            means = info.get("posterior_mean")
+            if posterior is not None and np.ndim(posterior) == 2:
+                assigned = np.asarray(posterior).argmax(axis=1)
+            elif means is not None and np.ndim(means) == 2 and K <= len(means):
+                # continuous types: the k-means clusters of the posterior means, as the
+                # discretised result assigns them
+                from tabmfirl._irl import _kmeans_labels
+
+                assigned = _kmeans_labels(np.asarray(means, dtype=np.float64), K,
+                                          np.random.default_rng(args.seed))
+        if assigned is not None:
             type_map = match_types(true_types, assigned, K, n_types)
             accuracy = float(np.mean(type_map[true_types] == assigned))
             line += (f"  ARI {adjusted_rand_index(true_types, assigned):.3f}  "
