@@ -144,7 +144,9 @@ def fit_pemmfirl_gaussian_discretised(spec, demos, n_contexts: int, *, latent_di
                                       temperature: float = 1.0, n_iter: int = 200,
                                       learning_rate: float = 0.02, n_warmup: int = 20,
                                       reward_kind: str = "linear", seed: int = 0,
-                                      backend: str = "auto", warn: bool = True, callback=None):
+                                      backend: str = "auto", warn: bool = True,
+                                      checkpoint=None, checkpoint_every: int = 10,
+                                      callback=None):
     """Continuous-type PEMMFIRL, then its ``n_contexts`` k-means latent centres.
 
     :func:`tabmfirl.fit_pemmfirl_gaussian` with ``latent_dim`` (default 1)
@@ -162,8 +164,9 @@ def fit_pemmfirl_gaussian_discretised(spec, demos, n_contexts: int, *, latent_di
 
     fit = fit_pemmfirl_gaussian(spec, demos, latent_dim, temperature=temperature, n_iter=n_iter,
                                 learning_rate=learning_rate, n_warmup=n_warmup,
-                                reward_kind=reward_kind, seed=seed,
-                                backend=backend, warn=warn, callback=callback)
+                                reward_kind=reward_kind, seed=seed, backend=backend,
+                                warn=warn, checkpoint=checkpoint,
+                                checkpoint_every=checkpoint_every, callback=callback)
     result = fit.discretise(spec, demos, n_contexts, seed=seed, backend=backend)
     return dataclasses.replace(result, seconds=fit.seconds, converged=fit.converged,
                                num_iter=fit.num_iter)

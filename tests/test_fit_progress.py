@@ -105,8 +105,7 @@ def test_progress_every_iteration_and_none(demos_file, tmp_path, capsys):
 
 def test_gaussian_cli_run_resumes(demos_file, tmp_path, capsys):
     """``tabmfirl fit --method pemmfirl_gaussian``: stopped at 2 of 4, resumed, equals 4."""
-    if "checkpoint" not in METHODS["pemmfirl_gaussian"].accepts:
-        pytest.skip("the registry's pemmfirl_gaussian does not pass checkpoint= yet")
+    assert "checkpoint" in METHODS["pemmfirl_gaussian"].accepts
     run = tmp_path / "run"
     assert _fit(demos_file, run, "pemmfirl_gaussian", "--progress-every", "1",
                 "--iters", "2") == 0
