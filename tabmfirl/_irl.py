@@ -564,6 +564,44 @@ def _initial_posterior(states, actions, K, S, A, init, smoothing, rng):
     return (1.0 - smoothing) * np.eye(K)[labels] + smoothing / K
 
 
+def posterior_information(posterior) -> float:
+    r"""Mutual information between type and trajectory under a posterior, in nats.
+
+    .. math::
+
+        \hat I = H(\bar q) - \frac1N \sum_j H(q_j), \qquad
+        \bar q = \frac1N \sum_j q_j,
+
+    the information that the posteriors :math:`q_j = q(\cdot\mid\tau_j)` carry
+    about the type when the trajectories are drawn uniformly; it is the
+    Barber-Agakov bound :math:`H(m) + \mathbb E\log q(m\mid\tau)` with the
+    posterior as its own variational distribution.  0 for a uniform (or any
+    shared) posterior, :math:`\log K` for confident, balanced types.
+
+    Parameters
+    ----------
+    posterior : ndarray, shape (N, K)
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> round(posterior_information(np.eye(3)[[0, 1, 2, 0]]), 4)   # H(1/2, 1/4, 1/4)
+    1.0397
+    >>> posterior_information(np.full((5, 2), 0.5))
+    0.0
+    """
+    q = np.asarray(posterior, dtype=np.float64)
+    return float(max(_entropy(q.mean(axis=0)) - _entropy(q).mean(), 0.0))
+
+
+def _entropy(p):
+    """Entropy (nats) along the last axis, with 0 log 0 = 0."""
+    return -np.sum(p * np.log(np.where(p > 0, p, 1.0)), axis=-1)
+
+
 #: Initial posteriors of the EM loop (module docstring).
 INITIALISATIONS = ("screened", "mixture", "kmeans", "random")
 #: Starts tried by ``init="screened"``, and the iterations each runs past its warm-up.
@@ -842,7 +880,8 @@ def _fit(method, spec, demos, n_contexts, *, mi_weight, reward_kind, hidden_size
             change = 0.0
         if callback is not None:
             callback(iteration, {"objective": value, "log_likelihood": marginal,
-                                 "grad_norm": grad_norms[-1], "posterior": posterior})
+                                 "grad_norm": grad_norms[-1], "posterior": posterior,
+                                 "mi": posterior_information(posterior)})
         if grad_norms[-1] < tol and change < tol:
             if saver is not None:
                 saver(iteration + 1, True)
@@ -947,7 +986,8 @@ def fit_pemmfirl(spec: MFGSpec, demos, n_contexts: int, *, reward_kind: str = "l
     callback : callable, optional
         ``callback(iteration, info)`` after each iteration's statistics, with
         ``info`` a dict of ``objective``, ``log_likelihood``, ``grad_norm``
-        (of that iterate) and ``posterior`` (after the update; do not modify).
+        (of that iterate), ``posterior`` (after the update; do not modify)
+        and ``mi`` (:func:`posterior_information` of it, nats).
 
     Returns
     -------

@@ -4,7 +4,8 @@ Each fit reports through its ``callback(iteration, info)``; the CLI prints
 ``iter i/n  loss ...`` with the log-likelihood, MI, gradient norm and the
 ARI / accuracy of the current types against the file's true types when the
 fit gives them.  The exact fits report a log-likelihood to maximise (loss =
-its negative), the adversarial fits a discriminator loss (printed as it is),
+its negative) and the information their posterior carries about the type
+(``_irl.posterior_information``), the adversarial fits a discriminator loss (printed as it is),
 the Gaussian fit the MI bound's variational term and continuous posterior
 means (typed by their k-means clusters, as its discretised result).  A tiny
 game (virus, 2 types, T = 5, 15 agents per type, 4 iterations) keeps each run
@@ -51,9 +52,9 @@ def _field(line, name):
 
 # method -> (fields that must be shown, fields that must not, sign of loss vs objective)
 EXPECTED = {
-    "pemmfirl": (["loss", "log-lik", "grad", "ARI", "accuracy"], ["MI"], -1.0),
+    "pemmfirl": (["loss", "log-lik", "MI", "grad", "ARI", "accuracy"], [], -1.0),
     "mfirl": (["loss", "log-lik", "grad"], ["MI", "ARI"], -1.0),
-    "oracle": (["loss", "log-lik", "ARI", "accuracy"], ["MI"], -1.0),
+    "oracle": (["loss", "log-lik", "MI", "ARI", "accuracy"], [], -1.0),
     "pemmfirl_adversarial": (["loss", "log-lik", "MI", "grad", "ARI", "accuracy"], [], 1.0),
     "pemirl": (["loss", "log-lik", "MI", "ARI", "accuracy"], [], 1.0),
     "mf_airl": (["loss", "log-lik", "grad"], ["MI", "ARI"], 1.0),
