@@ -797,8 +797,21 @@ def _fit(method, spec, demos, n_contexts, *, mi_weight, reward_kind, hidden_size
     rng = np.random.default_rng(seed)
     dyn_spec = _learner_spec(spec, K)
     if fixed_posterior is not None:
-        posterior = fixed_posterior
         mi_weight = 0.0
+    state = None
+    if checkpoint is not None:
+        from . import _checkpoint as ckpt
+
+        checkpoint_every = _check_positive_int(checkpoint_every, "checkpoint_every")
+        config = _checkpoint_config(method, spec, states, actions, K, mi_weight, reward_kind,
+                                    hidden_sizes, temperature, learning_rate, init, smoothing,
+                                    n_warmup, tol, seed, fixed_posterior)
+        config["weight_decay"] = weight_decay
+        state = ckpt.load_checkpoint(checkpoint, config)
+    if state is not None:               # resuming: the (screened) start is in the checkpoint
+        posterior = state["posterior"]
+    elif fixed_posterior is not None:
+        posterior = fixed_posterior
     elif mi_weight == 0.0 or K == 1:
         posterior = np.full((N, K), 1.0 / K)
     elif init == "screened":
@@ -818,29 +831,20 @@ def _fit(method, spec, demos, n_contexts, *, mi_weight, reward_kind, hidden_size
     objectives, log_liks, grad_norms = [], [], []
     change = np.inf
     start_iter, stopped, saver = 0, False, None
+    if state is not None:
+        if state["params"].shape != params.shape or posterior.shape != (N, K):
+            raise ValueError(f"checkpoint {str(checkpoint)!r} has arrays of the wrong shape")
+        params[...] = state["params"]
+        ckpt.restore_optimizer(optimiser, state)
+        objectives = list(state["objective_history"])
+        log_liks = list(state["log_likelihood_history"])
+        grad_norms = list(state["grad_norm_history"])
+        scalars = state["scalars"]
+        start_iter, stopped = int(scalars["iteration"]), bool(scalars["stopped"])
+        change = float(scalars["change"])
+        if state["rng_state"] is not None:
+            rng.bit_generator.state = state["rng_state"]
     if checkpoint is not None:
-        from . import _checkpoint as ckpt
-
-        checkpoint_every = _check_positive_int(checkpoint_every, "checkpoint_every")
-        config = _checkpoint_config(method, spec, states, actions, K, mi_weight, reward_kind,
-                                    hidden_sizes, temperature, learning_rate, init, smoothing,
-                                    n_warmup, tol, seed, fixed_posterior)
-        config["weight_decay"] = weight_decay
-        state = ckpt.load_checkpoint(checkpoint, config)
-        if state is not None:
-            if state["params"].shape != params.shape or state["posterior"].shape != (N, K):
-                raise ValueError(f"checkpoint {str(checkpoint)!r} has arrays of the wrong shape")
-            params[...] = state["params"]
-            posterior = state["posterior"]
-            ckpt.restore_optimizer(optimiser, state)
-            objectives = list(state["objective_history"])
-            log_liks = list(state["log_likelihood_history"])
-            grad_norms = list(state["grad_norm_history"])
-            scalars = state["scalars"]
-            start_iter, stopped = int(scalars["iteration"]), bool(scalars["stopped"])
-            change = float(scalars["change"])
-            if state["rng_state"] is not None:
-                rng.bit_generator.state = state["rng_state"]
 
         def saver(iteration, stopped):
             ckpt.save_checkpoint(

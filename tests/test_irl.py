@@ -318,6 +318,26 @@ def test_screened_start_keeps_the_most_likely_short_fit():
         "pemmfirl-exact", spec, demos, 3, rng, dict(options, n_warmup=3)))
 
 
+def test_resumed_fit_skips_the_screened_start(tmp_path, monkeypatch):
+    import tabmfirl._irl as irl
+
+    spec, _, demos = _expert("virus", horizon=6, n_agents=30)
+    kwargs = dict(FIT, n_warmup=2)
+    path = tmp_path / "ck.npz"
+    fit_pemmfirl(spec, demos, 3, seed=3, checkpoint=path, **dict(kwargs, n_iter=4))
+    full = fit_pemmfirl(spec, demos, 3, seed=3, **dict(kwargs, n_iter=7))
+
+    def no_screening(*args, **kw):
+        raise AssertionError("a resumed fit must start from its checkpoint")
+
+    monkeypatch.setattr(irl, "_screened_posterior", no_screening)
+    resumed = fit_pemmfirl(spec, demos, 3, seed=3, checkpoint=path, **dict(kwargs, n_iter=7))
+    np.testing.assert_array_equal(resumed.reward_params, full.reward_params)
+    np.testing.assert_array_equal(resumed.posterior, full.posterior)
+    with pytest.raises(AssertionError, match="checkpoint"):      # a fresh fit screens
+        fit_pemmfirl(spec, demos, 3, seed=3, **dict(kwargs, n_iter=2))
+
+
 def test_determinism_by_seed():
     spec, _, demos = _expert("virus", horizon=8, n_agents=40)
     kwargs = dict(FIT, n_iter=25, n_warmup=5, init="random")

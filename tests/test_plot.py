@@ -224,7 +224,7 @@ def test_equilibrium_of_a_solved_game(tmp_path):
     fig = plot.plot_equilibrium(result, spec)
     _check(fig, 2 * 2 + 2, tmp_path)
     assert "converged" in fig.get_suptitle() and "virus" in fig.get_suptitle()
-    assert "distancing cost 0.2" in fig.axes[0].get_title()
+    assert "distancing cost 0.1" in fig.axes[0].get_title()
     assert "infected" in [t.get_text() for t in fig.axes[0].get_yticklabels()]
 
 
