@@ -30,13 +30,11 @@ import hashlib
 import json
 import os
 import tempfile
-import zipfile
-import zlib
 from pathlib import Path
 
 import numpy as np
 
-from ._nn import pickle_free
+from ._nn import NPZ_READ_ERRORS, pickle_free, read_npz
 
 __all__ = ["CHECKPOINT_FORMAT", "RESULT_FORMAT", "atomic_write_bytes", "atomic_write_json",
            "read_json", "config_digest", "array_digest", "save_checkpoint", "load_checkpoint",
@@ -241,10 +239,8 @@ def load_checkpoint(path, config: dict):
         return None
     where = f"checkpoint {str(path)!r}"
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            loaded = {name: np.array(archive[name]) for name in archive.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, KeyError,
-            AttributeError) as error:
+        loaded = read_npz(path)
+    except NPZ_READ_ERRORS as error:
         raise ValueError(f"{where} cannot be read (truncated or not a checkpoint?): "
                          f"{type(error).__name__}: {error}") from None
     if "meta" not in loaded:
@@ -385,11 +381,9 @@ def load_result(path):
         raise FileNotFoundError(f"no result file at {str(path)!r}")
     where = f"result file {str(path)!r}"
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            loaded = {name: np.array(archive[name]) for name in archive.files}
+        loaded = read_npz(path)
         meta = json.loads(str(loaded.pop("meta")))
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, KeyError,
-            AttributeError) as error:
+    except NPZ_READ_ERRORS as error:
         raise ValueError(f"{where} cannot be read (truncated or not a result file?): "
                          f"{type(error).__name__}: {error}") from None
     if not isinstance(meta, dict) or meta.get("format") != RESULT_FORMAT:

@@ -36,8 +36,6 @@ names the problem.
 from __future__ import annotations
 
 import json
-import zipfile
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Union
@@ -45,6 +43,7 @@ from typing import Optional, Union
 import numpy as np
 
 from ._mean_field import check_policy
+from ._nn import NPZ_READ_ERRORS, read_npz
 from ._model import evaluate_step
 from ._spec import MFGSpec
 
@@ -253,26 +252,18 @@ class Demonstrations:
             raise FileNotFoundError(f"no demonstrations file at {str(path)!r}")
         where = f"demonstrations file {str(path)!r}"
         try:
-            archive = np.load(path, allow_pickle=False)
-        except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+            arrays = read_npz(path)
+        except NPZ_READ_ERRORS as error:
             raise ValueError(f"{where} cannot be read as an .npz archive (truncated or "
                              f"corrupted?): {type(error).__name__}: {error}") from None
-        if not isinstance(archive, np.lib.npyio.NpzFile):
-            raise ValueError(f"{where} is a single .npy array, not an .npz archive")
-        with archive:
-            keys = set(archive.files)
-            missing = [k for k in _FILE_KEYS if k not in keys]
-            if missing:
-                raise ValueError(f"{where} lacks the key(s) {', '.join(missing)} "
-                                 f"(found {', '.join(sorted(keys)) or 'none'})")
-            extra = sorted(keys - set(_FILE_KEYS))
-            if extra:
-                raise ValueError(f"{where} has unexpected key(s) {', '.join(extra)}")
-            try:
-                arrays = {key: archive[key] for key in _FILE_KEYS}
-            except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as error:
-                raise ValueError(f"{where} cannot be read (truncated or corrupted?): "
-                                 f"{type(error).__name__}: {error}") from None
+        keys = set(arrays)
+        missing = [k for k in _FILE_KEYS if k not in keys]
+        if missing:
+            raise ValueError(f"{where} lacks the key(s) {', '.join(missing)} "
+                             f"(found {', '.join(sorted(keys)) or 'none'})")
+        extra = sorted(keys - set(_FILE_KEYS))
+        if extra:
+            raise ValueError(f"{where} has unexpected key(s) {', '.join(extra)}")
         meta = _parse_meta(arrays.pop("meta"), where)
         for key in _ARRAY_KEYS:
             if arrays[key].dtype != np.int64:

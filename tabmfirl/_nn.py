@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import os
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -476,6 +477,41 @@ def save_npz_checked(path, arrays):
     np.savez(path, **pickle_free(arrays))
 
 
+#: What reading a damaged, truncated or foreign ``.npz`` file can raise.
+NPZ_READ_ERRORS = (OSError, ValueError, EOFError, KeyError, AttributeError,
+                   zipfile.BadZipFile, zlib.error)
+
+
+def read_npz(path):
+    """Every array of an ``.npz`` archive, read without pickle.
+
+    The file is opened here and closed on every path, also when it is
+    damaged (``np.load`` on a path can leave the handle of a truncated
+    archive open).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+
+    Returns
+    -------
+    dict of str to ndarray
+
+    Raises
+    ------
+    OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error
+        (:data:`NPZ_READ_ERRORS`) when the file is missing, is not an
+        ``.npz`` archive (a single ``.npy`` array included), is damaged or
+        needs pickle.
+    """
+    with open(os.fspath(path), "rb") as handle:
+        archive = np.load(handle, allow_pickle=False)
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise ValueError("a single .npy array, not an .npz archive")
+        with archive:
+            return {name: np.array(archive[name]) for name in archive.files}
+
+
 def load_npz_checked(path, schema):
     """Load a ``.npz`` file and check it against a schema.
 
@@ -499,9 +535,8 @@ def load_npz_checked(path, schema):
         not finite.
     """
     try:
-        with np.load(os.fspath(path), allow_pickle=False) as data:
-            loaded = {name: np.array(data[name]) for name in data.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+        loaded = read_npz(path)
+    except NPZ_READ_ERRORS as exc:
         raise ValueError(
             f"could not read parameter file {os.fspath(path)!r} "
             f"(corrupted or not an .npz file): {exc}"

@@ -156,6 +156,7 @@ def test_sigkill_then_resume(game, tmp_path):
         child.send_signal(signal.SIGKILL)
     finally:
         child.wait()
+        child.stderr.close()
     assert child.returncode == -signal.SIGKILL
     done = load_checkpoint(path, _config_of(path))["scalars"]["iteration"]
     assert 3 <= done < 400

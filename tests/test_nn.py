@@ -378,3 +378,27 @@ def test_mlp_rejects_bad_inputs():
         net.backward(cache, np.zeros((3, 2)))
     with pytest.raises(ValueError, match="labels"):
         softmax_cross_entropy(np.zeros((2, 3)), np.array([0, 3]))
+
+
+def test_read_npz_closes_a_damaged_file(tmp_path):
+    """``np.load`` on the path of a truncated archive leaves its handle open
+    (a ResourceWarning at collection); ``read_npz`` opens and closes it itself."""
+    import gc
+    import warnings
+
+    from tabmfirl._nn import NPZ_READ_ERRORS, read_npz
+
+    good = tmp_path / "good.npz"
+    np.savez(good, a=np.arange(300.0), b=np.ones(50))
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(good.read_bytes()[:-40])
+    np.testing.assert_array_equal(read_npz(good)["a"], np.arange(300.0))
+    np.save(tmp_path / "single.npy", np.ones(3))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        with pytest.raises(NPZ_READ_ERRORS):
+            read_npz(bad)
+        with pytest.raises(ValueError, match="single .npy array"):
+            read_npz(tmp_path / "single.npy")
+        gc.collect()
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
