@@ -589,11 +589,11 @@ def _adversarial_config(method, spec, states, actions, K, *, types, mean_field_r
     config = _checkpoint_config(method, spec, states, actions, K, mi_weight, reward_kind,
                                 hidden_sizes, temperature, learning_rate, init, smoothing, 0,
                                 tol, seed,
-                                None if fixed_types is None else np.eye(K)[fixed_types])
+                                None if fixed_types is None else np.eye(K)[fixed_types],
+                                weight_decay)
     del config["n_warmup"]
     config.update({"types": bool(types), "mean_field_reward": bool(mean_field_reward),
-                   "encoder_learning_rate": encoder_learning_rate,
-                   "weight_decay": weight_decay, "shaping": shaping_kind,
+                   "encoder_learning_rate": encoder_learning_rate, "shaping": shaping_kind,
                    "n_sampler_agents": n_sampler, "n_encoder_steps": n_encoder_steps,
                    "n_pretrain": n_pretrain})
     return config

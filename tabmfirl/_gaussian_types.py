@@ -168,7 +168,8 @@ from ._backend import resolve_backend
 from ._equilibrium import ConvergenceWarning
 from ._heads import ContextEncoder, RewardHead
 from ._irl import (IRLResult, _check_positive_float, _check_positive_int, _checkpoint_config,
-                   _kmeans_labels, _learner_spec, _reward_step, _trajectories, weighted_statistics)
+                   _decay, _kmeans_labels, _learner_spec, _reward_step, _trajectories,
+                   weighted_statistics)
 from ._model import EvaluatedModel, evaluate_model
 from ._nn import Adam
 from ._soft_bellman import _check_temperature
@@ -576,12 +577,13 @@ def _gaussian_config(spec, states, actions, latent_dim, *, reward_kind, hidden_s
     """Everything that changes the iterates of :func:`fit_pemmfirl_gaussian`, except ``n_iter``."""
     config = _checkpoint_config("pemmfirl-gaussian", spec, states, actions, latent_dim,
                                 mi_weight, reward_kind, hidden_sizes, temperature,
-                                learning_rate, None, None, n_warmup, tol, seed, None)
+                                learning_rate, None, None, n_warmup, tol, seed, None,
+                                weight_decay)
     for key in ("n_contexts", "init", "init_smoothing", "fixed_posterior_digest"):
         del config[key]
     config.update({"latent_dim": int(latent_dim),
                    "encoder_learning_rate": encoder_learning_rate,
-                   "weight_decay": weight_decay, "n_prior_samples": int(n_prior_samples),
+                   "n_prior_samples": int(n_prior_samples),
                    "n_rollouts": int(n_rollouts)})
     return config
 
@@ -794,10 +796,7 @@ def fit_pemmfirl_gaussian(spec: MFGSpec, demos, latent_dim: int, *,
         model, value, grad, _, backward = _batch_step(dyn_spec, head, latents, mean_field,
                                                       state_action, counts, temperature,
                                                       float(N), backend)
-        if weight_decay > 0.0:
-            decayed = decay_mask * params
-            value -= 0.5 * weight_decay * float(decayed @ params)
-            grad = grad - weight_decay * decayed
+        value, grad = _decay(value, grad, params, decay_mask, weight_decay)
         objectives.append(value)
         grad_norms.append(float(np.linalg.norm(grad)))
         mi, change = np.nan, 0.0

@@ -558,16 +558,14 @@ class RewardHead(_ContextMixin, _Module):
         return self._vjp(mf, contexts, G)
 
     def _vjp(self, mf, contexts, G):
-        if self.kind == "additive":                   # chain rule through linear_parameters
-            c = self._embedding(contexts)
-            g_bias = np.einsum("bj,btsa->jsa", c, G)
-            g_coef = np.einsum("bj,btsa,btd->jsad", c, G, mf)
-            return flatten_arrays([g_bias.sum(axis=2), g_coef.sum(axis=2), g_bias.sum(axis=1),
-                                   g_bias.sum(axis=0), g_coef.sum(axis=0)])
-        if self.kind == "linear":
+        if self.kind != "mlp":
             c = self._embedding(contexts)                               # (B, C)
             g_bias = np.einsum("bj,btsa->jsa", c, G)
             g_coef = np.einsum("bj,btsa,btd->jsad", c, G, mf)
+            if self.kind == "additive":               # chain rule through linear_parameters
+                return flatten_arrays([g_bias.sum(axis=2), g_coef.sum(axis=2),
+                                       g_bias.sum(axis=1), g_bias.sum(axis=0),
+                                       g_coef.sum(axis=0)])
             grad = flatten_arrays([g_bias, g_coef])
             if self.discrete:
                 return grad

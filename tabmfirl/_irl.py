@@ -759,7 +759,7 @@ def fit_reward(spec: MFGSpec, counts, mean_field, *, state_action=None,
 
 def _checkpoint_config(method, spec, states, actions, K, mi_weight, reward_kind, hidden_sizes,
                        temperature, learning_rate, init, smoothing, n_warmup, tol, seed,
-                       fixed_posterior):
+                       fixed_posterior, weight_decay):
     """Everything that changes the iterates of :func:`_fit`, except ``n_iter`` (JSON)."""
     from ._checkpoint import array_digest
 
@@ -774,7 +774,16 @@ def _checkpoint_config(method, spec, states, actions, K, mi_weight, reward_kind,
             "init_smoothing": smoothing, "n_warmup": int(n_warmup), "tol": float(tol),
             "seed": int(seed) if isinstance(seed, (int, np.integer)) else repr(seed),
             "fixed_posterior_digest": None if fixed_posterior is None
-            else array_digest(fixed_posterior)}
+            else array_digest(fixed_posterior), "weight_decay": weight_decay}
+
+
+def _decay(value, grad, params, mask, weight_decay):
+    """Objective and gradient with the prior ``-weight_decay/2 |mask * params|^2`` added."""
+    if weight_decay == 0.0:
+        return value, grad
+    decayed = mask * params
+    return (value - 0.5 * weight_decay * float(decayed @ params),
+            grad - weight_decay * decayed)
 
 
 def _fit(method, spec, demos, n_contexts, *, mi_weight, reward_kind, hidden_sizes,
@@ -805,8 +814,7 @@ def _fit(method, spec, demos, n_contexts, *, mi_weight, reward_kind, hidden_size
         checkpoint_every = _check_positive_int(checkpoint_every, "checkpoint_every")
         config = _checkpoint_config(method, spec, states, actions, K, mi_weight, reward_kind,
                                     hidden_sizes, temperature, learning_rate, init, smoothing,
-                                    n_warmup, tol, seed, fixed_posterior)
-        config["weight_decay"] = weight_decay
+                                    n_warmup, tol, seed, fixed_posterior, weight_decay)
         state = ckpt.load_checkpoint(checkpoint, config)
     if state is not None:               # resuming: the (screened) start is in the checkpoint
         posterior = state["posterior"]
@@ -867,10 +875,7 @@ def _fit(method, spec, demos, n_contexts, *, mi_weight, reward_kind, hidden_size
         value, grad, reward, backward = _reward_step(dyn_spec, head, model, mean_field,
                                                      state_action, counts, temperature,
                                                      float(N), backend)
-        if weight_decay > 0.0:
-            decayed = decay_mask * params
-            value -= 0.5 * weight_decay * float(decayed @ params)
-            grad = grad - weight_decay * decayed
+        value, grad = _decay(value, grad, params, decay_mask, weight_decay)
         log_lik = trajectory_log_likelihood(backward, states, actions, temperature)
         prior = totals / N
         new_posterior, marginal = _e_step(log_lik, prior, mi_weight)
