@@ -11,7 +11,8 @@ setup(
     python_requires=">=3.10",
     # The games live in the top-level folder envs/ but install as tabmfirl.envs,
     # so no top-level module named `envs` lands in users' site-packages.
-    packages=["tabmfirl", "tabmfirl.testing", "tabmfirl.envs"],
+    packages=["tabmfirl", "tabmfirl.game", "tabmfirl.kernels", "tabmfirl.solvers", "tabmfirl.irl",
+              "tabmfirl.evaluation", "tabmfirl.apps", "tabmfirl.testing", "tabmfirl.envs"],
     package_dir={"tabmfirl.envs": "envs"},
     install_requires=["numpy>=1.24", "scipy>=1.10", "numba>=0.60", "numba-cuda>=0.20"],
     extras_require={
@@ -19,5 +20,5 @@ setup(
         "dist": ["dask[distributed]>=2024.1"],
         "test": ["pytest>=8,<10", "hypothesis>=6.100,<7", "matplotlib>=3.7"],
     },
-    entry_points={"console_scripts": ["tabmfirl = tabmfirl.cli:main"]},
+    entry_points={"console_scripts": ["tabmfirl = tabmfirl.apps.cli:main"]},
 )

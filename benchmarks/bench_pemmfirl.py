@@ -26,7 +26,7 @@ import time
 import warnings
 
 from tabmfirl import envs, fit_pemmfirl, generate_demonstrations, solve_equilibrium
-from tabmfirl._experiment import _variant, evaluate_fit, expert_solver_settings
+from tabmfirl.apps._experiment import _variant, evaluate_fit, expert_solver_settings
 
 
 def full_run(game, *, agents, horizon, temperature, n_iter, n_warmup, backend, seed=0):

@@ -27,7 +27,7 @@ import numpy as np
 
 from tabmfirl import adjusted_rand_index, envs, generate_demonstrations, solve_equilibrium
 from tabmfirl.envs import investment, malware, virus
-from tabmfirl._experiment import expert_solver_settings
+from tabmfirl.apps._experiment import expert_solver_settings
 
 #: (game, keyword of its builder, first constants we used, current defaults).
 CONSTANTS = (

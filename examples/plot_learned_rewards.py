@@ -27,7 +27,7 @@ import numpy as np
 
 import tabmfirl
 from tabmfirl import envs, plot
-from tabmfirl._metrics import match_types
+from tabmfirl.evaluation._metrics import match_types
 
 parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
 parser.add_argument("--small", action="store_true",

@@ -3,22 +3,22 @@
 The public API; see ``docs/`` for the theory and a tutorial.  ``tabmfirl.plot``
 (matplotlib) and the CUDA kernels are imported only when used.
 """
-from ._airl import AdversarialResult, fit_mf_airl, fit_pemirl, fit_pemmfirl_adversarial
-from ._demos import DEMOS_FORMAT, Demonstrations, generate_demonstrations
-from ._equilibrium import METHODS, ConvergenceWarning, EquilibriumResult, solve_equilibrium
-from ._exploitability import best_response, exploitability, regularised_return
-from ._gaussian_types import GaussianTypesResult, fit_pemmfirl_gaussian
-from ._heads import ContextEncoder, RewardHead, ShapingHead
-from ._irl import (IRLResult, fit_mfirl, fit_oracle, fit_pemmfirl, fit_reward,
+from .irl._airl import AdversarialResult, fit_mf_airl, fit_pemirl, fit_pemmfirl_adversarial
+from .irl._demos import DEMOS_FORMAT, Demonstrations, generate_demonstrations
+from .solvers._equilibrium import METHODS, ConvergenceWarning, EquilibriumResult, solve_equilibrium
+from .solvers._exploitability import best_response, exploitability, regularised_return
+from .irl._gaussian_types import GaussianTypesResult, fit_pemmfirl_gaussian
+from .irl._heads import ContextEncoder, RewardHead, ShapingHead
+from .irl._irl import (IRLResult, fit_mfirl, fit_oracle, fit_pemmfirl, fit_reward,
                    held_out_log_likelihood, predict_types)
-from ._metrics import (RewardEvaluation, adjusted_rand_index, evaluate_reward,
+from .evaluation._metrics import (RewardEvaluation, adjusted_rand_index, evaluate_reward,
                        mean_field_deviation, normalized_mutual_information, policy_deviation,
                        return_deviation)
-from ._mean_field import forward_mean_field, occupancy_measure
-from ._nn import MLP, SGD, Adam
-from ._model import EvaluatedModel, MeanFieldFlow, evaluate_model, evaluate_step
-from ._soft_bellman import BackwardResult, policy_evaluation, soft_bellman_backward
-from ._spec import MFGSpec, population_coupling
+from .solvers._mean_field import forward_mean_field, occupancy_measure
+from .irl._nn import MLP, SGD, Adam
+from .solvers._model import EvaluatedModel, MeanFieldFlow, evaluate_model, evaluate_step
+from .solvers._soft_bellman import BackwardResult, policy_evaluation, soft_bellman_backward
+from .game._spec import MFGSpec, population_coupling
 
 __version__ = "0.1.0"
 

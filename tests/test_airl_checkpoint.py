@@ -1,4 +1,4 @@
-"""Resumable adversarial fits (tabmfirl._airl with ``checkpoint=``).
+"""Resumable adversarial fits (tabmfirl.irl._airl with ``checkpoint=``).
 
 The adversarial loop carries more state than the exact one (three Adam
 optimisers, the encoder, a generator drawn from every iteration for the
@@ -20,11 +20,11 @@ import numpy as np
 import pytest
 
 from tabmfirl import envs, solve_equilibrium
-from tabmfirl import _airl
-from tabmfirl._airl import fit_mf_airl, fit_pemirl, fit_pemmfirl_adversarial
-from tabmfirl._checkpoint import load_checkpoint, save_checkpoint
-from tabmfirl._demos import generate_demonstrations
-from tabmfirl._irl import fit_pemmfirl
+from tabmfirl.irl import _airl
+from tabmfirl.irl._airl import fit_mf_airl, fit_pemirl, fit_pemmfirl_adversarial
+from tabmfirl.irl._checkpoint import load_checkpoint, save_checkpoint
+from tabmfirl.irl._demos import generate_demonstrations
+from tabmfirl.irl._irl import fit_pemmfirl
 
 BETA = 0.2
 HORIZON = 5
@@ -203,8 +203,8 @@ def test_mismatched_checkpoint_is_refused(game, tmp_path):
 _CHILD = textwrap.dedent("""
     import sys, time
     from tabmfirl import envs, solve_equilibrium
-    from tabmfirl import _airl
-    from tabmfirl._demos import generate_demonstrations
+    from tabmfirl.irl import _airl
+    from tabmfirl.irl._demos import generate_demonstrations
 
     spec = envs.make("virus", types=2, horizon=5)
     eq = solve_equilibrium(spec, temperature=0.2, backend="numpy", method="fixed_point",
@@ -257,9 +257,9 @@ def test_sigkill_then_resume(game, tmp_path):
 
 def test_cli_fit_resumes_an_adversarial_run(tmp_path, capsys):
     """``tabmfirl fit --method mf_airl`` writes a checkpoint and resumes from it exactly."""
-    from tabmfirl._checkpoint import load_result
-    from tabmfirl._experiment import METHODS
-    from tabmfirl.cli import main
+    from tabmfirl.irl._checkpoint import load_result
+    from tabmfirl.apps._experiment import METHODS
+    from tabmfirl.apps.cli import main
 
     for name in ("pemmfirl_adversarial", "pemirl", "mf_airl"):
         assert {"checkpoint", "checkpoint_every"} <= METHODS[name].accepts

@@ -1,4 +1,4 @@
-"""Tests of tabmfirl._checkpoint: resumable exact fits and result files.
+"""Tests of tabmfirl.irl._checkpoint: resumable exact fits and result files.
 
 Small settings (virus, 3 types, T = 8, 40 agents per type, beta = 0.1, as in
 tests/test_irl.py's determinism test) keep each fit well under a second.
@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 
 from tabmfirl import Adam, envs, solve_equilibrium
-from tabmfirl._checkpoint import (atomic_write_json, load_checkpoint, load_result,
+from tabmfirl.irl._checkpoint import (atomic_write_json, load_checkpoint, load_result,
                                   optimizer_state, read_json, restore_optimizer,
                                   save_checkpoint, save_result)
-from tabmfirl._demos import generate_demonstrations
-from tabmfirl._irl import fit_mfirl, fit_oracle, fit_pemmfirl
+from tabmfirl.irl._demos import generate_demonstrations
+from tabmfirl.irl._irl import fit_mfirl, fit_oracle, fit_pemmfirl
 
 BETA = 0.1
 FIT = {"temperature": BETA, "n_warmup": 5, "learning_rate": 0.02, "backend": "numpy",
@@ -124,8 +124,8 @@ _CHILD = textwrap.dedent("""
     import sys, time
     import numpy as np
     from tabmfirl import envs, solve_equilibrium
-    from tabmfirl._demos import generate_demonstrations
-    from tabmfirl._irl import fit_pemmfirl
+    from tabmfirl.irl._demos import generate_demonstrations
+    from tabmfirl.irl._irl import fit_pemmfirl
 
     spec = envs.make("virus", types=3, horizon=8)
     eq = solve_equilibrium(spec, temperature=0.1, backend="numpy", method="fixed_point",

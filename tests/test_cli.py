@@ -3,7 +3,7 @@ import pathlib
 
 import pytest
 
-from tabmfirl.cli import build_parser, main
+from tabmfirl.apps.cli import build_parser, main
 
 COMMANDS = ["solve", "games", "demos", "fit", "evaluate", "experiment", "taxi-study"]
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from tabmfirl._backend import cuda_is_usable
+from tabmfirl.kernels._backend import cuda_is_usable
 
 if not cuda_is_usable():
     pytest.skip("no CUDA device and NUMBA_ENABLE_CUDASIM is not set", allow_module_level=True)
@@ -71,4 +71,4 @@ def test_auto_never_picks_the_simulator():
     from numba import config as numba_config
 
     if numba_config.ENABLE_CUDASIM:
-        assert tabmfirl._backend.resolve_backend("auto") == "numba"
+        assert tabmfirl.kernels._backend.resolve_backend("auto") == "numba"

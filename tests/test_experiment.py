@@ -1,4 +1,4 @@
-"""Tests of tabmfirl._experiment (registry, evaluation, resumable grid) and of the
+"""Tests of tabmfirl.apps._experiment (registry, evaluation, resumable grid) and of the
 ``fit`` / ``evaluate`` / ``experiment`` commands.
 
 Tiny settings (virus, T = 5, 15 agents per type, 8 iterations) check the
@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 
 from tabmfirl import envs, solve_equilibrium
-from tabmfirl._checkpoint import load_result
-from tabmfirl._demos import generate_demonstrations
-from tabmfirl._experiment import (METHODS, METRICS, aggregate, cell_path, evaluate_fit,
+from tabmfirl.irl._checkpoint import load_result
+from tabmfirl.irl._demos import generate_demonstrations
+from tabmfirl.apps._experiment import (METHODS, METRICS, aggregate, cell_path, evaluate_fit,
                                   register_method, run_experiment)
-from tabmfirl.cli import build_parser, main
+from tabmfirl.apps.cli import build_parser, main
 
 TINY = {"agents": 15, "horizon": 5, "n_iter": 8, "n_warmup": 2, "held_out_agents": 5}
 BETA = 0.1
@@ -27,8 +27,8 @@ SOLVER = {"method": "fixed_point", "damping": 0.3, "max_iter": 3000}
 def test_registry_has_the_methods_and_takes_one_line_additions():
     for name in ("pemmfirl", "pemmfirl_no_mi", "pemmfirl_gaussian", "mfirl", "oracle"):
         assert name in METHODS
-    if importlib.util.find_spec("tabmfirl._airl") is not None:
-        import tabmfirl._airl as airl
+    if importlib.util.find_spec("tabmfirl.irl._airl") is not None:
+        import tabmfirl.irl._airl as airl
 
         for name, fn in (("mf_airl", "fit_mf_airl"), ("pemirl", "fit_pemirl"),
                          ("pemmfirl_adversarial", "fit_pemmfirl_adversarial")):

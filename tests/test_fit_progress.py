@@ -18,10 +18,10 @@ import numpy as np
 import pytest
 
 from tabmfirl import envs, solve_equilibrium
-from tabmfirl._checkpoint import load_result
-from tabmfirl._demos import generate_demonstrations
-from tabmfirl._experiment import METHODS
-from tabmfirl.cli import main
+from tabmfirl.irl._checkpoint import load_result
+from tabmfirl.irl._demos import generate_demonstrations
+from tabmfirl.apps._experiment import METHODS
+from tabmfirl.apps.cli import main
 
 BETA = 0.2
 
@@ -127,8 +127,8 @@ def test_gaussian_cli_run_resumes(demos_file, tmp_path, capsys):
 
 def test_progress_of_a_method_with_few_keys(demos_file, tmp_path, capsys, monkeypatch):
     """A registered method whose callback gives only some keys still prints a line."""
-    from tabmfirl._experiment import register_method
-    from tabmfirl._irl import fit_pemmfirl
+    from tabmfirl.apps._experiment import register_method
+    from tabmfirl.irl._irl import fit_pemmfirl
 
     def sparse(spec, demos, n_contexts, *, callback=None, **options):
         def forward(iteration, info):

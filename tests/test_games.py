@@ -12,7 +12,7 @@ import pytest
 
 import tabmfirl
 from tabmfirl import envs, evaluate_step, solve_equilibrium
-from tabmfirl.cli import main
+from tabmfirl.apps.cli import main
 
 # The five benchmark games of the design notes; the large crowd grid has its own
 # tests (tests/test_crowd_grid.py) at a small size.

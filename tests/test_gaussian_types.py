@@ -1,4 +1,4 @@
-"""Tests of tabmfirl._gaussian_types: PEMMFIRL (exact mode) with continuous Gaussian types.
+"""Tests of tabmfirl.irl._gaussian_types: PEMMFIRL (exact mode) with continuous Gaussian types.
 
 Settings of the separation tests (measured when they were written, numba
 backend): virus with distancing costs (0.05, 2.0), T = 10, beta = 0.1, 100
@@ -17,12 +17,12 @@ import pytest
 
 from tabmfirl import (ConvergenceWarning, ContextEncoder, MFGSpec, RewardHead, envs,
                       fit_mfirl, solve_equilibrium)
-from tabmfirl._demos import Demonstrations, generate_demonstrations
-from tabmfirl._gaussian_types import (GaussianTypesResult, encoder_mi_objective,
+from tabmfirl.irl._demos import Demonstrations, generate_demonstrations
+from tabmfirl.irl._gaussian_types import (GaussianTypesResult, encoder_mi_objective,
                                       fit_pemmfirl_gaussian, latent_flows,
                                       latent_log_likelihood, latent_weights)
-from tabmfirl._irl import IRLResult, weighted_statistics
-from tabmfirl._metrics import adjusted_rand_index
+from tabmfirl.irl._irl import IRLResult, weighted_statistics
+from tabmfirl.evaluation._metrics import adjusted_rand_index
 from tabmfirl.testing.games import random_game
 
 BETA = 0.1
@@ -262,7 +262,7 @@ def test_posterior_means_of_two_types_separate(separated):
 
 
 def test_discretised_fit_scores_with_evaluate_fit(separated):
-    from tabmfirl._experiment import evaluate_fit
+    from tabmfirl.apps._experiment import evaluate_fit
 
     spec, eq, demos, fit, ablation = separated
     scores = []
@@ -399,7 +399,7 @@ def _assert_same_fit(a, b):
 
 @pytest.mark.parametrize("variant", sorted(CHECKPOINTED))
 def test_resumed_fit_is_bit_identical(small_virus, tmp_path, monkeypatch, variant):
-    import tabmfirl._gaussian_types as gt
+    import tabmfirl.irl._gaussian_types as gt
 
     spec, _, demos = small_virus
     kw = dict(SMALL, seed=3, **CHECKPOINTED[variant])          # 8 iterations, warm-up 2

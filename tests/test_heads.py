@@ -1,4 +1,4 @@
-"""Tests of tabmfirl._heads: finite-difference checks of every VJP, an exact
+"""Tests of tabmfirl.irl._heads: finite-difference checks of every VJP, an exact
 fit of the linear reward head, parameter files and input validation."""
 
 import numpy as np
@@ -6,8 +6,8 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from tabmfirl._heads import ContextEncoder, RewardHead, ShapingHead
-from tabmfirl._nn import ACTIVATIONS, numerical_gradient
+from tabmfirl.irl._heads import ContextEncoder, RewardHead, ShapingHead
+from tabmfirl.irl._nn import ACTIVATIONS, numerical_gradient
 
 EPS = 1e-6  # central-difference step (float64)
 RTOL, ATOL = 1e-6, 1e-8
@@ -431,7 +431,7 @@ def test_categorical_posterior_and_sampling():
 def test_encoder_learns_to_separate_two_types():
     """Type 0 always plays action 0, type 1 action 1: a few Adam steps on the
     log-likelihood of the true labels make the posterior confident."""
-    from tabmfirl._nn import Adam
+    from tabmfirl.irl._nn import Adam
     rng = np.random.default_rng(0)
     N, T = 40, 5
     labels = np.arange(N) % 2

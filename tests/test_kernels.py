@@ -63,7 +63,7 @@ def test_parallel_kernels_match_numpy(spec, seed):
     from unittest import mock
 
     from tabmfirl import config
-    from tabmfirl._backend import use_parallel
+    from tabmfirl.kernels._backend import use_parallel
 
     policy = random_policy(spec, seed)
     with mock.patch.object(config, "PARALLEL_MIN_WORK", 0):

@@ -1,11 +1,11 @@
-"""Tests of tabmfirl._metrics: deviations, adjusted Rand index, scoring a learned reward."""
+"""Tests of tabmfirl.evaluation._metrics: deviations, adjusted Rand index, scoring a learned reward."""
 import numpy as np
 import pytest
 
 from tabmfirl import solve_equilibrium
 from tabmfirl import envs
-from tabmfirl._heads import RewardHead
-from tabmfirl._metrics import (adjusted_rand_index, contingency_table, evaluate_reward,
+from tabmfirl.irl._heads import RewardHead
+from tabmfirl.evaluation._metrics import (adjusted_rand_index, contingency_table, evaluate_reward,
                                kl_divergence, learned_game, match_types, mean_field_deviation,
                                normalized_mutual_information, policy_deviation,
                                return_deviation)
@@ -226,7 +226,7 @@ def test_learned_game_rejects_bad_inputs():
 @pytest.mark.parametrize("activation", ["tanh", "relu", "leaky_relu", "softplus"])
 def test_mlp_head_reward_matches_the_head(activation):
     from tabmfirl import evaluate_model
-    from tabmfirl._metrics import _mlp_head_reward
+    from tabmfirl.evaluation._metrics import _mlp_head_reward
 
     spec = envs.make("virus", types=3, horizon=5)
     head = RewardHead(2, 2, 2, n_contexts=3, kind="mlp", hidden_sizes=(5, 4),
@@ -246,7 +246,7 @@ def test_mlp_head_reward_matches_the_head(activation):
 
 def test_learned_game_of_an_additive_head_is_its_linear_equivalent():
     from tabmfirl import RewardHead, envs, solve_equilibrium
-    from tabmfirl._metrics import learned_game
+    from tabmfirl.evaluation._metrics import learned_game
 
     spec = envs.make("virus", types=3, horizon=6)
     head = RewardHead(2, 2, 2, n_contexts=3, kind="additive")

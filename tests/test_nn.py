@@ -1,4 +1,4 @@
-"""Tests of tabmfirl._nn: finite-difference checks of every backward pass,
+"""Tests of tabmfirl.irl._nn: finite-difference checks of every backward pass,
 hand-computed optimiser steps, parameter files and input validation."""
 
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from tabmfirl._nn import (
+from tabmfirl.irl._nn import (
     ACTIVATIONS,
     DERIVATIVES,
     MLP,
@@ -386,7 +386,7 @@ def test_read_npz_closes_a_damaged_file(tmp_path):
     import gc
     import warnings
 
-    from tabmfirl._nn import NPZ_READ_ERRORS, read_npz
+    from tabmfirl.irl._nn import NPZ_READ_ERRORS, read_npz
 
     good = tmp_path / "good.npz"
     np.savez(good, a=np.arange(300.0), b=np.ones(50))

@@ -146,9 +146,9 @@ def test_model_with_reward_checks():
 def test_cuda_without_device_raises_clearly():
     from numba import config
 
-    if config.ENABLE_CUDASIM or tabmfirl._backend.cuda_is_usable():
+    if config.ENABLE_CUDASIM or tabmfirl.kernels._backend.cuda_is_usable():
         pytest.skip("a CUDA device or the simulator is present")
     spec = random_game(2, 2, 2, rng=0)
     with pytest.raises(RuntimeError, match="backend='cuda' needs a CUDA GPU"):
         tabmfirl.solve_equilibrium(spec, backend="cuda")
-    assert tabmfirl._backend.resolve_backend("auto") == "numba"
+    assert tabmfirl.kernels._backend.resolve_backend("auto") == "numba"

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from tabmfirl import envs, solve_equilibrium
-from tabmfirl._taxi_study import (COLUMNS, SurgeRule, add_parser, run_taxi_study,
+from tabmfirl.apps._taxi_study import (COLUMNS, SurgeRule, add_parser, run_taxi_study,
                                   surge_games, taxi_outcomes, write_taxi_study)
 from tabmfirl.envs import taxi
 
@@ -145,7 +145,7 @@ def test_cli_parser(capsys):
     with pytest.raises(SystemExit):
         parser.parse_args(["taxi-study", "--help"])
     assert "examples:" in capsys.readouterr().out
-    from tabmfirl.cli import CommandError
+    from tabmfirl.apps.cli import CommandError
 
     args = parser.parse_args(["taxi-study", "--methods", "nope"])
     with pytest.raises(CommandError, match="methods"):
@@ -156,9 +156,9 @@ def test_cli_parser(capsys):
 def test_learned_surge_reward_adds_the_same_fare_income(kind):
     """f(s, a, mu) + Delta: the learned game's surge reward minus the plain learned
     reward equals the true surge reward minus the true reward at q' (w^f = 1)."""
-    from tabmfirl._irl import _make_head
-    from tabmfirl._metrics import learned_game
-    from tabmfirl._taxi_study import learned_surge_game
+    from tabmfirl.irl._irl import _make_head
+    from tabmfirl.evaluation._metrics import learned_game
+    from tabmfirl.apps._taxi_study import learned_surge_game
 
     spec = taxi.make(types=3, data=_city(), horizon=6)
     games = surge_games(spec, SURGE)

@@ -22,9 +22,9 @@ import time
 import numpy as np
 
 import tabmfirl
-from tabmfirl._backend import gpu_is_present
-from tabmfirl._mean_field import forward_unchecked
-from tabmfirl._soft_bellman import _run_backward
+from tabmfirl.kernels._backend import gpu_is_present
+from tabmfirl.solvers._mean_field import forward_unchecked
+from tabmfirl.solvers._soft_bellman import _run_backward
 from tabmfirl.testing.games import random_game, random_policy
 
 

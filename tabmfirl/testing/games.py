@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .._spec import MFGSpec, python_body
+from ..game._spec import MFGSpec, python_body
 
 __all__ = ["random_game", "random_policy"]
 

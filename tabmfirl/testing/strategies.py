@@ -29,7 +29,7 @@ def games(draw, *, max_states: int = 30, max_actions: int = 5, max_horizon: int 
     """
     import numpy as np
 
-    from .._spec import population_coupling
+    from ..game._spec import population_coupling
 
     S = draw(st.integers(1, max_states))
     A = draw(st.integers(1, max_actions))

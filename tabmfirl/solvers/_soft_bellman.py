@@ -28,8 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._backend import resolve_backend, use_parallel
-from ._kernels import MODE_EVALUATE, MODE_OPTIMAL
+from ..kernels._backend import resolve_backend, use_parallel
+from ..kernels._kernels import MODE_EVALUATE, MODE_OPTIMAL
 from ._model import EvaluatedModel
 
 __all__ = ["BackwardResult", "soft_bellman_backward", "policy_evaluation"]
@@ -66,7 +66,7 @@ def _check_temperature(temperature, allow_zero: bool) -> float:
 def _run_backward(model: EvaluatedModel, temperature: float, policy, backend: str):
     K, T, S, A = model.shape
     if backend == "numpy":
-        from ._reference import backward
+        from ..kernels._reference import backward
 
         return backward(model.transition, model.slice_index, model.next_states, model.dense,
                         model.reward, temperature, policy)
@@ -75,11 +75,11 @@ def _run_backward(model: EvaluatedModel, temperature: float, policy, backend: st
     mode = MODE_OPTIMAL if policy is None else MODE_EVALUATE
     policy_out = np.zeros((K, T, S, A)) if policy is None else policy
     if backend == "cuda":
-        from ._cuda import backward as cuda_backward
+        from ..kernels._cuda import backward as cuda_backward
 
         cuda_backward(mode, model, temperature, q, value, policy_out)
         return q, value, policy_out
-    from ._kernels import _backward_parallel, _backward_serial
+    from ..kernels._kernels import _backward_parallel, _backward_serial
 
     kernel = _backward_parallel if use_parallel(K * S * A * model.transition.shape[3]) \
         else _backward_serial

@@ -8,7 +8,7 @@ code), see :func:`tabmfirl.forward_mean_field`.
 import numpy as np
 from numba import cuda
 
-from . import config
+from .. import config
 from ._cuda_kernels import (MODE_OPTIMAL, _backward_step, _joint_step, _propagate_dense_step,
                             _propagate_sparse_step)
 

@@ -3,7 +3,7 @@ r"""PEMMFIRL (``exact`` reward update) with continuous Gaussian types.
 The continuous option of the design notes (section 3, step 6): instead of
 :math:`K` discrete types, each agent has a latent type :math:`z \in \mathbb
 R^d` with prior :math:`p(z) = \mathcal N(0, I)`.  Inputs and outputs are
-those of :mod:`tabmfirl._irl` (unlabelled trajectories :math:`\tau_j`,
+those of :mod:`tabmfirl.irl._irl` (unlabelled trajectories :math:`\tau_j`,
 :math:`j = 1..N`, the game's dynamics and :math:`\mu_0`; temperature
 :math:`\beta > 0`).  The model has two learnable parts:
 
@@ -25,7 +25,7 @@ One iteration
 1. **Encode** the demonstrations: :math:`\nu_j, \sigma_j`, and take
    :math:`z_j = \nu_j` (the posterior mean: deterministic).
 2. **Per-latent empirical mean field** (ours; the kernel generalisation of the
-   discrete posterior-weighted estimator of :func:`tabmfirl._irl.weighted_statistics`):
+   discrete posterior-weighted estimator of :func:`tabmfirl.irl._irl.weighted_statistics`):
 
    .. math::
 
@@ -63,7 +63,7 @@ One iteration
    - \mathbb E_{\pi^{z_j}}\phi(\cdot; z_j)]`, expert minus model feature
    counts, the expectation taken exactly by the forward occupancy pass.
    Each demonstration is one context whose counts are its own one-hot
-   state-action indicators, so this is :func:`tabmfirl._irl.mce_log_likelihood`
+   state-action indicators, so this is :func:`tabmfirl.irl._irl.mce_log_likelihood`
    (and the head's VJP) applied to the batch: the same code as the discrete
    exact mode (``_irl._reward_step``), not a copy.  One
    :class:`~tabmfirl.Adam` ascent step on :math:`\omega`, on
@@ -83,7 +83,7 @@ One iteration
    :math:`n_z` = ``n_prior_samples`` latents from the prior, each solved
    exactly (step 3, flow frozen at :math:`\hat\mu(\cdot\mid z_i)`) and rolled
    out :math:`n_r` = ``n_rollouts`` times in that frozen model
-   (:func:`tabmfirl._airl.rollout_sampler`, seeded).  The gradient of the
+   (:func:`tabmfirl.irl._airl.rollout_sampler`, seeded).  The gradient of the
    Gaussian log-density
 
    .. math::
@@ -118,7 +118,7 @@ For the linear head this *is* :func:`tabmfirl.fit_mfirl` (the blocks of
 :math:`z` get zero gradient and stay 0; the reported posterior is the prior
 :math:`\mathcal N(0, I)`).
 
-Discretisation (for the metrics of :mod:`tabmfirl._metrics`, which score
+Discretisation (for the metrics of :mod:`tabmfirl.evaluation._metrics`, which score
 discrete heads): :meth:`GaussianTypesResult.discretise` picks :math:`K`
 latent points :math:`c_k` (given, or k-means++ centres of the posterior means,
 seeded), assigns each demonstration to its nearest centre and returns an
@@ -127,7 +127,7 @@ seeded), assigns each demonstration to its nearest centre and returns an
 :math:`b_k = \sum_i c(c_k)_i b_i`, :math:`W_k = \sum_i c(c_k)_i W_i`; for the
 MLP head the one-hot type input :math:`e_k` of the first layer gets the
 weights :math:`c_k^\top W_0^{(z)}`.  Its flows are :math:`\hat\mu(\cdot\mid
-c_k)` (step 2), so :func:`~tabmfirl._experiment.evaluate_fit`,
+c_k)` (step 2), so :func:`~tabmfirl.apps._experiment.evaluate_fit`,
 :func:`~tabmfirl.evaluate_reward` and :func:`~tabmfirl.predict_types` apply.
 
 Measured (numba backend, virus with distancing costs (0.05, 2.0), :math:`T =
@@ -146,7 +146,7 @@ and draws the prior latents and the rollouts.  With ``checkpoint=`` the whole
 loop state (the reward-head and encoder parameters and their Adam moments,
 the histories, the iteration counter and that generator's state) is written
 every ``checkpoint_every`` iterations, so a stopped or killed run resumes
-bit-identically (:mod:`tabmfirl._checkpoint`).
+bit-identically (:mod:`tabmfirl.irl._checkpoint`).
 
 References
 ----------
@@ -164,16 +164,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._backend import resolve_backend
-from ._equilibrium import ConvergenceWarning
+from ..kernels._backend import resolve_backend
+from ..solvers._equilibrium import ConvergenceWarning
 from ._heads import ContextEncoder, RewardHead
 from ._irl import (IRLResult, _check_positive_float, _check_positive_int, _checkpoint_config,
                    _decay, _kmeans_labels, _learner_spec, _reward_step, _trajectories,
                    weighted_statistics)
-from ._model import EvaluatedModel, evaluate_model
+from ..solvers._model import EvaluatedModel, evaluate_model
 from ._nn import Adam
-from ._soft_bellman import _check_temperature
-from ._spec import MFGSpec
+from ..solvers._soft_bellman import _check_temperature
+from ..game._spec import MFGSpec
 
 __all__ = ["GaussianTypesResult", "fit_pemmfirl_gaussian", "latent_weights",
            "latent_flows", "latent_log_likelihood", "encoder_mi_objective"]
@@ -207,7 +207,7 @@ def latent_weights(latents, posterior_mean, posterior_log_std):
     -------
     ndarray, shape (N, Q)
         ``w[j, k]``, the ``posterior`` argument of
-        :func:`tabmfirl._irl.weighted_statistics`.
+        :func:`tabmfirl.irl._irl.weighted_statistics`.
 
     Examples
     --------
@@ -227,7 +227,7 @@ def latent_flows(states, actions, latents, posterior_mean, posterior_log_std,
                  n_states: int, n_actions: int):
     r"""Per-latent empirical flows :math:`\hat\mu(\cdot\mid z_k)`, :math:`\hat L(\cdot\mid z_k)`.
 
-    Step 2 of the module docstring: :func:`tabmfirl._irl.weighted_statistics`
+    Step 2 of the module docstring: :func:`tabmfirl.irl._irl.weighted_statistics`
     with the kernel weights of :func:`latent_weights`.
 
     Parameters
@@ -294,7 +294,7 @@ def latent_log_likelihood(spec: MFGSpec, head: RewardHead, demos, latents, mean_
     with :math:`\pi^{z_j}` soft-optimal for :math:`f_\omega(\cdot, \hat\mu_t, z_j)`
     under the dynamics frozen at ``mean_field[j]`` (step 4 of the module
     docstring).  The gradient with respect to the head's parameters is that of
-    :func:`tabmfirl._irl.mce_log_likelihood` (one context per trajectory,
+    :func:`tabmfirl.irl._irl.mce_log_likelihood` (one context per trajectory,
     one-hot counts) pushed through the head's VJP.
 
     Parameters
@@ -650,7 +650,7 @@ def fit_pemmfirl_gaussian(spec: MFGSpec, demos, latent_dim: int, *,
         log-likelihood minus :math:`\frac\kappa2\|M\omega\|^2`, with
         :math:`M` the head's :meth:`~tabmfirl.RewardHead.decay_mask` (the
         mean-field weights of a linear head; module docstring of
-        :mod:`tabmfirl._irl`).
+        :mod:`tabmfirl.irl._irl`).
     n_prior_samples : int, default 32
         :math:`n_z` latents drawn from :math:`\mathcal N(0, I)` per iteration.
     n_rollouts : int, default 4
@@ -664,7 +664,7 @@ def fit_pemmfirl_gaussian(spec: MFGSpec, demos, latent_dim: int, *,
         Warn (:class:`~tabmfirl.ConvergenceWarning`) when not converged.
     checkpoint : str or os.PathLike, optional
         Path of a resumable checkpoint (``.npz``, written atomically, no
-        pickle; :mod:`tabmfirl._checkpoint`), as in
+        pickle; :mod:`tabmfirl.irl._checkpoint`), as in
         :func:`~tabmfirl.fit_pemmfirl`.  It holds the complete loop state:
         the reward-head and encoder parameters, the moments and step counts
         of their two Adam optimisers, the four histories, the iteration

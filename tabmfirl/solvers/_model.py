@@ -11,7 +11,7 @@ from typing import Optional
 
 import numpy as np
 
-from ._spec import MFGSpec, check_finite, check_stochastic
+from ..game._spec import MFGSpec, check_finite, check_stochastic
 
 __all__ = ["EvaluatedModel", "MeanFieldFlow", "evaluate_model", "evaluate_step"]
 
@@ -195,7 +195,7 @@ def allocate_model(spec: MFGSpec) -> EvaluatedModel:
 
 def raise_kernel_error(error: np.ndarray) -> None:
     """Turn a kernel's error record ``(code, k, t, s, a)`` into a ValueError."""
-    from ._kernels import ERROR_NONE, ERROR_TRANSITION
+    from ..kernels._kernels import ERROR_NONE, ERROR_TRANSITION
 
     code, k, t, s, a = (int(x) for x in error)
     if code == ERROR_NONE:
@@ -212,7 +212,7 @@ def raise_kernel_error(error: np.ndarray) -> None:
 
 def kernel_functions(spec: MFGSpec):
     """The mean field functions (or placeholders) and coupling the kernels take."""
-    from ._kernels import _no_reward, _no_transition
+    from ..kernels._kernels import _no_reward, _no_transition
 
     transition_fn = spec.transition if spec.transition_is_dynamic else _no_transition
     reward_fn = spec.reward if spec.reward_is_dynamic else _no_reward
@@ -275,8 +275,8 @@ def evaluate_model(spec: MFGSpec, mean_field, state_action=None, *,
         Wrong shapes, flows off the simplex, or a mean field function that
         produced a bad table.
     """
-    from ._backend import resolve_backend
-    from ._spec import ROW_SUM_TOL
+    from ..kernels._backend import resolve_backend
+    from ..game._spec import ROW_SUM_TOL
 
     backend = resolve_backend(backend)
     mean_field, state_action = check_flow(spec, mean_field, state_action)
@@ -284,13 +284,13 @@ def evaluate_model(spec: MFGSpec, mean_field, state_action=None, *,
     if not (spec.transition_is_dynamic or spec.reward_is_dynamic):
         return model
     if backend == "numpy":
-        from ._reference import evaluate_step
+        from ..kernels._reference import evaluate_step
 
         for t in range(spec.horizon):
             evaluate_step(t, spec, mean_field[:, t], state_action[:, t], model.transition,
                           model.slice_index[:, t], model.reward[:, t])
         return model
-    from ._kernels import _evaluate_model
+    from ..kernels._kernels import _evaluate_model
 
     transition_fn, reward_fn, coupling, use_coupling = kernel_functions(spec)
     observed = np.zeros((spec.n_contexts, spec.mean_field_dim))
@@ -326,7 +326,7 @@ def evaluate_step(spec: MFGSpec, t: int, mean_field_t, state_action_t=None):
         (sparse) or over all states (dense).
     reward : ndarray, shape (K, S, A)
     """
-    from ._reference import evaluate_step as evaluate_reference
+    from ..kernels._reference import evaluate_step as evaluate_reference
 
     K, T, S, A = spec.n_contexts, spec.horizon, spec.n_states, spec.n_actions
     if isinstance(t, (bool, np.bool_)) or not isinstance(t, (int, np.integer)) \

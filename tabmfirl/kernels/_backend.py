@@ -1,5 +1,5 @@
 """Backend resolution: one lazy choice per call, nothing touches a GPU at import."""
-from . import config
+from .. import config
 
 BACKENDS = ("auto", "numpy", "numba", "cuda")
 

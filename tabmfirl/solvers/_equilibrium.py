@@ -40,12 +40,12 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from ._backend import resolve_backend
+from ..kernels._backend import resolve_backend
 from ._exploitability import exploitability_on_model
 from ._mean_field import check_policy, forward_unchecked
 from ._model import EvaluatedModel
 from ._soft_bellman import _check_temperature, _run_backward
-from ._spec import MFGSpec
+from ..game._spec import MFGSpec
 
 __all__ = ["EquilibriumResult", "ConvergenceWarning", "solve_equilibrium", "METHODS"]
 

@@ -117,7 +117,7 @@ def _add_demos(subparsers):
                     "AGENTS agents of EACH type in the finite population (each type's\n"
                     "empirical distribution drives its dynamics) and write the\n"
                     "trajectories, with the agents' hidden types, to an .npz file\n"
-                    "(read it with tabmfirl._demos.Demonstrations.load).",
+                    "(read it with tabmfirl.irl._demos.Demonstrations.load).",
         epilog="examples:\n  tabmfirl demos --game virus --types 3 --agents 300 --out demos.npz\n"
                "  tabmfirl demos --game malware --dynamics variant --seed 1 --out m.npz --json",
         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -143,7 +143,7 @@ def _cmd_demos(args) -> int:
     import warnings
 
     from tabmfirl import ConvergenceWarning, envs, solve_equilibrium
-    from tabmfirl._demos import generate_demonstrations
+    from tabmfirl.irl._demos import generate_demonstrations
 
     if args.agents < 1:
         raise CommandError(f"--agents must be >= 1 (agents per type), got {args.agents}")
@@ -197,8 +197,8 @@ _FIT_EXAMPLES = """examples:
 
 
 def _add_fit(subparsers):
-    from tabmfirl._experiment import METHODS
-    from tabmfirl._heads import REWARD_KINDS
+    from tabmfirl.apps._experiment import METHODS
+    from tabmfirl.irl._heads import REWARD_KINDS
 
     parser = subparsers.add_parser(
         "fit", help="fit a reward (and types) to demonstrations; resumable",
@@ -237,7 +237,7 @@ def _add_fit(subparsers):
 
 
 def _load_demos(path):
-    from tabmfirl._demos import Demonstrations
+    from tabmfirl.irl._demos import Demonstrations
 
     try:
         return Demonstrations.load(path)
@@ -266,9 +266,9 @@ def _cmd_fit(args) -> int:
     import numpy as np
 
     from tabmfirl import envs
-    from tabmfirl._checkpoint import atomic_write_json, read_json, save_result
-    from tabmfirl._experiment import METHODS
-    from tabmfirl._metrics import adjusted_rand_index, match_types
+    from tabmfirl.irl._checkpoint import atomic_write_json, read_json, save_result
+    from tabmfirl.apps._experiment import METHODS
+    from tabmfirl.evaluation._metrics import adjusted_rand_index, match_types
 
     if args.method not in METHODS:
         raise CommandError(f"unknown method {args.method!r}; known: {', '.join(METHODS)}")
@@ -351,7 +351,7 @@ def _cmd_fit(args) -> int:
             elif means is not None and np.ndim(means) == 2 and K <= len(means):
                 # continuous types: the k-means clusters of the posterior means, as the
                 # discretised result assigns them
-                from tabmfirl._irl import _kmeans_labels
+                from tabmfirl.irl._irl import _kmeans_labels
 
                 assigned = _kmeans_labels(np.asarray(means, dtype=np.float64), K,
                                           np.random.default_rng(args.seed))
@@ -422,8 +422,8 @@ def _cmd_evaluate(args) -> int:
     import warnings
 
     from tabmfirl import solve_equilibrium
-    from tabmfirl._checkpoint import atomic_write_json, load_result, read_json
-    from tabmfirl._experiment import evaluate_fit, expert_solver_settings
+    from tabmfirl.irl._checkpoint import atomic_write_json, load_result, read_json
+    from tabmfirl.apps._experiment import evaluate_fit, expert_solver_settings
 
     config_path = os.path.join(args.run, "config.json")
     if not os.path.isdir(args.run):
@@ -490,7 +490,7 @@ def _cmd_evaluate(args) -> int:
 
 
 def _add_experiment(subparsers):
-    from tabmfirl._heads import REWARD_KINDS
+    from tabmfirl.irl._heads import REWARD_KINDS
 
     parser = subparsers.add_parser(
         "experiment", help="run a (game x method x seed) grid; resumable",
@@ -537,7 +537,7 @@ def _add_experiment(subparsers):
 
 
 def _cmd_experiment(args) -> int:
-    from tabmfirl._experiment import markdown_table, run_experiment
+    from tabmfirl.apps._experiment import markdown_table, run_experiment
 
     games = [g.strip() for g in args.games.split(",") if g.strip()]
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
@@ -598,8 +598,8 @@ def _cmd_plot(args) -> int:
     import numpy as np
 
     from tabmfirl import evaluate_model, plot
-    from tabmfirl._checkpoint import load_result, read_json
-    from tabmfirl._metrics import match_types
+    from tabmfirl.irl._checkpoint import load_result, read_json
+    from tabmfirl.evaluation._metrics import match_types
 
     config = read_json(os.path.join(args.run, "config.json"))
     if not isinstance(config, dict) or config.get("format") != "tabmfirl.fit_run/1":

@@ -11,7 +11,7 @@ They compile once per game per process (a few seconds).  The backward pass comes
 and a ``prange`` variant sharing the same per-row body; the Python wrappers
 choose by problem size (``tabmfirl.config.PARALLEL_MIN_WORK``).  The forward
 pass is serial.  The plain-NumPy twins in
-:mod:`tabmfirl._reference` compute the same quantities and are the test oracle.
+:mod:`tabmfirl.kernels._reference` compute the same quantities and are the test oracle.
 
 Model arrays (see :class:`tabmfirl.EvaluatedModel`)
 ---------------------------------------------------

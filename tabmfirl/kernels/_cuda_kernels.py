@@ -1,6 +1,6 @@
 r"""CUDA kernels (``numba.cuda``): one launch per step, one thread per row.
 
-Same arrays and equations as the CPU kernels in :mod:`tabmfirl._kernels`;
+Same arrays and equations as the CPU kernels in :mod:`tabmfirl.kernels._kernels`;
 batched over contexts (and so over games stacked along the context axis).
 Compiled lazily on first launch; importing this module needs ``numba.cuda``
 but touches no GPU.  The row body of ``_backward_step`` repeats the CPU

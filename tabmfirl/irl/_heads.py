@@ -1,7 +1,7 @@
 r"""Learnable heads of PEMMFIRL: reward, shaping potential, context encoder.
 
 All three are small NumPy models with hand-written vector-Jacobian products
-(VJPs), built on :mod:`tabmfirl._nn`.  Every backward pass is checked against
+(VJPs), built on :mod:`tabmfirl.irl._nn`.  Every backward pass is checked against
 central finite differences in ``tests/test_heads.py``; ``docs/heads.md``
 describes the heads and the checks in prose.
 
@@ -824,7 +824,7 @@ class ContextEncoder(_Module):
         \bar u = \frac1T \sum_t u_t,\qquad
         o = \mathrm{head}_\psi(\bar u),
 
-    with two :class:`~tabmfirl._nn.MLP` (``step_net``, ``head_net``).  The
+    with two :class:`~tabmfirl.irl._nn.MLP` (``step_net``, ``head_net``).  The
     final state :math:`s_T` is not read (types change rewards only, so it
     carries no information beyond the shared dynamics).
 

@@ -2,7 +2,7 @@ r"""PEMMFIRL in ``adversarial`` mode (AIRL discriminator) and its baselines.
 
 The faithful variant of the method (design notes, section 3, step 4,
 ``adversarial``), with the exact soft backward pass as the sampler.  Inputs
-and notation are those of :mod:`tabmfirl._irl`: unlabelled trajectories
+and notation are those of :mod:`tabmfirl.irl._irl`: unlabelled trajectories
 :math:`\tau_j = (s^j_0, a^j_0, \dots, s^j_T)`, :math:`j = 1..N`, the game's
 dynamics, :math:`K` discrete types, temperature :math:`\beta > 0`, tables
 ``reward[m, t, s, a]``, ``mean_field[m, t, s]`` (:math:`T+1` rows).
@@ -14,7 +14,7 @@ One iteration
    \tau_j)` is sampled per demonstration (seeded ``rng``).
 2. **Flows.**  :math:`\hat\mu(\cdot\mid m)` and the weights :math:`W_m`
    are the posterior-weighted empirical statistics of
-   :func:`tabmfirl._irl.weighted_statistics` (with the full posterior, not the
+   :func:`tabmfirl.irl._irl.weighted_statistics` (with the full posterior, not the
    samples), recomputed every iteration since :math:`q_\psi` changes;
    :math:`p(m) = W_m / N`.
 3. **Exact sampler.**  The model is evaluated at :math:`\hat\mu(\cdot\mid m)`
@@ -85,7 +85,7 @@ One iteration
      sampled agents of type :math:`m` (baseline).  The inner gradient is
      *exact*, not sampled: :math:`\log\pi = (Q - V)/\beta` is differentiated
      through the backward pass (:func:`score_function_gradient`, the
-     recursion of :func:`tabmfirl._irl.mce_log_likelihood` applied to the
+     recursion of :func:`tabmfirl.irl._irl.mce_log_likelihood` applied to the
      advantage-weighted counts), then one VJP to the head.  The update
      descends :math:`L_D - (\lambda/T) J` (both terms per step: :math:`L_D`
      averages over steps, :math:`J` sums :math:`T` log-probabilities).
@@ -153,7 +153,7 @@ types and the rollouts.  With ``checkpoint=`` the whole loop state (the three
 parameter vectors and their Adam moments, the histories, the iteration
 counter and that generator's state) is written every ``checkpoint_every``
 iterations, so a stopped or killed run resumes bit-identically
-(:mod:`tabmfirl._checkpoint`).
+(:mod:`tabmfirl.irl._checkpoint`).
 
 Measured with the first type constants of the games (virus distancing
 costs 0.2/0.5/1.0, malware repair costs 0.2/0.5/0.8) and k-means
@@ -189,18 +189,18 @@ from typing import Optional
 
 import numpy as np
 
-from ._backend import resolve_backend
+from ..kernels._backend import resolve_backend
 from ._demos import _sample_rows
-from ._equilibrium import ConvergenceWarning
+from ..solvers._equilibrium import ConvergenceWarning
 from ._heads import ContextEncoder, ShapingHead
 from ._irl import (IRLResult, _check_fraction, _check_positive_float, _check_positive_int,
                    _checkpoint_config, _copy_head,
                    _initial_posterior, _learner_spec, _make_head, _observed, _trajectories,
                    mce_log_likelihood, trajectory_log_likelihood, weighted_statistics)
-from ._model import EvaluatedModel, evaluate_model
+from ..solvers._model import EvaluatedModel, evaluate_model
 from ._nn import Adam, log_softmax, logsumexp
-from ._soft_bellman import _check_temperature, soft_bellman_backward
-from ._spec import MFGSpec
+from ..solvers._soft_bellman import _check_temperature, soft_bellman_backward
+from ..game._spec import MFGSpec
 
 __all__ = ["AdversarialResult", "fit_pemmfirl_adversarial", "fit_mf_airl", "fit_pemirl",
            "discriminator_loss", "rollout_sampler", "score_function_gradient"]
@@ -398,7 +398,7 @@ def score_function_gradient(model: EvaluatedModel, contexts, states, actions, we
     ``model`` (reward :math:`R`).  The sum is linear in the signed weighted
     counts :math:`C = C^+ - C^-`, :math:`C^\pm_{m,t}(s,a) = \sum_n
     \max(\pm w_n, 0)\,\mathbb 1[m_n = m, s^n_t = s, a^n_t = a]`, so the
-    gradient is that of :func:`tabmfirl._irl.mce_log_likelihood` for
+    gradient is that of :func:`tabmfirl.irl._irl.mce_log_likelihood` for
     :math:`C^+` minus that for :math:`C^-`: the exact derivative through the
     backward pass, for the sampled trajectories.  With :math:`w_n` the
     (baselined) REINFORCE weights this is the score-function estimator of
@@ -546,7 +546,7 @@ def _sample_types(posterior, rng):
 
 
 def _save_loop(path, config, vectors, optimisers, histories, rng, scalars):
-    """Write the loop state to ``path`` (:func:`tabmfirl._checkpoint.save_checkpoint`)."""
+    """Write the loop state to ``path`` (:func:`tabmfirl.irl._checkpoint.save_checkpoint`)."""
     from ._checkpoint import optimizer_state, save_checkpoint
 
     arrays = dict(vectors)
@@ -807,7 +807,7 @@ def fit_pemmfirl_adversarial(spec: MFGSpec, demos, n_contexts: int, *,
                              checkpoint_every: int = 10, callback=None) -> AdversarialResult:
     r"""PEMMFIRL with the ``adversarial`` (AIRL) reward update and :math:`K` discrete types.
 
-    See the module docstring of :mod:`tabmfirl._airl` for the iteration
+    See the module docstring of :mod:`tabmfirl.irl._airl` for the iteration
     (encoder, posterior-weighted flows, exact sampler and rollouts, AIRL
     discriminator step, mutual-information term).
 
@@ -851,7 +851,7 @@ def fit_pemmfirl_adversarial(spec: MFGSpec, demos, n_contexts: int, *,
         Encoder steps per iteration on the same sampler batch.
     init : {"mixture", "kmeans", "random"}
         Encoder pre-training on the clusters of a stationary-policy mixture
-        or of k-means (the exact mode's starts, :mod:`tabmfirl._irl`), or
+        or of k-means (the exact mode's starts, :mod:`tabmfirl.irl._irl`), or
         none.
     init_smoothing : float, default 0.2
         :math:`\varepsilon` of the pre-training targets.
@@ -867,7 +867,7 @@ def fit_pemmfirl_adversarial(spec: MFGSpec, demos, n_contexts: int, *,
         Warn (:class:`~tabmfirl.ConvergenceWarning`) when not converged.
     checkpoint : str or os.PathLike, optional
         Path of a resumable checkpoint (``.npz``, written atomically, no
-        pickle; :mod:`tabmfirl._checkpoint`), as in
+        pickle; :mod:`tabmfirl.irl._checkpoint`), as in
         :func:`~tabmfirl.fit_pemmfirl`.  It holds the complete loop state:
         the reward-head, shaping and encoder parameters, the moments and step
         counts of their three Adam optimisers, the four histories, the

@@ -1,6 +1,6 @@
 r"""Plain-NumPy twins of the kernels: the ``backend="numpy"`` path and the test oracle.
 
-Same arrays, same equations as :mod:`tabmfirl._kernels` (see there), written
+Same arrays, same equations as :mod:`tabmfirl.kernels._kernels` (see there), written
 for clarity: one vectorised NumPy expression per step.  A game's mean field
 functions are the game's own code, not part of the kernels: both backends call
 the same compiled function (under ``NUMBA_DISABLE_JIT=1``, its Python body).  These functions raise
@@ -85,8 +85,8 @@ def evaluate_step(t, spec, mean_field_t, state_action_t, P, slices, R_t):
     kernels on a bad table.
     """
     from ._kernels import ERROR_REWARD, ERROR_TRANSITION
-    from ._model import raise_kernel_error
-    from ._spec import ROW_SUM_TOL
+    from ..solvers._model import raise_kernel_error
+    from ..game._spec import ROW_SUM_TOL
 
     observed = observed_mean_field(mean_field_t, state_action_t,
                                    spec.mean_field_kind == "state_action",

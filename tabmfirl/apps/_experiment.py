@@ -19,7 +19,7 @@ line).  Built in:
 ``oracle``                :func:`~tabmfirl.fit_oracle` (true labels)
 ========================  ==================================================
 
-If the adversarial module ``tabmfirl._airl`` is present, its functions
+If the adversarial module ``tabmfirl.irl._airl`` is present, its functions
 ``fit_pemmfirl_adversarial``, ``fit_mf_airl`` and ``fit_pemirl`` (those that
 exist) are registered as ``pemmfirl_adversarial``, ``mf_airl`` and
 ``pemirl``.
@@ -27,7 +27,7 @@ exist) are registered as ``pemmfirl_adversarial``, ``mf_airl`` and
 Evaluation (design notes, section 5)
 ------------------------------------
 :func:`evaluate_fit` matches learned contexts to true types
-(:func:`~tabmfirl._metrics.match_types`), re-solves the game with the
+(:func:`~tabmfirl.evaluation._metrics.match_types`), re-solves the game with the
 learned reward at the experts' temperature and reports the type-averaged
 return, mean-field and policy deviations (:func:`~tabmfirl.evaluate_reward`),
 the same three under the *variant* dynamics (transfer), the adjusted Rand
@@ -75,9 +75,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ._checkpoint import atomic_write_bytes, atomic_write_json, read_json
-from ._irl import fit_mfirl, fit_oracle, fit_pemmfirl, held_out_log_likelihood, predict_types
-from ._metrics import (adjusted_rand_index, evaluate_reward, match_types,
+from ..irl._checkpoint import atomic_write_bytes, atomic_write_json, read_json
+from ..irl._irl import fit_mfirl, fit_oracle, fit_pemmfirl, held_out_log_likelihood, predict_types
+from ..evaluation._metrics import (adjusted_rand_index, evaluate_reward, match_types,
                        normalized_mutual_information)
 
 __all__ = ["METHODS", "METRICS", "CELL_FORMAT", "register_method", "expert_solver_settings",
@@ -160,7 +160,7 @@ def fit_pemmfirl_gaussian_discretised(spec, demos, n_contexts: int, *, latent_di
         ``method="pemmfirl-gaussian"``; ``seconds``, ``converged`` and
         ``num_iter`` are the continuous fit's.
     """
-    from ._gaussian_types import fit_pemmfirl_gaussian
+    from ..irl._gaussian_types import fit_pemmfirl_gaussian
 
     fit = fit_pemmfirl_gaussian(spec, demos, latent_dim, temperature=temperature, n_iter=n_iter,
                                 learning_rate=learning_rate, n_warmup=n_warmup,
@@ -180,13 +180,13 @@ register_method("oracle", fit_oracle)
 
 
 def _register_adversarial():
-    """Register the adversarial fits of ``tabmfirl._airl`` when that module exists."""
-    if importlib.util.find_spec("tabmfirl._airl") is None:
+    """Register the adversarial fits of ``tabmfirl.irl._airl`` when that module exists."""
+    if importlib.util.find_spec("tabmfirl.irl._airl") is None:
         return
     try:
-        airl = importlib.import_module("tabmfirl._airl")
+        airl = importlib.import_module("tabmfirl.irl._airl")
     except Exception as error:          # a broken optional module must not break the registry
-        warnings.warn(f"tabmfirl._airl could not be imported ({error}); its methods are "
+        warnings.warn(f"tabmfirl.irl._airl could not be imported ({error}); its methods are "
                       f"not registered", RuntimeWarning, stacklevel=2)
         return
     for name, function in (("pemmfirl_adversarial", "fit_pemmfirl_adversarial"),
@@ -353,7 +353,7 @@ def run_cell(game: str, method: str, seed: int, *, settings: dict) -> dict:
         ``seconds``.
     """
     from tabmfirl import envs, solve_equilibrium
-    from tabmfirl._demos import generate_demonstrations
+    from tabmfirl.irl._demos import generate_demonstrations
 
     start = time.perf_counter()
     s = settings
@@ -393,7 +393,7 @@ def run_cell(game: str, method: str, seed: int, *, settings: dict) -> dict:
 def _bayes_ari(expert, demos, temperature, backend):
     """ARI of the Bayes classifier under the true equilibrium policies (the reference)."""
     from tabmfirl import soft_bellman_backward
-    from ._irl import trajectory_log_likelihood
+    from ..irl._irl import trajectory_log_likelihood
 
     backward = soft_bellman_backward(expert.model, temperature, backend=backend)
     log_lik = trajectory_log_likelihood(backward, demos.states, demos.actions, temperature)

@@ -42,10 +42,10 @@ from typing import Optional, Union
 
 import numpy as np
 
-from ._mean_field import check_policy
+from ..solvers._mean_field import check_policy
 from ._nn import NPZ_READ_ERRORS, read_npz
-from ._model import evaluate_step
-from ._spec import MFGSpec
+from ..solvers._model import evaluate_step
+from ..game._spec import MFGSpec
 
 __all__ = ["Demonstrations", "generate_demonstrations", "DEMOS_FORMAT"]
 

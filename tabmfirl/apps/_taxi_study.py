@@ -98,7 +98,7 @@ the surge):
 
 Each is computed at the truth's equilibria before and after the surge, and
 at each method's predicted equilibria (learned rewards, matched to the true
-types by :func:`tabmfirl._metrics.match_types`) before and after.
+types by :func:`tabmfirl.evaluation._metrics.match_types`) before and after.
 """
 from __future__ import annotations
 
@@ -114,7 +114,7 @@ from typing import Optional, Sequence
 import numpy as np
 from numba import njit
 
-from tabmfirl._metrics import _linear_head_reward, _mlp_head_reward
+from tabmfirl.evaluation._metrics import _linear_head_reward, _mlp_head_reward
 from tabmfirl.envs.taxi import _match, _offsets
 from tabmfirl.envs.taxi import reward as _taxi_reward
 
@@ -291,14 +291,14 @@ def learned_surge_game(dynamics, head, type_map):
     head : RewardHead
         A discrete-type head (linear or MLP).
     type_map : array_like of int, shape (K,)
-        Learned context of each true type (:func:`tabmfirl._metrics.match_types`).
+        Learned context of each true type (:func:`tabmfirl.evaluation._metrics.match_types`).
 
     Returns
     -------
     MFGSpec
         Reward :math:`f_\omega(s, a, \mu, \hat m) + \Delta` (module docstring).
     """
-    from tabmfirl._metrics import learned_game
+    from tabmfirl.evaluation._metrics import learned_game
 
     game = learned_game(dynamics, head, type_map)
     function = _learned_surge_reward_mlp if head.kind == "mlp" else _learned_surge_reward
@@ -477,9 +477,9 @@ def run_taxi_study(*, n_agents: int = 200, seed: int = 0, temperature: float = 0
     TaxiStudyResult
     """
     from tabmfirl import envs
-    from tabmfirl._demos import generate_demonstrations
-    from tabmfirl._irl import fit_mfirl, fit_oracle, fit_pemmfirl
-    from tabmfirl._metrics import adjusted_rand_index, learned_game, match_types
+    from tabmfirl.irl._demos import generate_demonstrations
+    from tabmfirl.irl._irl import fit_mfirl, fit_oracle, fit_pemmfirl
+    from tabmfirl.evaluation._metrics import adjusted_rand_index, learned_game, match_types
     from tabmfirl.envs import taxi
 
     start = time.perf_counter()
@@ -745,7 +745,7 @@ def add_parser(subparsers):
 def _cmd_taxi_study(args) -> int:
     import sys
 
-    from tabmfirl.cli import CommandError
+    from tabmfirl.apps.cli import CommandError
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     if args.agents < 1 or args.iters < 1:

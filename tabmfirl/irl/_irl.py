@@ -1,7 +1,7 @@
 r"""PEMMFIRL (``exact`` reward update, discrete types) and the MFIRL baseline.
 
 Inputs are unlabelled trajectories :math:`\tau_j = (s^j_0, a^j_0, \dots,
-s^j_T)`, :math:`j = 1..N` (:class:`~tabmfirl._demos.Demonstrations`; the
+s^j_T)`, :math:`j = 1..N` (:class:`~tabmfirl.irl._demos.Demonstrations`; the
 learner never reads ``demos.types``), and the game's *dynamics*
 :math:`P(s' \mid s, a, \mu)` and :math:`\mu_0` (an :class:`~tabmfirl.MFGSpec`
 whose reward is ignored).  Outputs: a reward head
@@ -95,7 +95,7 @@ One iteration
    and with the zero-initialised linear head all types learn the same reward
    (the MFIRL solution).  No signal from :math:`I(m;\tau)` is passed to the
    reward here (its exact expectation over trajectories is intractable; the
-   ``adversarial`` mode, :mod:`tabmfirl._airl`, passes a sampled one).
+   ``adversarial`` mode, :mod:`tabmfirl.irl._airl`, passes a sampled one).
 
 Initialisation (ours): EM needs asymmetric starting posteriors, and its
 result depends on them.  ``init="screened"`` (default) runs a short fit
@@ -141,13 +141,13 @@ from typing import Optional
 
 import numpy as np
 
-from ._backend import resolve_backend
-from ._equilibrium import ConvergenceWarning
+from ..kernels._backend import resolve_backend
+from ..solvers._equilibrium import ConvergenceWarning
 from ._heads import RewardHead
-from ._model import EvaluatedModel, evaluate_model
+from ..solvers._model import EvaluatedModel, evaluate_model
 from ._nn import Adam, logsumexp
-from ._soft_bellman import BackwardResult, _check_temperature, soft_bellman_backward
-from ._spec import MFGSpec
+from ..solvers._soft_bellman import BackwardResult, _check_temperature, soft_bellman_backward
+from ..game._spec import MFGSpec
 
 __all__ = ["IRLResult", "fit_pemmfirl", "fit_mfirl", "fit_oracle", "fit_reward",
            "predict_types", "held_out_log_likelihood", "mce_log_likelihood",
@@ -292,7 +292,7 @@ def mce_log_likelihood(model: EvaluatedModel, counts, temperature: float, *,
     >>> round(value, 12), round(float(np.log(0.75)), 12), grad.ravel()
     (-0.287682072452, -0.287682072452, array([-0.25,  0.25]))
     """
-    from ._reference import propagate
+    from ..kernels._reference import propagate
 
     temperature = _check_temperature(temperature, allow_zero=False)
     counts = np.asarray(counts, dtype=np.float64)
@@ -970,7 +970,7 @@ def fit_pemmfirl(spec: MFGSpec, demos, n_contexts: int, *, reward_kind: str = "l
         log-likelihood minus :math:`\frac\kappa2\|M\omega\|^2`, with
         :math:`M` the head's :meth:`~tabmfirl.RewardHead.decay_mask` (the
         mean-field weights of a linear head; module docstring of
-        :mod:`tabmfirl._irl`).
+        :mod:`tabmfirl.irl._irl`).
     tol : float, default 1e-6
         Converged when the gradient norm and the last posterior change are
         both below ``tol``.
@@ -980,7 +980,7 @@ def fit_pemmfirl(spec: MFGSpec, demos, n_contexts: int, *, reward_kind: str = "l
         Warn (:class:`~tabmfirl.ConvergenceWarning`) when not converged.
     checkpoint : str or os.PathLike, optional
         Path of a resumable checkpoint (``.npz``, written atomically, no
-        pickle; :mod:`tabmfirl._checkpoint`).  It holds the complete loop
+        pickle; :mod:`tabmfirl.irl._checkpoint`).  It holds the complete loop
         state (head parameters, Adam moments, posterior, prior, histories,
         iteration counter, the generator's state) and the run's
         configuration (every argument above except ``n_iter``, ``backend``

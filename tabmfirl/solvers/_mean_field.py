@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._backend import resolve_backend
+from ..kernels._backend import resolve_backend
 from ._model import (EvaluatedModel, MeanFieldFlow, allocate_model, kernel_functions,
                      raise_kernel_error)
-from ._spec import ROW_SUM_TOL, MFGSpec, check_stochastic
+from ..game._spec import ROW_SUM_TOL, MFGSpec, check_stochastic
 
 __all__ = ["forward_mean_field", "occupancy_measure"]
 
@@ -98,12 +98,12 @@ def forward_unchecked(spec: MFGSpec, policy: np.ndarray, backend: str,
     state_action = np.zeros((K, T, S, A))
     dynamic = spec.transition_is_dynamic or spec.reward_is_dynamic
     if backend == "numpy":
-        from ._reference import forward
+        from ..kernels._reference import forward
 
         forward(spec, policy, model.transition, model.slice_index, model.next_states,
                 model.dense, model.reward, mean_field, state_action)
     elif backend == "cuda" and not dynamic:
-        from ._cuda import forward_frozen
+        from ..kernels._cuda import forward_frozen
 
         forward_frozen(model, spec.mu0, policy, mean_field, state_action)
     else:
@@ -113,7 +113,7 @@ def forward_unchecked(spec: MFGSpec, policy: np.ndarray, backend: str,
 
 def _forward_numba(model, mu0, policy, mean_field, state_action, spec=None):
     """Run the Numba forward kernel; ``spec=None`` propagates the frozen ``model``."""
-    from ._kernels import _forward, _no_reward, _no_transition
+    from ..kernels._kernels import _forward, _no_reward, _no_transition
 
     K, T, S, A = policy.shape
     if spec is None:
@@ -159,7 +159,7 @@ def occupancy_measure(model: EvaluatedModel, policy, mu0, *, backend: str = "aut
     mean_field : ndarray, shape (K, T+1, S)
     occupancy : ndarray, shape (K, T, S, A)
     """
-    from ._spec import check_distribution
+    from ..game._spec import check_distribution
 
     backend = resolve_backend(backend)
     K, T, S, A = model.shape
@@ -170,7 +170,7 @@ def occupancy_measure(model: EvaluatedModel, policy, mu0, *, backend: str = "aut
     mean_field = np.zeros((K, T + 1, S))
     occupancy = np.zeros((K, T, S, A))
     if backend == "numpy":
-        from ._reference import propagate
+        from ..kernels._reference import propagate
 
         mean_field[:, 0] = mu0
         for t in range(T):
@@ -178,7 +178,7 @@ def occupancy_measure(model: EvaluatedModel, policy, mu0, *, backend: str = "aut
             mean_field[:, t + 1] = propagate(model.transition[model.slice_index[:, t]],
                                              model.next_states, model.dense, occupancy[:, t])
     elif backend == "cuda":
-        from ._cuda import forward_frozen
+        from ..kernels._cuda import forward_frozen
 
         forward_frozen(model, mu0, policy, mean_field, occupancy)
     else:

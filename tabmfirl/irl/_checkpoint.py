@@ -21,7 +21,7 @@ every reader here ignores):
 * **JSON records** (:func:`atomic_write_json`, :func:`read_json`).
 
 Which settings belong to the configuration is the caller's choice; the fits
-of :mod:`tabmfirl._irl` leave ``n_iter`` out, so that a run stopped after
+of :mod:`tabmfirl.irl._irl` leave ``n_iter`` out, so that a run stopped after
 ``k`` iterations resumes and continues to any larger ``n_iter``.
 """
 from __future__ import annotations
