@@ -1,4 +1,4 @@
-"""Tests of tabmfirl.irl._airl: PEMMFIRL in adversarial (AIRL) mode, MF-AIRL and PEMIRL.
+"""Tests of tabmfirl.irl._adversarial: PEMMFIRL in adversarial (AIRL) mode, MF-AIRL and PEMIRL.
 
 Settings (measured when these tests were written, numpy backend, 2 shared
 cores): virus, 3 types, T = 10, beta = 0.2, 60 agents per type, 60
@@ -13,19 +13,19 @@ poorly and its policy deviation varies a lot with the seed (measured here
 with the current virus types, 0.1/0.5/1.5: ARI 0.53, 0.43, 0.43 for seeds 0,
 1, 2 with ``mi_weight=1``, 0.39 with ``mi_weight=0``; policy deviation 0.56,
 1.32, 0.81 vs 3.47 for the zero reward).  The
-larger comparison is in the module docstring of ``tabmfirl/irl/_airl.py``.
+larger comparison is in the module docstring of ``tabmfirl/irl/_adversarial.py``.
 """
 import numpy as np
 import pytest
 
 from tabmfirl import EvaluatedModel, occupancy_measure, soft_bellman_backward, solve_equilibrium
 from tabmfirl import envs
-from tabmfirl.irl._airl import (LOG4, AdversarialResult, _expected_shaping_loss,
+from tabmfirl.irl._adversarial import (LOG4, AdversarialResult, _expected_shaping_loss,
                             discriminator_loss, fit_mf_airl,
                             fit_pemirl, fit_pemmfirl_adversarial, rollout_sampler,
                             score_function_gradient)
 from tabmfirl.irl._demos import Demonstrations, generate_demonstrations
-from tabmfirl.irl._irl import IRLResult
+from tabmfirl.irl._em import IRLResult
 from tabmfirl.evaluation._metrics import adjusted_rand_index, evaluate_reward, match_types
 
 BETA = 0.2

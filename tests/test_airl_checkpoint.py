@@ -1,4 +1,4 @@
-"""Resumable adversarial fits (tabmfirl.irl._airl with ``checkpoint=``).
+"""Resumable adversarial fits (tabmfirl.irl._adversarial with ``checkpoint=``).
 
 The adversarial loop carries more state than the exact one (three Adam
 optimisers, the encoder, a generator drawn from every iteration for the
@@ -21,10 +21,10 @@ import pytest
 
 from tabmfirl import envs, solve_equilibrium
 from tabmfirl.irl import _airl
-from tabmfirl.irl._airl import fit_mf_airl, fit_pemirl, fit_pemmfirl_adversarial
+from tabmfirl.irl._adversarial import fit_mf_airl, fit_pemirl, fit_pemmfirl_adversarial
 from tabmfirl.irl._checkpoint import load_checkpoint, save_checkpoint
 from tabmfirl.irl._demos import generate_demonstrations
-from tabmfirl.irl._irl import fit_pemmfirl
+from tabmfirl.irl._em import fit_pemmfirl
 
 BETA = 0.2
 HORIZON = 5

@@ -19,7 +19,7 @@ from tabmfirl.irl._checkpoint import (atomic_write_json, load_checkpoint, load_r
                                   optimizer_state, read_json, restore_optimizer,
                                   save_checkpoint, save_result)
 from tabmfirl.irl._demos import generate_demonstrations
-from tabmfirl.irl._irl import fit_mfirl, fit_oracle, fit_pemmfirl
+from tabmfirl.irl._em import fit_mfirl, fit_oracle, fit_pemmfirl
 
 BETA = 0.1
 FIT = {"temperature": BETA, "n_warmup": 5, "learning_rate": 0.02, "backend": "numpy",
@@ -125,7 +125,7 @@ _CHILD = textwrap.dedent("""
     import numpy as np
     from tabmfirl import envs, solve_equilibrium
     from tabmfirl.irl._demos import generate_demonstrations
-    from tabmfirl.irl._irl import fit_pemmfirl
+    from tabmfirl.irl._em import fit_pemmfirl
 
     spec = envs.make("virus", types=3, horizon=8)
     eq = solve_equilibrium(spec, temperature=0.1, backend="numpy", method="fixed_point",

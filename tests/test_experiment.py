@@ -27,8 +27,8 @@ SOLVER = {"method": "fixed_point", "damping": 0.3, "max_iter": 3000}
 def test_registry_has_the_methods_and_takes_one_line_additions():
     for name in ("pemmfirl", "pemmfirl_no_mi", "pemmfirl_gaussian", "mfirl", "oracle"):
         assert name in METHODS
-    if importlib.util.find_spec("tabmfirl.irl._airl") is not None:
-        import tabmfirl.irl._airl as airl
+    if importlib.util.find_spec("tabmfirl.irl._adversarial") is not None:
+        import tabmfirl.irl._adversarial as airl
 
         for name, fn in (("mf_airl", "fit_mf_airl"), ("pemirl", "fit_pemirl"),
                          ("pemmfirl_adversarial", "fit_pemmfirl_adversarial")):

@@ -128,7 +128,7 @@ def test_gaussian_cli_run_resumes(demos_file, tmp_path, capsys):
 def test_progress_of_a_method_with_few_keys(demos_file, tmp_path, capsys, monkeypatch):
     """A registered method whose callback gives only some keys still prints a line."""
     from tabmfirl.apps._experiment import register_method
-    from tabmfirl.irl._irl import fit_pemmfirl
+    from tabmfirl.irl._em import fit_pemmfirl
 
     def sparse(spec, demos, n_contexts, *, callback=None, **options):
         def forward(iteration, info):

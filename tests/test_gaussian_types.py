@@ -21,7 +21,7 @@ from tabmfirl.irl._demos import Demonstrations, generate_demonstrations
 from tabmfirl.irl._gaussian_types import (GaussianTypesResult, encoder_mi_objective,
                                       fit_pemmfirl_gaussian, latent_flows,
                                       latent_log_likelihood, latent_weights)
-from tabmfirl.irl._irl import IRLResult, weighted_statistics
+from tabmfirl.irl._em import IRLResult, weighted_statistics
 from tabmfirl.evaluation._metrics import adjusted_rand_index
 from tabmfirl.testing.games import random_game
 

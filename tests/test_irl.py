@@ -1,4 +1,4 @@
-"""Tests of tabmfirl.irl._irl: PEMMFIRL (exact mode, discrete types) and MFIRL.
+"""Tests of tabmfirl.irl._em: PEMMFIRL (exact mode, discrete types) and MFIRL.
 
 Settings (measured when these tests were written, numpy backend):
 
@@ -20,7 +20,7 @@ from tabmfirl import (EvaluatedModel, occupancy_measure, soft_bellman_backward,
                       solve_equilibrium)
 from tabmfirl import envs
 from tabmfirl.irl._demos import Demonstrations, generate_demonstrations
-from tabmfirl.irl._irl import (fit_mfirl, fit_oracle, fit_pemmfirl, fit_reward,
+from tabmfirl.irl._em import (fit_mfirl, fit_oracle, fit_pemmfirl, fit_reward,
                            held_out_log_likelihood, mce_log_likelihood, predict_types,
                            trajectory_log_likelihood, weighted_statistics)
 from tabmfirl.evaluation._metrics import adjusted_rand_index, evaluate_reward, match_types
@@ -295,7 +295,7 @@ def test_mi_weight_zero_collapses_to_mfirl():
 
 
 def test_screened_start_keeps_the_most_likely_short_fit():
-    from tabmfirl.irl._irl import SCREEN_ITERATIONS, SCREENED_STARTS, _fit, _screened_posterior
+    from tabmfirl.irl._em import SCREEN_ITERATIONS, SCREENED_STARTS, _fit, _screened_posterior
 
     spec, _, demos = _expert("virus", horizon=6, n_agents=30)
     options = {"mi_weight": 1.0, "reward_kind": "linear", "hidden_sizes": (), "temperature": BETA,
@@ -319,7 +319,7 @@ def test_screened_start_keeps_the_most_likely_short_fit():
 
 
 def test_resumed_fit_skips_the_screened_start(tmp_path, monkeypatch):
-    import tabmfirl.irl._irl as irl
+    import tabmfirl.irl._em as irl
 
     spec, _, demos = _expert("virus", horizon=6, n_agents=30)
     kwargs = dict(FIT, n_warmup=2)

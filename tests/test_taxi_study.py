@@ -156,7 +156,7 @@ def test_cli_parser(capsys):
 def test_learned_surge_reward_adds_the_same_fare_income(kind):
     """f(s, a, mu) + Delta: the learned game's surge reward minus the plain learned
     reward equals the true surge reward minus the true reward at q' (w^f = 1)."""
-    from tabmfirl.irl._irl import _make_head
+    from tabmfirl.irl._em import _make_head
     from tabmfirl.evaluation._metrics import learned_game
     from tabmfirl.apps._taxi_study import learned_surge_game
 

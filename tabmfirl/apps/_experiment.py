@@ -19,7 +19,7 @@ line).  Built in:
 ``oracle``                :func:`~tabmfirl.fit_oracle` (true labels)
 ========================  ==================================================
 
-If the adversarial module ``tabmfirl.irl._airl`` is present, its functions
+If the adversarial module ``tabmfirl.irl._adversarial`` is present, its functions
 ``fit_pemmfirl_adversarial``, ``fit_mf_airl`` and ``fit_pemirl`` (those that
 exist) are registered as ``pemmfirl_adversarial``, ``mf_airl`` and
 ``pemirl``.
@@ -76,7 +76,7 @@ from pathlib import Path
 import numpy as np
 
 from ..irl._checkpoint import atomic_write_bytes, atomic_write_json, read_json
-from ..irl._irl import fit_mfirl, fit_oracle, fit_pemmfirl, held_out_log_likelihood, predict_types
+from ..irl._em import fit_mfirl, fit_oracle, fit_pemmfirl, held_out_log_likelihood, predict_types
 from ..evaluation._metrics import (adjusted_rand_index, evaluate_reward, match_types,
                        normalized_mutual_information)
 
@@ -180,13 +180,13 @@ register_method("oracle", fit_oracle)
 
 
 def _register_adversarial():
-    """Register the adversarial fits of ``tabmfirl.irl._airl`` when that module exists."""
-    if importlib.util.find_spec("tabmfirl.irl._airl") is None:
+    """Register the adversarial fits of ``tabmfirl.irl._adversarial`` when that module exists."""
+    if importlib.util.find_spec("tabmfirl.irl._adversarial") is None:
         return
     try:
-        airl = importlib.import_module("tabmfirl.irl._airl")
+        airl = importlib.import_module("tabmfirl.irl._adversarial")
     except Exception as error:          # a broken optional module must not break the registry
-        warnings.warn(f"tabmfirl.irl._airl could not be imported ({error}); its methods are "
+        warnings.warn(f"tabmfirl.irl._adversarial could not be imported ({error}); its methods are "
                       f"not registered", RuntimeWarning, stacklevel=2)
         return
     for name, function in (("pemmfirl_adversarial", "fit_pemmfirl_adversarial"),
@@ -393,7 +393,7 @@ def run_cell(game: str, method: str, seed: int, *, settings: dict) -> dict:
 def _bayes_ari(expert, demos, temperature, backend):
     """ARI of the Bayes classifier under the true equilibrium policies (the reference)."""
     from tabmfirl import soft_bellman_backward
-    from ..irl._irl import trajectory_log_likelihood
+    from ..irl._likelihood import trajectory_log_likelihood
 
     backward = soft_bellman_backward(expert.model, temperature, backend=backend)
     log_lik = trajectory_log_likelihood(backward, demos.states, demos.actions, temperature)

@@ -478,7 +478,7 @@ def run_taxi_study(*, n_agents: int = 200, seed: int = 0, temperature: float = 0
     """
     from tabmfirl import envs
     from tabmfirl.irl._demos import generate_demonstrations
-    from tabmfirl.irl._irl import fit_mfirl, fit_oracle, fit_pemmfirl
+    from tabmfirl.irl._em import fit_mfirl, fit_oracle, fit_pemmfirl
     from tabmfirl.evaluation._metrics import adjusted_rand_index, learned_game, match_types
     from tabmfirl.envs import taxi
 

@@ -351,9 +351,9 @@ def _cmd_fit(args) -> int:
             elif means is not None and np.ndim(means) == 2 and K <= len(means):
                 # continuous types: the k-means clusters of the posterior means, as the
                 # discretised result assigns them
-                from tabmfirl.irl._irl import _kmeans_labels
+                from tabmfirl.irl._init import kmeans_labels
 
-                assigned = _kmeans_labels(np.asarray(means, dtype=np.float64), K,
+                assigned = kmeans_labels(np.asarray(means, dtype=np.float64), K,
                                           np.random.default_rng(args.seed))
         if assigned is not None:
             type_map = match_types(true_types, assigned, K, n_types)
