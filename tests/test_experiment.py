@@ -19,7 +19,7 @@ from tabmfirl.apps._experiment import (METHODS, METRICS, aggregate, cell_path, e
                                   register_method, run_experiment)
 from tabmfirl.apps.cli import build_parser, main
 
-TINY = {"agents": 15, "horizon": 5, "n_iter": 8, "n_warmup": 2, "held_out_agents": 5}
+TINY = {"agents": 15, "horizon": 5, "max_iter": 8, "n_warmup": 2, "held_out_agents": 5}
 BETA = 0.1
 SOLVER = {"method": "fixed_point", "damping": 0.3, "max_iter": 3000}
 
@@ -40,17 +40,17 @@ def test_registry_has_the_methods_and_takes_one_line_additions():
 
     def fake(spec, demos, *, temperature=1.0, seed=0):      # no n_contexts, few options
         calls.append((temperature, seed))
-        return METHODS["mfirl"](spec, demos, 1, temperature=temperature, seed=seed, n_iter=2,
+        return METHODS["mfirl"](spec, demos, 1, temperature=temperature, seed=seed, max_iter=2,
                                 backend="numpy", warn=False)
 
     try:
         register_method("fake", fake)
-        result = METHODS["fake"](spec, demos, 2, temperature=0.5, n_iter=99, seed=4,
+        result = METHODS["fake"](spec, demos, 2, temperature=0.5, max_iter=99, seed=4,
                                  checkpoint="ignored")
         assert calls == [(0.5, 4)] and result.prior.shape == (1,)
     finally:
         METHODS.pop("fake", None)
-    ablation = METHODS["pemmfirl_no_mi"](spec, demos, 2, temperature=BETA, n_iter=3,
+    ablation = METHODS["pemmfirl_no_mi"](spec, demos, 2, temperature=BETA, max_iter=3,
                                          backend="numpy", warn=False)
     np.testing.assert_array_equal(ablation.posterior, 0.5)
 
@@ -60,7 +60,7 @@ def test_evaluate_fit_of_the_true_reward_tables_is_zero():
     spec = envs.make("virus", types=2, horizon=5)
     eq = solve_equilibrium(spec, temperature=BETA, backend="numpy", **SOLVER)
     demos = generate_demonstrations(spec, eq.policy, 20, seed=0)
-    oracle = METHODS["oracle"](spec, demos, 2, temperature=BETA, n_iter=3, backend="numpy",
+    oracle = METHODS["oracle"](spec, demos, 2, temperature=BETA, max_iter=3, backend="numpy",
                                warn=False)
     metrics = evaluate_fit(spec, oracle, demos, temperature=BETA, expert=eq, held_out=demos,
                            backend="numpy")
@@ -136,7 +136,7 @@ def test_half_written_and_stale_cells_are_redone(tmp_path):
     assert summary["rows"][0]["n_seeds"] == 2                  # the stray file is not a cell
     # changed settings: the old cells are stale and are recomputed
     stale = run_experiment(["virus"], ["mfirl"], 1, out=out, workers=1,
-                           **dict(TINY, n_iter=9))
+                           **dict(TINY, max_iter=9))
     assert stale["ran"] == 1 and stale["skipped"] == 0
 
 

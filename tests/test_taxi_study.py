@@ -18,7 +18,7 @@ from tabmfirl.apps._taxi_study import (COLUMNS, SurgeRule, add_parser, run_taxi_
 from tabmfirl.envs import taxi
 
 SURGE = SurgeRule(factor=1.5, n_zones=3, n_steps=2)
-SMALL = {"n_agents": 60, "n_iter": 20, "temperature": 0.2, "backend": "numba"}
+SMALL = {"n_agents": 60, "max_iter": 20, "temperature": 0.2, "backend": "numba"}
 
 
 def _city():
@@ -156,13 +156,13 @@ def test_cli_parser(capsys):
 def test_learned_surge_reward_adds_the_same_fare_income(kind):
     """f(s, a, mu) + Delta: the learned game's surge reward minus the plain learned
     reward equals the true surge reward minus the true reward at q' (w^f = 1)."""
-    from tabmfirl.irl._em import _make_head
+    from tabmfirl.irl._learner import make_head
     from tabmfirl.evaluation._metrics import learned_game
     from tabmfirl.apps._taxi_study import learned_surge_game
 
     spec = taxi.make(types=3, data=_city(), horizon=6)
     games = surge_games(spec, SURGE)
-    head = _make_head(spec, 2, kind, (4,), np.random.default_rng(0))
+    head = make_head(spec, 2, kind, (4,), np.random.default_rng(0))
     head.set_flat(np.random.default_rng(1).normal(size=head.get_flat().size))
     type_map = np.array([1, 0, 1])
     plain = learned_game(games["dynamics"], head, type_map)

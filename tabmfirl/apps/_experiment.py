@@ -4,7 +4,7 @@ Method registry
 ---------------
 :data:`METHODS` maps a name to a fit function with one calling convention,
 ``fit(spec, demos, n_contexts, **options) -> IRLResult``, where ``options``
-may hold ``temperature``, ``n_iter``, ``learning_rate``, ``n_warmup``,
+may hold ``temperature``, ``max_iter``, ``learning_rate``, ``n_warmup``,
 ``seed``, ``backend``, ``warn``, ``checkpoint``, ``checkpoint_every`` and
 ``callback``; each entry passes on only the options its function accepts
 (:func:`register_method` wraps any function that way, so a new method is one
@@ -75,7 +75,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..irl._checkpoint import atomic_write_bytes, atomic_write_json, read_json
+from .._io import CELL_FORMAT, atomic_write_bytes, atomic_write_json, read_json
 from ..irl._em import fit_mfirl, fit_oracle, fit_pemmfirl, held_out_log_likelihood, predict_types
 from ..evaluation._metrics import (adjusted_rand_index, evaluate_reward, match_types,
                        normalized_mutual_information)
@@ -85,7 +85,6 @@ __all__ = ["METHODS", "METRICS", "CELL_FORMAT", "register_method", "expert_solve
            "cell_path", "DEFAULT_SETTINGS"]
 
 #: Format tag of the cell files.
-CELL_FORMAT = "tabmfirl.experiment_cell/1"
 
 #: Metrics reported per cell and aggregated, in table order.
 METRICS = ("ari", "bayes_ari", "nmi", "return_deviation", "mean_field_deviation",
@@ -94,7 +93,7 @@ METRICS = ("ari", "bayes_ari", "nmi", "return_deviation", "mean_field_deviation"
            "transfer_policy_deviation", "held_out_log_likelihood", "held_out_ari",
            "train_log_likelihood", "fit_seconds")
 
-_OPTIONS = ("temperature", "n_iter", "learning_rate", "n_warmup", "reward_kind", "seed",
+_OPTIONS = ("temperature", "max_iter", "learning_rate", "n_warmup", "reward_kind", "seed",
             "backend", "warn", "checkpoint", "checkpoint_every", "callback")
 
 #: Method name -> fit function (module docstring).
@@ -141,7 +140,7 @@ def register_method(name: str, fit, **fixed):
 
 
 def fit_pemmfirl_gaussian_discretised(spec, demos, n_contexts: int, *, latent_dim: int = 1,
-                                      temperature: float = 1.0, n_iter: int = 200,
+                                      temperature: float = 1.0, max_iter: int = 200,
                                       learning_rate: float = 0.02, n_warmup: int = 20,
                                       reward_kind: str = "linear", seed: int = 0,
                                       backend: str = "auto", warn: bool = True,
@@ -162,7 +161,7 @@ def fit_pemmfirl_gaussian_discretised(spec, demos, n_contexts: int, *, latent_di
     """
     from ..irl._gaussian_types import fit_pemmfirl_gaussian
 
-    fit = fit_pemmfirl_gaussian(spec, demos, latent_dim, temperature=temperature, n_iter=n_iter,
+    fit = fit_pemmfirl_gaussian(spec, demos, latent_dim, temperature=temperature, max_iter=max_iter,
                                 learning_rate=learning_rate, n_warmup=n_warmup,
                                 reward_kind=reward_kind, seed=seed, backend=backend,
                                 warn=warn, checkpoint=checkpoint,
@@ -342,7 +341,7 @@ def run_cell(game: str, method: str, seed: int, *, settings: dict) -> dict:
         Seed of the demonstrations (held-out: ``seed + 1000003``) and of the fit.
     settings : dict
         ``agents`` (per type), ``types``, ``horizon``, ``temperature``,
-        ``n_iter``, ``n_warmup``, ``learning_rate``, ``reward_kind``, ``held_out_agents``
+        ``max_iter``, ``n_warmup``, ``learning_rate``, ``reward_kind``, ``held_out_agents``
         (0: none), ``backend``.
 
     Returns
@@ -372,7 +371,7 @@ def run_cell(game: str, method: str, seed: int, *, settings: dict) -> dict:
         held_out = generate_demonstrations(spec, expert.policy, s["held_out_agents"],
                                            seed=seed + 1000003)
     fit = METHODS[method]
-    result = fit(spec, demos, s["types"], temperature=s["temperature"], n_iter=s["n_iter"],
+    result = fit(spec, demos, s["types"], temperature=s["temperature"], max_iter=s["max_iter"],
                  n_warmup=s["n_warmup"], learning_rate=s["learning_rate"],
                  reward_kind=s.get("reward_kind", "linear"), seed=seed,
                  backend=s["backend"], warn=False)
@@ -423,7 +422,7 @@ def _finished(path, settings):
 # ---------------------------------------------------------------------------
 
 DEFAULT_SETTINGS = {"agents": 100, "types": 3, "horizon": 20, "temperature": 0.1,
-                    "n_iter": 150, "n_warmup": 30, "learning_rate": 0.02,
+                    "max_iter": 150, "n_warmup": 30, "learning_rate": 0.02,
                     "reward_kind": "linear", "held_out_agents": 50, "backend": "numpy"}
 
 
@@ -455,7 +454,7 @@ def run_experiment(games, methods, seeds, *, out, workers=None, log=None, schedu
         is finished.
     **settings
         Overrides of :data:`DEFAULT_SETTINGS` (``agents``, ``types``,
-        ``horizon``, ``temperature``, ``n_iter``, ``n_warmup``,
+        ``horizon``, ``temperature``, ``max_iter``, ``n_warmup``,
         ``learning_rate``, ``reward_kind`` (of every method's reward head:
         ``"linear"``, ``"additive"`` or ``"mlp"``), ``held_out_agents``,
         ``backend``).

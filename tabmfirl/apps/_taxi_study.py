@@ -436,7 +436,7 @@ def _solve(spec, temperature, solver, backend):
 
 
 def run_taxi_study(*, n_agents: int = 200, seed: int = 0, temperature: float = 0.2,
-                   n_iter: int = 150, methods: Sequence[str] = METHODS, city=None,
+                   max_iter: int = 150, methods: Sequence[str] = METHODS, city=None,
                    surge: SurgeRule = SurgeRule(), n_warmup: Optional[int] = None,
                    learning_rate: float = 0.02, backend: str = "auto",
                    log=None) -> TaxiStudyResult:
@@ -458,7 +458,7 @@ def run_taxi_study(*, n_agents: int = 200, seed: int = 0, temperature: float = 0
     temperature : float, default 0.2
         :math:`\beta` of the experts, the fits and every solve (the taxi
         game's ``TEMPERATURE``).
-    n_iter : int, default 150
+    max_iter : int, default 150
         Fit iterations of every method.
     methods : sequence of str
         Among ``"pemmfirl"``, ``"mfirl"``, ``"oracle"``.
@@ -466,7 +466,7 @@ def run_taxi_study(*, n_agents: int = 200, seed: int = 0, temperature: float = 0
         The city (``make(data=city, horizon=city.horizon)``).
     surge : SurgeRule
     n_warmup : int, optional
-        PEMMFIRL warm-up iterations; default ``min(30, n_iter // 5)``.
+        PEMMFIRL warm-up iterations; default ``min(30, max_iter // 5)``.
     learning_rate : float, default 0.02
     backend : {"auto", "numpy", "numba", "cuda"}
     log : callable, optional
@@ -490,14 +490,14 @@ def run_taxi_study(*, n_agents: int = 200, seed: int = 0, temperature: float = 0
         raise ValueError(f"methods must be a non-empty subset of {METHODS}, got {methods}")
     if len(set(methods)) != len(methods):
         raise ValueError(f"methods repeat: {methods}")
-    for name, value in (("n_agents", n_agents), ("n_iter", n_iter)):
+    for name, value in (("n_agents", n_agents), ("max_iter", max_iter)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
     if not (np.isfinite(temperature) and temperature > 0):
         raise ValueError(f"temperature must be > 0, got {temperature}")
     if not isinstance(surge, SurgeRule):
         raise ValueError(f"surge must be a SurgeRule, got {type(surge).__name__}")
-    n_warmup = min(30, n_iter // 5) if n_warmup is None else int(n_warmup)
+    n_warmup = min(30, max_iter // 5) if n_warmup is None else int(n_warmup)
     K = len(taxi.TYPE_WEIGHTS)
     if city is None:
         spec = taxi.make(types=K)
@@ -559,10 +559,10 @@ def run_taxi_study(*, n_agents: int = 200, seed: int = 0, temperature: float = 0
              fixed_after.converged)
     density["true-fixed"] = _zone_density(fixed_after.mean_field, Z, steps)
 
-    fit_kwargs = {"temperature": temperature, "n_iter": n_iter, "learning_rate": learning_rate,
+    fit_kwargs = {"temperature": temperature, "max_iter": max_iter, "learning_rate": learning_rate,
                   "seed": seed, "backend": backend, "warn": False}
     for name in methods:
-        say(f"fitting {name} ({n_iter} iterations)")
+        say(f"fitting {name} ({max_iter} iterations)")
         if name == "pemmfirl":
             fit = fit_pemmfirl(spec, demos, K, n_warmup=n_warmup, **fit_kwargs)
         elif name == "mfirl":
@@ -584,7 +584,7 @@ def run_taxi_study(*, n_agents: int = 200, seed: int = 0, temperature: float = 0
             ari=float(adjusted_rand_index(demos.types, fit.assignments)) if n_learned > 1
             else None, type_map=[int(c) for c in type_map])
     run_settings = {"n_agents": int(n_agents), "seed": int(seed),
-                    "temperature": float(temperature), "n_iter": int(n_iter),
+                    "temperature": float(temperature), "max_iter": int(max_iter),
                     "n_warmup": int(n_warmup), "learning_rate": float(learning_rate),
                     "methods": list(methods), "city": spec.info["source"], "n_zones": int(Z),
                     "horizon": int(T), "solver": solver}
@@ -753,7 +753,7 @@ def _cmd_taxi_study(args) -> int:
     try:
         surge = SurgeRule(factor=args.surge, driver_share=args.driver_share)
         result = run_taxi_study(n_agents=args.agents, seed=args.seed, temperature=args.beta,
-                                n_iter=args.iters, methods=methods, surge=surge,
+                                max_iter=args.iters, methods=methods, surge=surge,
                                 backend=args.backend,
                                 log=lambda line: print(line, file=sys.stderr, flush=True))
         paths = write_taxi_study(result, args.out)

@@ -266,7 +266,8 @@ def _cmd_fit(args) -> int:
     import numpy as np
 
     from tabmfirl import envs
-    from tabmfirl.irl._checkpoint import atomic_write_json, read_json, save_result
+    from tabmfirl._io import atomic_write_json, read_json
+    from tabmfirl.irl._checkpoint import save_result
     from tabmfirl.apps._experiment import METHODS
     from tabmfirl.evaluation._metrics import adjusted_rand_index, match_types
 
@@ -306,7 +307,7 @@ def _cmd_fit(args) -> int:
         raise CommandError(f"cannot create {out!r}: {error.strerror or error}") from None
     config = {"format": "tabmfirl.fit_run/1", "method": args.method,
               "demos": os.path.abspath(args.demos), "game": demos.game,
-              "params": demos.params, "types": K, "temperature": beta, "n_iter": args.iters,
+              "params": demos.params, "types": K, "temperature": beta, "max_iter": args.iters,
               "n_warmup": args.warmup, "learning_rate": args.lr,
               "reward_kind": args.reward_kind, "seed": args.seed,
               "backend": args.backend, "checkpoint_every": args.checkpoint_every}
@@ -314,7 +315,7 @@ def _cmd_fit(args) -> int:
     checkpoint = os.path.join(out, "checkpoint.npz")
     previous = read_json(config_path)
     if isinstance(previous, dict) and os.path.exists(checkpoint):
-        changed = sorted(k for k in config if k not in ("n_iter", "checkpoint_every")
+        changed = sorted(k for k in config if k not in ("max_iter", "checkpoint_every")
                          and previous.get(k) != config[k])
         if changed:
             raise CommandError(f"{out!r} holds a run with different settings "
@@ -370,7 +371,7 @@ def _cmd_fit(args) -> int:
     start = time.perf_counter()
     try:
         result = METHODS[args.method](
-            spec, demos, K, temperature=beta, n_iter=args.iters, n_warmup=args.warmup,
+            spec, demos, K, temperature=beta, max_iter=args.iters, n_warmup=args.warmup,
             learning_rate=args.lr, reward_kind=args.reward_kind, seed=args.seed,
             backend=args.backend, warn=False, checkpoint=checkpoint, checkpoint_every=args.checkpoint_every, callback=progress)
     except (ValueError, RuntimeError) as error:
@@ -422,7 +423,8 @@ def _cmd_evaluate(args) -> int:
     import warnings
 
     from tabmfirl import solve_equilibrium
-    from tabmfirl.irl._checkpoint import atomic_write_json, load_result, read_json
+    from tabmfirl._io import atomic_write_json, read_json
+    from tabmfirl.irl._checkpoint import load_result
     from tabmfirl.apps._experiment import evaluate_fit, expert_solver_settings
 
     config_path = os.path.join(args.run, "config.json")
@@ -554,7 +556,7 @@ def _cmd_experiment(args) -> int:
         summary = run_experiment(
             games, methods, args.seeds, out=args.out, workers=args.workers,
             log=lambda line: print(line, file=sys.stderr, flush=True), agents=args.agents,
-            types=args.types, horizon=args.horizon, temperature=args.beta, n_iter=args.iters,
+            types=args.types, horizon=args.horizon, temperature=args.beta, max_iter=args.iters,
             n_warmup=args.warmup, learning_rate=args.lr, reward_kind=args.reward_kind,
             held_out_agents=args.held_out_agents, backend=args.backend,
             scheduler=args.scheduler)
@@ -598,7 +600,8 @@ def _cmd_plot(args) -> int:
     import numpy as np
 
     from tabmfirl import evaluate_model, plot
-    from tabmfirl.irl._checkpoint import load_result, read_json
+    from tabmfirl._io import read_json
+    from tabmfirl.irl._checkpoint import load_result
     from tabmfirl.evaluation._metrics import match_types
 
     config = read_json(os.path.join(args.run, "config.json"))

@@ -244,11 +244,11 @@ class ExactLikelihoodFit(FitMethod):
         if self.mi_weight == 0.0 or K == 1:
             return np.full((N, K), 1.0 / K)
         if self.init == "screened":
-            return self._screened_posterior(rng)
+            return self.screened_posterior(rng)
         return initial_posterior(self.states, self.actions, K, self.spec.n_states,
                                  self.spec.n_actions, self.init, self.smoothing, rng)
 
-    def _screened_posterior(self, rng):
+    def screened_posterior(self, rng):
         """Posterior of the best short fit from :data:`SCREENED_STARTS` (module docstring).
 
         Each start runs ``n_warmup + SCREEN_ITERATIONS`` iterations of the same

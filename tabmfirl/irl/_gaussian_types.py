@@ -135,7 +135,7 @@ Measured (numba backend, virus with distancing costs (0.05, 2.0), :math:`T =
 iterations, 4 demonstration seeds x 3 fit seeds, ``tests/test_gaussian_types.py``):
 the posterior means of the two true types end 5.1-6.3 pooled within-type
 standard deviations apart (0.15-2.45 when the encoder is never trained,
-``n_warmup = n_iter``; 0 for ``mi_weight=0``), the 2-means discretisation
+``n_warmup = max_iter``; 0 for ``mi_weight=0``), the 2-means discretisation
 has ARI 0.85-0.96 (the discrete exact mode: 1.0) and a mean policy deviation
 of 0.04-0.24 against 2.9-3.0 for the ablation (= MFIRL); about 10 ms per
 iteration (:math:`N + n_z = 232` contexts).

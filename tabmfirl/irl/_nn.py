@@ -43,11 +43,9 @@ All arrays are float64.  Randomness always comes from an explicit ``seed``
 
 from __future__ import annotations
 
-import os
-import zipfile
-import zlib
-
 import numpy as np
+
+from .._io import load_npz_checked, save_npz_checked
 
 __all__ = [
     "ACTIVATIONS",
