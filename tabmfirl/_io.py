@@ -259,50 +259,6 @@ def array_digest(*arrays) -> str:
     return digest.hexdigest()
 
 
-def _canonical(config) -> str:
-    return json.dumps(config, sort_keys=True, separators=(",", ":"))
-
-
-def config_digest(config: dict) -> str:
-    """SHA-256 (hex) of the canonical JSON of ``config`` (sorted keys).
-
-    Parameters
-    ----------
-    config : dict
-        JSON-serialisable.
-
-    Returns
-    -------
-    str
-    """
-    return hashlib.sha256(_canonical(config).encode("utf-8")).hexdigest()
-
-
-
-# ---------------------------------------------------------------------------
-# Digests.
-# ---------------------------------------------------------------------------
-
-
-def array_digest(*arrays) -> str:
-    """SHA-256 of the dtypes, shapes and bytes of ``arrays`` (hex).
-
-    Parameters
-    ----------
-    *arrays : array_like
-
-    Returns
-    -------
-    str
-    """
-    digest = hashlib.sha256()
-    for array in arrays:
-        array = np.ascontiguousarray(array)
-        digest.update(f"{array.dtype.str}{array.shape}".encode())
-        digest.update(array.tobytes())
-    return digest.hexdigest()
-
-
 def canonical_json(obj) -> str:
     """Compact JSON of ``obj`` with sorted keys (equal objects give equal strings).
 

@@ -199,10 +199,9 @@ from ..solvers._soft_bellman import soft_bellman_backward
 from ._checkpoint import LoopState
 from ._demos import sample_rows
 from ._driver import FitMethod, FitOptions, l2_penalty, run_fit
-from ._em import game_config
 from ._heads import ContextEncoder, ShapingHead
 from ._init import INITIALISATIONS, initial_posterior
-from ._learner import (copy_head, learner_spec, make_head, observed_mean_field, trajectories,
+from ._learner import (copy_head, game_config, learner_spec, make_head, observed_mean_field, trajectories,
                        weighted_statistics)
 from ._likelihood import mce_log_likelihood, trajectory_log_likelihood
 from ._nn import Adam, log_softmax, logsumexp

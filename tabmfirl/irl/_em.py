@@ -159,8 +159,8 @@ from ._checkpoint import LoopState
 from ._driver import FitMethod, FitOptions, l2_penalty, run_fit
 from ._init import INITIALISATIONS as SINGLE_STARTS
 from ._init import initial_posterior
-from ._learner import (copy_head, learner_spec, make_head, reward_step, trajectories,
-                       weighted_statistics)
+from ._learner import (copy_head, game_config, learner_spec, make_head, reward_step,
+                       trajectories, weighted_statistics)
 from ._likelihood import posterior_information, tempered_posterior, trajectory_log_likelihood
 from ._nn import Adam
 from ._results import IRLResult
@@ -174,14 +174,6 @@ INITIALISATIONS = ("screened",) + SINGLE_STARTS
 #: Starts tried by ``init="screened"``, and the iterations each runs past its warm-up.
 SCREENED_STARTS = ("mixture", "kmeans", "random", "random")
 SCREEN_ITERATIONS = 50
-
-
-def game_config(spec: MFGSpec, states, actions) -> dict:
-    """The game and data part of a checkpoint configuration (names, sizes, digests)."""
-    return {"game": spec.name, "n_states": spec.n_states, "n_actions": spec.n_actions,
-            "horizon": spec.horizon, "mean_field_kind": spec.mean_field_kind,
-            "dynamics_digest": array_digest(spec.mu0, spec.params),
-            "data_digest": array_digest(states, actions)}
 
 
 # ---------------------------------------------------------------------------

@@ -169,10 +169,9 @@ from ..solvers._model import EvaluatedModel, evaluate_model
 from ._adversarial import rollout_sampler
 from ._checkpoint import LoopState
 from ._driver import FitMethod, FitOptions, l2_penalty, run_fit
-from ._em import game_config
 from ._heads import ContextEncoder, RewardHead
 from ._init import kmeans_labels
-from ._learner import learner_spec, reward_step, trajectories, weighted_statistics
+from ._learner import game_config, learner_spec, reward_step, trajectories, weighted_statistics
 from ._nn import Adam
 from ._results import IRLResult
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._io import array_digest
 from ..game._spec import MFGSpec
 from ._heads import RewardHead
 from ._likelihood import mce_log_likelihood
 
-__all__ = ["weighted_statistics", "learner_spec", "trajectories", "observed_mean_field",
+__all__ = ["game_config", "weighted_statistics", "learner_spec", "trajectories", "observed_mean_field",
            "make_head", "copy_head", "reward_step", "MIN_WEIGHT"]
 
 #: A type whose posterior weight falls below ``MIN_WEIGHT * N`` gets the pooled flow.
@@ -143,3 +144,9 @@ def reward_step(dyn_spec, head, model, mean_field, state_action, counts, tempera
     return value / n_total, grad, reward, backward
 
 
+def game_config(spec: MFGSpec, states, actions) -> dict:
+    """The game and data part of a checkpoint configuration (names, sizes, digests)."""
+    return {"game": spec.name, "n_states": spec.n_states, "n_actions": spec.n_actions,
+            "horizon": spec.horizon, "mean_field_kind": spec.mean_field_kind,
+            "dynamics_digest": array_digest(spec.mu0, spec.params),
+            "data_digest": array_digest(states, actions)}
