@@ -196,6 +196,10 @@ from ..kernels._backend import resolve_backend
 from ..solvers._model import EvaluatedModel
 from ..solvers._model import evaluate_model
 from ..solvers._soft_bellman import soft_bellman_backward
+from ._adversarial_exact import (discriminator_logits, exact_discriminator_loss,
+                                 expert_type_losses, generator_type_losses, generator_weights,
+                                 posterior_logits_vjp, shaping_table, step_logits,
+                                 transition_counts)
 from ._checkpoint import LoopState
 from ._demos import sample_rows
 from ._driver import FitMethod, FitOptions, l2_penalty, run_fit
@@ -204,14 +208,19 @@ from ._init import INITIALISATIONS, initial_posterior
 from ._learner import (copy_head, game_config, learner_spec, make_head, observed_mean_field, trajectories,
                        weighted_statistics)
 from ._likelihood import mce_log_likelihood, trajectory_log_likelihood
-from ._nn import Adam, log_softmax, logsumexp
+from ._nn import Adam, log_softmax, logsumexp, softmax
 from ._results import IRLResult
 
 __all__ = ["AdversarialResult", "AdversarialFit", "fit_pemmfirl_adversarial", "fit_mf_airl",
            "fit_pemirl", "discriminator_loss", "expected_shaping_loss", "rollout_sampler",
-           "score_function_gradient", "signed_score_gradient", "sample_types", "LOG4"]
+           "score_function_gradient", "signed_score_gradient", "sample_types", "LOG4",
+           "EXPECTATIONS", "ENCODER_GRADIENTS"]
 
 LOG4 = float(np.log(4.0))
+#: How the discriminator's expectations are computed (module docstring, *Exact expectations*).
+EXPECTATIONS = ("sampled", "exact")
+#: What else, besides the MI term, trains the encoder (module docstring, *Encoder gradient*).
+ENCODER_GRADIENTS = ("none", "discriminator", "likelihood")
 
 # ---------------------------------------------------------------------------
 # Pure functions.
@@ -484,11 +493,14 @@ class AdversarialResult(IRLResult):
         :math:`J = \mathbb E_{m\sim p(m),\tau\sim\pi^m}\log q_\psi(m\mid\tau)`
         on each iteration's sampler batch (0 for MF-AIRL; :math:`J + H(p)`
         lower-bounds :math:`I(m;\tau)`).
+    expectation : str
+        ``"sampled"`` or ``"exact"`` (module docstring, *Exact expectations*).
     """
 
     shaping: object
     encoder: Optional[ContextEncoder]
     mi_history: np.ndarray
+    expectation: str = "sampled"
 
 
 
@@ -511,13 +523,6 @@ def _pretrain_encoder(encoder, states, actions, targets, n_steps, learning_rate)
     encoder.set_flat(params)
 
 
-def _shaping_table(h_params, K, T, S):
-    """Time-dependent potential ``(K, T+1, S)`` with ``h_T = 0``."""
-    table = np.zeros((K, T + 1, S))
-    table[:, :T] = h_params.reshape(K, T, S)
-    return table
-
-
 def expected_shaping_loss(model, reward, h_params, log_policy, expert, sampler, temperature):
     r"""Discriminator loss with :math:`\bar f = R + \sum_{s'} P h_{t+1}(s') - h_t(s)`.
 
@@ -525,7 +530,7 @@ def expected_shaping_loss(model, reward, h_params, log_policy, expert, sampler, 
     flat potential :math:`h_{0..T-1}` (``h_T = 0``).
     """
     K, T, S, A = reward.shape
-    H = _shaping_table(h_params, K, T, S)
+    H = shaping_table(h_params, K, T, S)
     P = model.dense_transition()                                    # (K, T, S, A, S)
     F = reward + np.einsum("ktsaj,ktj->ktsa", P, H[:, 1:]) - H[:, :T, :, None]
     loss, G, _ = discriminator_loss(F, np.zeros((K, S)), log_policy, expert, sampler,
@@ -548,6 +553,23 @@ def _copy_module(module, factory):
     return copy
 
 
+@dataclass(frozen=True)
+class EncoderStep:
+    r"""What an iteration hands to the encoder's update (:meth:`AdversarialFit.encoder_direction`).
+
+    Attributes
+    ----------
+    mi_batch : tuple or None
+        The MI term's sampler batch ``(states, actions, types, weights,
+        grad)``, with ``grad`` :math:`\nabla_\psi J` at the current parameters.
+    posterior_grad : ndarray, shape (N, K), or None
+        :math:`G = \partial L/\partial q` of the encoder's data term.
+    """
+
+    mi_batch: Optional[tuple]
+    posterior_grad: Optional[np.ndarray]
+
+
 class AdversarialFit(FitMethod):
     """Steps 1-5 of the module docstring: one discriminator step an iteration.
 
@@ -567,7 +589,8 @@ class AdversarialFit(FitMethod):
     def __init__(self, name, spec, demos, n_contexts, *, types, mean_field_reward, mi_weight,
                  reward_kind, hidden_sizes, temperature, learning_rate, encoder_learning_rate,
                  weight_decay, shaping, n_sampler_agents, n_encoder_steps, init,
-                 init_smoothing, n_pretrain, backend):
+                 init_smoothing, n_pretrain, backend, expectation="sampled",
+                 encoder_gradient="none"):
         self.name, self.spec = name, spec
         self.types, self.mean_field_reward = bool(types), bool(mean_field_reward)
         self.temperature = check_temperature(temperature, allow_zero=False)
@@ -592,6 +615,14 @@ class AdversarialFit(FitMethod):
         self.dyn_spec = learner_spec(spec, self.K)
         self.expected = self.shaping_kind == "expected"
         self.use_mi = self.types and self.mi_weight > 0.0 and self.K > 1
+        self.exact = check_choice(expectation, "expectation", EXPECTATIONS) == "exact"
+        self.encoder_gradient = check_choice(encoder_gradient, "encoder_gradient",
+                                             ENCODER_GRADIENTS)
+        if self.encoder_gradient != "none" and not self.types:
+            raise ValueError("encoder_gradient needs types (a fit with an encoder)")
+        #: The encoder learns (MI term and/or discriminator or likelihood term).
+        self.trains_encoder = self.use_mi or (self.types and self.K > 1
+                                              and self.encoder_gradient != "none")
 
     def config(self, options):
         return {"method": self.name, **game_config(self.spec, self.states, self.actions),
@@ -606,7 +637,9 @@ class AdversarialFit(FitMethod):
                 "n_sampler_agents": self.n_sampler, "n_encoder_steps": self.n_encoder_steps,
                 "init": self.init, "init_smoothing": self.smoothing,
                 "n_pretrain": self.n_pretrain, "tol": options.tol,
-                "seed": options.seed_config()}
+                "seed": options.seed_config(),
+                "expectation": "exact" if self.exact else "sampled",
+                "encoder_gradient": self.encoder_gradient}
 
     def start(self, rng, resuming):
         S, A, K, T = self.spec.n_states, self.spec.n_actions, self.K, self.spec.horizon
@@ -618,7 +651,8 @@ class AdversarialFit(FitMethod):
                                      else self.shaping.get_flat())}
         if self.types:
             self.encoder = ContextEncoder(S, A, n_contexts=K, seed=rng)
-            if not resuming and self.use_mi and self.init != "random" and self.n_pretrain > 0:
+            if (not resuming and self.trains_encoder and self.init != "random"
+                    and self.n_pretrain > 0):
                 targets = initial_posterior(self.states, self.actions, K, S, A, self.init,
                                             self.smoothing, rng)
                 _pretrain_encoder(self.encoder, self.states, self.actions, targets,
@@ -657,6 +691,13 @@ class AdversarialFit(FitMethod):
         backward = soft_bellman_backward(model_r, self.temperature, backend=self.backend)
         return totals, mf, sa, observed, reward, model_r, backward
 
+    def _potential(self, state, model_r):
+        """The potential and the transitions as :func:`discriminator_logits` reads them."""
+        if self.expected:
+            K, T, S = self.K, self.spec.horizon, self.spec.n_states
+            return state.arrays["shaping_params"].reshape(K, T, S), model_r.dense_transition()
+        return self.shaping.table(), None
+
     def _discriminator(self, state, reward, model_r, log_pi, expert, sampler):
         """Step 4: the loss and its gradients w.r.t. the reward table and the potential."""
         if self.expected:
@@ -665,6 +706,25 @@ class AdversarialFit(FitMethod):
         loss, g_r, g_h = discriminator_loss(reward, self.shaping.table(), log_pi, expert,
                                             sampler, self.temperature)
         return loss, g_r, self.shaping.table_vjp(g_h)
+
+    def _exact_discriminator(self, state, posterior, prior, reward, model_r, log_pi, policy):
+        """Step 4 with exact expectations (module docstring, *Exact expectations*).
+
+        Returns the loss, its gradients w.r.t. the reward table and the
+        potential's parameters, and the generator's per-unit-mass weights.
+        """
+        S, A, T, N = self.spec.n_states, self.spec.n_actions, self.spec.horizon, \
+            self.states.shape[0]
+        shaping, transition = self._potential(state, model_r)
+        generator, unit = generator_weights(model_r, policy, self.spec.mu0, prior,
+                                            state_potential=not self.expected,
+                                            backend=self.backend)
+        expert = transition_counts(self.states, self.actions, posterior, S, A) / (N * T)
+        if self.expected:
+            expert = expert.sum(axis=-1)
+        loss, g_r, g_h = exact_discriminator_loss(reward, shaping, log_pi, expert, generator,
+                                                  self.temperature, transition=transition)
+        return loss, g_r, (g_h.ravel() if self.expected else self.shaping.table_vjp(g_h)), unit
 
     def _mutual_information(self, prior, sampled, model_r, observed):
         """Step 5: :math:`J`, its reward-head gradient and the encoder's gradient."""
@@ -679,56 +739,110 @@ class AdversarialFit(FitMethod):
         return (float(np.sum(weights * log_q)), self.head.reward_tables_vjp(observed, g_mi),
                 (s_states, s_actions, s_types, weights, g_enc))
 
+    def _posterior_gradient(self, state, reward, model_r, log_pi, ll, unit, sampled):
+        r""":math:`G_{jm} = \partial L/\partial q_{jm}` of the encoder's data term.
+
+        Module docstring, *Encoder gradient*: the discriminator loss (expert
+        part exact over the observed trajectories; generator part exact with
+        ``unit``, else estimated on the rollouts ``sampled``) or minus the
+        causal log-likelihood per step.
+        """
+        N, T, K = self.states.shape[0], self.spec.horizon, self.K
+        if self.encoder_gradient == "likelihood":
+            return -ll / (N * T)
+        shaping, transition = self._potential(state, model_r)
+        z = discriminator_logits(reward, shaping, log_pi, self.temperature,
+                                 transition=transition)
+        if unit is not None:
+            generator = generator_type_losses(z, unit)
+        else:
+            s_types, s_states, s_actions = sampled
+            per_agent = np.logaddexp(0.0, step_logits(z, s_types, s_states, s_actions)).sum(1)
+            generator = np.bincount(s_types, weights=per_agent, minlength=K) / (self.n_sampler
+                                                                                 * T)
+        return expert_type_losses(z, self.states, self.actions) / (N * T) + generator / N
+
     def evaluate(self, state):
         N, T, K = self.states.shape[0], self.spec.horizon, self.K
         self._set_modules(state)
         posterior = self._posterior()
-        expert_types = (sample_types(posterior, state.rng) if self.encoder is not None
-                        else np.zeros(N, dtype=np.int64))
+        expert_types = None
+        if not self.exact:
+            expert_types = (sample_types(posterior, state.rng) if self.encoder is not None
+                            else np.zeros(N, dtype=np.int64))
         totals, _, _, observed, reward, model_r, backward = self._tables(posterior)
         prior = totals / N
         log_pi = (backward.q - backward.value[:, :T, :, None]) / self.temperature
         ll = trajectory_log_likelihood(backward, self.states, self.actions, self.temperature)
         with np.errstate(divide="ignore"):
             log_lik = float(np.mean(logsumexp(np.log(prior)[None] + ll, axis=1)))
-        sampled = rollout_sampler(model_r, backward.policy, self.spec.mu0, self.n_sampler,
-                                  state.rng)
-        n_m = np.bincount(expert_types, minlength=K)
-        expert = (expert_types, self.states, self.actions, np.full(N, 1.0 / (N * T)))
-        sampler = (*sampled, (n_m / N)[sampled[0]] / (self.n_sampler * T))
-        loss, g_r, grad_h = self._discriminator(state, reward, model_r, log_pi, expert, sampler)
+        sampled = unit = None
+        if not self.exact or self.use_mi:
+            sampled = rollout_sampler(model_r, backward.policy, self.spec.mu0, self.n_sampler,
+                                      state.rng)
+        if self.exact:
+            loss, g_r, grad_h, unit = self._exact_discriminator(
+                state, posterior, prior, reward, model_r, log_pi, backward.policy)
+        else:
+            n_m = np.bincount(expert_types, minlength=K)
+            expert = (expert_types, self.states, self.actions, np.full(N, 1.0 / (N * T)))
+            sampler = (*sampled, (n_m / N)[sampled[0]] / (self.n_sampler * T))
+            loss, g_r, grad_h = self._discriminator(state, reward, model_r, log_pi, expert,
+                                                    sampler)
         grad = self.head.reward_tables_vjp(observed, g_r)
-        mi, encoder_batch = 0.0, None
+        mi, mi_batch, encoder_step = 0.0, None, None
         if self.use_mi:
-            mi, g_mi, encoder_batch = self._mutual_information(prior, sampled, model_r, observed)
+            mi, g_mi, mi_batch = self._mutual_information(prior, sampled, model_r, observed)
             grad = grad - (self.mi_weight / T) * g_mi
+        if self.trains_encoder:
+            encoder_step = EncoderStep(mi_batch, None if self.encoder_gradient == "none" else
+                                       self._posterior_gradient(state, reward, model_r, log_pi,
+                                                                ll, unit, sampled))
         grad_norm = float(np.linalg.norm(grad))
         for name, record in (("objective_history", loss), ("log_likelihood_history", log_lik),
                              ("mi_history", mi), ("grad_norm_history", grad_norm)):
             state.histories[name].append(record)
         info = {"objective": loss, "loss": loss, "log_likelihood": log_lik,
                 "grad_norm": grad_norm, "mi": mi, "posterior": posterior}
-        return info, (grad, grad_h, encoder_batch)
+        return info, (grad, grad_h, encoder_step)
 
     def update(self, state, pending):
-        grad, grad_h, encoder_batch = pending
-        if encoder_batch is not None:
-            self._encoder_steps(state, encoder_batch)
+        grad, grad_h, encoder_step = pending
+        if encoder_step is not None:
+            self._encoder_steps(state, encoder_step)
         params = state.arrays["reward_params"]
         _, penalty_grad = l2_penalty(params, 1.0, self.weight_decay)
         state.optimisers["reward"].step(params, grad + penalty_grad)
         state.optimisers["shaping"].step(state.arrays["shaping_params"], grad_h)
 
-    def _encoder_steps(self, state, batch):
-        """``n_encoder_steps`` ascent steps of :math:`J` on this iteration's sampler batch."""
-        s_states, s_actions, s_types, weights, g_enc = batch
+    def _encoder_steps(self, state, step):
+        """``n_encoder_steps`` steps of the encoder on this iteration's batch and terms."""
         enc_params = state.arrays["encoder_params"]
-        for step in range(self.n_encoder_steps):
-            if step > 0:
+        for k in range(self.n_encoder_steps):
+            if k > 0:
                 self.encoder.set_flat(enc_params)
+            state.optimisers["encoder"].step(enc_params, self.encoder_direction(step, k == 0))
+
+    def encoder_direction(self, step, first: bool = True):
+        r"""Descent direction of the encoder's objective at its current parameters.
+
+        :math:`-\nabla_\psi J` alone with ``encoder_gradient="none"``; otherwise
+        :math:`\nabla_\psi \sum_{jm} G_{jm} q_\psi(m\mid\tau_j) - (\lambda/T)
+        \nabla_\psi J` (module docstring, *Encoder gradient*).  ``first``: the
+        MI gradient of ``step`` is at these parameters (else recomputed).
+        """
+        direction = 0.0
+        if step.mi_batch is not None:
+            s_states, s_actions, s_types, weights, g_enc = step.mi_batch
+            if not first:
                 g_enc = self.encoder.log_prob_grad(s_states, s_actions, s_types,
                                                    weights=weights)[1]
-            state.optimisers["encoder"].step(enc_params, -g_enc)
+            if step.posterior_grad is None:
+                return -g_enc
+            direction = -(self.mi_weight / self.spec.horizon) * g_enc
+        logits, cache = self.encoder.encode(self.states, self.actions)
+        return direction + self.encoder.backward(
+            cache, posterior_logits_vjp(softmax(logits), step.posterior_grad))
 
     def measures(self, state):
         losses = state.histories["objective_history"]
@@ -750,7 +864,7 @@ class AdversarialFit(FitMethod):
             policy=backward.policy, **histories, converged=converged,
             num_iter=len(histories["objective_history"]), temperature=self.temperature,
             seconds=seconds,
-            shaping=(_shaping_table(h_params, K, T, S) if self.expected
+            shaping=(shaping_table(h_params, K, T, S) if self.expected
                      else _copy_module(self.shaping, lambda: ShapingHead(S, n_contexts=K))),
             encoder=(None if self.encoder is None else _copy_module(
                 self.encoder, lambda: ContextEncoder(S, self.spec.n_actions, n_contexts=K))))
