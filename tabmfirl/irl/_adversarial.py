@@ -892,6 +892,7 @@ def fit_pemmfirl_adversarial(spec: MFGSpec, demos, n_contexts: int, *,
                              mi_weight: float = 1.0, n_sampler_agents: int = 100,
                              n_encoder_steps: int = 1, init: str = "mixture",
                              init_smoothing: float = 0.2, n_pretrain: int = 100,
+                             expectation: str = "sampled", encoder_gradient: str = "none",
                              tol: float = 0.02, seed: int = 0, backend: str = "auto",
                              warn: bool = True, checkpoint=None,
                              checkpoint_every: int = 10, callback=None) -> AdversarialResult:
@@ -947,7 +948,21 @@ def fit_pemmfirl_adversarial(spec: MFGSpec, demos, n_contexts: int, *,
     init_smoothing : float, default 0.2
         :math:`\varepsilon` of the pre-training targets.
     n_pretrain : int, default 100
-        Pre-training steps (``init`` not ``"random"``, :math:`\lambda > 0`).
+        Pre-training steps (``init`` not ``"random"``, and an encoder that
+        learns: :math:`\lambda > 0` or ``encoder_gradient`` not ``"none"``).
+    expectation : {"sampled", "exact"}
+        ``"sampled"`` (default, what a deep implementation does): types drawn
+        from the encoder, generator rollouts.  ``"exact"``: the discriminator's
+        loss and gradients under the posterior-weighted empirical transition
+        counts and the generator's exact occupancy measure, next states
+        integrated out (module docstring, *Exact expectations*); dense
+        transitions, small games only.
+    encoder_gradient : {"none", "discriminator", "likelihood"}
+        What trains the encoder besides the MI term: nothing (default; the
+        encoder ascends :math:`J` alone), the discriminator loss as in PEMIRL
+        (``"discriminator"``), or the demonstrations' causal log-likelihood
+        (``"likelihood"``); then the encoder descends :math:`L - (\lambda/T)J`
+        (module docstring, *Encoder gradient*).
     tol : float, default 0.02
         Converged when the mean discriminator loss of the last
         ``min(20, max_iter)`` iterations is within ``tol`` of :math:`\log 4`.
@@ -996,8 +1011,9 @@ def fit_pemmfirl_adversarial(spec: MFGSpec, demos, n_contexts: int, *,
         encoder_learning_rate=encoder_learning_rate, weight_decay=weight_decay,
         shaping=shaping, n_sampler_agents=n_sampler_agents,
         n_encoder_steps=n_encoder_steps, init=init, init_smoothing=init_smoothing,
-        n_pretrain=n_pretrain, tol=tol, seed=seed, backend=backend, warn=warn,
-        checkpoint=checkpoint, checkpoint_every=checkpoint_every, callback=callback)
+        n_pretrain=n_pretrain, expectation=expectation, encoder_gradient=encoder_gradient,
+        tol=tol, seed=seed, backend=backend, warn=warn, checkpoint=checkpoint,
+        checkpoint_every=checkpoint_every, callback=callback)
 
 
 def fit_pemirl(spec: MFGSpec, demos, n_contexts: int, *, reward_kind: str = "linear",
@@ -1005,7 +1021,8 @@ def fit_pemirl(spec: MFGSpec, demos, n_contexts: int, *, reward_kind: str = "lin
                learning_rate: float = 0.02, encoder_learning_rate: float = 0.02,
                weight_decay: float = 0.01, shaping: str = "state", mi_weight: float = 1.0,
                n_sampler_agents: int = 100, n_encoder_steps: int = 1, init: str = "mixture",
-               init_smoothing: float = 0.2, n_pretrain: int = 100, tol: float = 0.02,
+               init_smoothing: float = 0.2, n_pretrain: int = 100,
+               expectation: str = "sampled", encoder_gradient: str = "none", tol: float = 0.02,
                seed: int = 0, backend: str = "auto", warn: bool = True, checkpoint=None,
                checkpoint_every: int = 10, callback=None) -> AdversarialResult:
     r"""PEMIRL baseline: types, encoder and MI term, but a reward without mean field.
@@ -1027,15 +1044,16 @@ def fit_pemirl(spec: MFGSpec, demos, n_contexts: int, *, reward_kind: str = "lin
         encoder_learning_rate=encoder_learning_rate, weight_decay=weight_decay,
         shaping=shaping, n_sampler_agents=n_sampler_agents,
         n_encoder_steps=n_encoder_steps, init=init, init_smoothing=init_smoothing,
-        n_pretrain=n_pretrain, tol=tol, seed=seed, backend=backend, warn=warn,
-        checkpoint=checkpoint, checkpoint_every=checkpoint_every, callback=callback)
+        n_pretrain=n_pretrain, expectation=expectation, encoder_gradient=encoder_gradient,
+        tol=tol, seed=seed, backend=backend, warn=warn, checkpoint=checkpoint,
+        checkpoint_every=checkpoint_every, callback=callback)
 
 
 def fit_mf_airl(spec: MFGSpec, demos, *, reward_kind: str = "linear", hidden_sizes=(32, 32),
                 temperature: float = 1.0, max_iter: int = 300, learning_rate: float = 0.02,
                 weight_decay: float = 0.01, shaping: str = "state",
-                n_sampler_agents: int = 100, tol: float = 0.02, seed: int = 0,
-                backend: str = "auto", warn: bool = True, checkpoint=None,
+                n_sampler_agents: int = 100, expectation: str = "sampled", tol: float = 0.02,
+                seed: int = 0, backend: str = "auto", warn: bool = True, checkpoint=None,
                 checkpoint_every: int = 10, callback=None) -> AdversarialResult:
     r"""MF-AIRL baseline: one shared reward, adversarial update, pooled empirical flow.
 
@@ -1053,7 +1071,7 @@ def fit_mf_airl(spec: MFGSpec, demos, *, reward_kind: str = "linear", hidden_siz
         reward_kind=reward_kind, hidden_sizes=hidden_sizes, temperature=temperature,
         max_iter=max_iter, learning_rate=learning_rate, encoder_learning_rate=0.01,
         weight_decay=weight_decay, shaping=shaping, n_sampler_agents=n_sampler_agents,
-        n_encoder_steps=1, init="random", init_smoothing=0.0, n_pretrain=0, tol=tol, seed=seed,
-        backend=backend, warn=warn, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
-        callback=callback)
+        n_encoder_steps=1, init="random", init_smoothing=0.0, n_pretrain=0,
+        expectation=expectation, tol=tol, seed=seed, backend=backend, warn=warn,
+        checkpoint=checkpoint, checkpoint_every=checkpoint_every, callback=callback)
 
