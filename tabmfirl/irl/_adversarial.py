@@ -867,7 +867,8 @@ class AdversarialFit(FitMethod):
             shaping=(shaping_table(h_params, K, T, S) if self.expected
                      else _copy_module(self.shaping, lambda: ShapingHead(S, n_contexts=K))),
             encoder=(None if self.encoder is None else _copy_module(
-                self.encoder, lambda: ContextEncoder(S, self.spec.n_actions, n_contexts=K))))
+                self.encoder, lambda: ContextEncoder(S, self.spec.n_actions, n_contexts=K))),
+            expectation="exact" if self.exact else "sampled")
 
 
 def _run_adversarial(name, spec, demos, n_contexts, *, max_iter, tol, seed, backend, warn,
