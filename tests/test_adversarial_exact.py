@@ -7,7 +7,8 @@ backend, 2 shared cores):
 * every new term's hand-written gradient against central differences: the
   exact discriminator loss (state and expected potentials), the encoder's
   gradient through the discriminator loss (w.r.t. the posterior and through
-  the encoder's logits);
+  the encoder's logits); the fit's update directions, term by term, are in
+  tests/test_fit_steps.py;
 * the sampled loop is an unbiased estimate of the exact one: on a tiny game
   the sample mean of the sampled reward, potential and encoder gradients
   converges to the exact gradients (reward: relative error 0.078 after 50
@@ -24,7 +25,6 @@ import numpy as np
 import pytest
 
 from tabmfirl import envs, evaluate_reward, fit_reward_adversarial, solve_equilibrium
-from tabmfirl.irl import _adversarial
 from tabmfirl.irl._adversarial import AdversarialFit, fit_pemmfirl_adversarial
 from tabmfirl.irl._adversarial_exact import (discriminator_logits, exact_discriminator_loss,
                                              expert_type_losses, generator_type_losses,
@@ -251,74 +251,6 @@ def test_exact_step_is_deterministic_and_draws_nothing_without_the_mi_term(tiny)
     np.testing.assert_array_equal(s1.posterior_grad, s2.posterior_grad)
 
 
-@pytest.mark.parametrize("shaping", ["state", "expected"])
-def test_exact_reward_and_shaping_directions_are_gradients_of_the_exact_loss(tiny, monkeypatch,
-                                                                              shaping):
-    """The head's and the potential's update directions are d/dw and d/dh of L_D with the
-    generator's policy and occupancy frozen (central differences through the head)."""
-    spec, demos = tiny
-    method = _method(spec, demos, "exact", shaping, encoder_gradient="none")
-    state = _state(method, 0)
-    recorded = {}
-
-    def spy(*args, **kwargs):
-        recorded["args"], recorded["kwargs"] = args, kwargs
-        return exact_discriminator_loss(*args, **kwargs)
-
-    monkeypatch.setattr(_adversarial, "exact_discriminator_loss", spy)
-    params = state.arrays["reward_params"].copy()
-    h_params = state.arrays["shaping_params"].copy()
-    _, (grad, grad_h, _) = method.evaluate(state)
-    _, shaping_table, log_pi, expert, generator, beta = recorded["args"]
-    observed = method._tables(method._posterior())[3]
-
-    def loss(x, h):
-        method.head.set_flat(x)
-        return exact_discriminator_loss(method.head.reward_tables(observed),
-                                        h.reshape(shaping_table.shape), log_pi,
-                                        expert, generator, beta, **recorded["kwargs"])[0]
-
-    np.testing.assert_allclose(grad, _central(lambda x: loss(x, h_params), params),
-                               rtol=1e-5, atol=1e-9)
-    np.testing.assert_allclose(grad_h, _central(lambda h: loss(params, h), h_params),
-                               rtol=1e-5, atol=1e-9)
-
-
-@pytest.mark.parametrize("encoder_gradient, mi_weight", [("discriminator", 0.0),
-                                                         ("likelihood", 0.0),
-                                                         ("discriminator", 2.0)])
-def test_encoder_direction_is_the_gradient_of_its_objective(tiny, encoder_gradient, mi_weight):
-    r"""The encoder descends sum_jm G_jm q_psi(m|tau_j) - (lambda/T) J(psi), G and the MI
-    batch frozen; with the likelihood term G = -l_jm / (NT)."""
-    spec, demos = tiny
-    method = _method(spec, demos, "exact", encoder_gradient=encoder_gradient,
-                     mi_weight=mi_weight)
-    state = _state(method, 0)
-    _, (_, _, step) = method.evaluate(state)
-    N, T = demos.actions.shape
-    if encoder_gradient == "likelihood":
-        from tabmfirl.irl._likelihood import trajectory_log_likelihood
-
-        *_, backward = method._tables(method._posterior())
-        ll = trajectory_log_likelihood(backward, method.states, method.actions, 0.3)
-        np.testing.assert_allclose(step.posterior_grad, -ll / (N * T), rtol=1e-13)
-    psi = state.arrays["encoder_params"].copy()
-    direction = method.encoder_direction(step)
-
-    def objective(x):
-        method.encoder.set_flat(x)
-        value = float(np.sum(step.posterior_grad * method.encoder.posterior(method.states,
-                                                                            method.actions)))
-        if step.mi_batch is not None:
-            s_states, s_actions, s_types, weights, _ = step.mi_batch
-            log_q = method.encoder.log_prob(s_states, s_actions, s_types)
-            value -= mi_weight / T * float(np.sum(weights * log_q))
-        return value
-
-    np.testing.assert_allclose(direction, _central(objective, psi), rtol=1e-5, atol=1e-9)
-    assert (step.mi_batch is not None) == (mi_weight > 0)
-
-
 def test_exact_fit_runs_and_validates(tiny):
     spec, demos = tiny
     kwargs = {"temperature": 0.3, "max_iter": 4, "backend": "numpy", "warn": False,
@@ -412,3 +344,21 @@ def test_state_only_reward_is_recovered_up_to_a_constant_per_step(game, types, h
             assert spread < 1e-3, (m, t, spread)
     # the constant is not zero: the reward is identified only up to it
     assert np.abs(difference[:, 1:]).max() > 1e-2
+
+
+@pytest.mark.slow
+def test_the_state_potential_does_not_recover_a_finite_horizon_reward():
+    """AIRL's time-independent potential h(s, m) cannot hold V*_t, so with it the true
+    reward is not a stationary point of the exact loss (module docstring): the same fit
+    as above with shaping="state" ends far from the experts on malware (measured policy
+    deviation up to 20 after 1000 iterations; virus 0.017, investment 0.0019; with the
+    expected potential all three are below 1.1e-5)."""
+    spec, eq, solver = _expert("malware", 10)
+    res = fit_reward_adversarial(spec, 100.0 * eq.state_action, eq.mean_field, temperature=1.0,
+                                 shaping="state", max_iter=1000, learning_rate=0.05,
+                                 backend="numpy", warn=False)
+    ev = evaluate_reward(spec, res.head, type_map=np.arange(3), temperature=1.0, expert=eq,
+                         solver_kwargs=solver, backend="numpy")
+    assert ev.policy_deviation.max() > 1.0
+    # the discriminator still tells them apart: the loss stays above log 4
+    assert res.objective_history[-1] - np.log(4.0) > 1e-5
