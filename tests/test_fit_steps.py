@@ -403,3 +403,39 @@ def test_adversarial_reward_fit_gradient_matches_finite_differences(data, monkey
     np.testing.assert_allclose(grad_h, _central(lambda h: objective(params, h), h_params),
                                rtol=1e-5, atol=1e-9)
     assert info["grad_norm"] == pytest.approx(np.sqrt(grad @ grad + grad_h @ grad_h))
+
+
+@pytest.mark.parametrize("shaping", ["state", "expected"])
+def test_exact_encoder_term_is_the_posterior_gradient_of_the_discriminator_loss(
+        data, monkeypatch, shaping):
+    """G = dL_D/dq of the fit's exact step: L_D with the experts' weights C(q) / (NT) and
+    the generator's p(m) = sum_j q_jm / N, the tables frozen (central differences in q)."""
+    spec, _, demos = data
+    method = _exact_adversarial(spec, demos, shaping, encoder_gradient="discriminator")
+    state = _random_state(method)
+    recorded = {}
+
+    def spy(*args, **kwargs):
+        recorded["args"], recorded["kwargs"] = args, kwargs
+        return exact_discriminator_loss(*args, **kwargs)
+
+    monkeypatch.setattr(_adversarial, "exact_discriminator_loss", spy)
+    _, (_, _, step) = method.evaluate(state)
+    reward, table, log_pi, expert, generator, beta = recorded["args"]
+    q0 = method._posterior()
+    N, T = demos.actions.shape
+    prior0 = q0.sum(axis=0) / N
+    unit = generator / prior0.reshape((-1,) + (1,) * (generator.ndim - 1))
+
+    def loss(flat):
+        q = flat.reshape(q0.shape)
+        weights = transition_counts(demos.states, demos.actions, q, spec.n_states,
+                                    spec.n_actions) / (N * T)
+        if shaping == "expected":
+            weights = weights.sum(axis=-1)
+        prior = (q.sum(axis=0) / N).reshape((-1,) + (1,) * (unit.ndim - 1))
+        return exact_discriminator_loss(reward, table, log_pi, weights, prior * unit, beta,
+                                        **recorded["kwargs"])[0]
+
+    np.testing.assert_allclose(step.posterior_grad, _central(loss, q0.ravel()).reshape(q0.shape),
+                               rtol=1e-6, atol=1e-10)
