@@ -26,10 +26,15 @@ import pytest
 
 from tabmfirl import envs, evaluate_reward, fit_reward_adversarial, solve_equilibrium
 from tabmfirl.irl._adversarial import AdversarialFit, fit_pemmfirl_adversarial
-from tabmfirl.irl._adversarial_exact import (discriminator_logits, exact_discriminator_loss,
-                                             expert_type_losses, generator_type_losses,
-                                             posterior_logits_vjp, step_logits,
-                                             transition_counts)
+from tabmfirl.irl._adversarial_exact import (
+    discriminator_logits,
+    exact_discriminator_loss,
+    expert_type_losses,
+    generator_type_losses,
+    posterior_logits_vjp,
+    step_logits,
+    transition_counts,
+)
 from tabmfirl.irl._demos import generate_demonstrations
 
 EPS = 1e-6

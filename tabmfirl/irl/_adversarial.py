@@ -1,7 +1,13 @@
 r"""PEMMFIRL in ``adversarial`` mode (AIRL discriminator) and its baselines.
 
-The faithful variant of the method (design notes, section 3, step 4,
-``adversarial``), with the exact soft backward pass as the sampler.  Inputs
+The paper's algorithm (design notes, section 3, step 4, ``adversarial``):
+context encoder, context-conditioned AIRL discriminator with shaping,
+mutual-information regulariser, per-context empirical mean field; with the
+exact soft backward pass as the generator, and the discriminator's
+expectations either sampled (``expectation="sampled"``, what a deep
+implementation does) or exact (``"exact"``, *Exact expectations* below).
+Every departure from the paper is listed under *Deviations from the paper*
+at the end.  Inputs
 and notation are those of :mod:`tabmfirl.irl._em`: unlabelled trajectories
 :math:`\tau_j = (s^j_0, a^j_0, \dots, s^j_T)`, :math:`j = 1..N`, the game's
 dynamics, :math:`K` discrete types, temperature :math:`\beta > 0`, tables
@@ -11,7 +17,7 @@ One iteration
 -------------
 1. **Encoder.**  A neural :class:`~tabmfirl.ContextEncoder` (categorical)
    gives :math:`q_\psi(m\mid\tau_j)`; one type :math:`m_j \sim q_\psi(\cdot\mid
-   \tau_j)` is sampled per demonstration (seeded ``rng``).
+   \tau_j)` is sampled per demonstration (seeded ``rng``; sampled mode).
 2. **Flows.**  :math:`\hat\mu(\cdot\mid m)` and the weights :math:`W_m`
    are the posterior-weighted empirical statistics of
    :func:`~tabmfirl.irl._learner.weighted_statistics` (with the full posterior, not the
@@ -71,7 +77,9 @@ One iteration
 
    * the encoder ascends :math:`J(\psi) = \sum_i p(m_i)/n_S\,
      \log q_\psi(m_i\mid\tau^S_i)` on the sampler trajectories (their type
-     is known) - ``n_encoder_steps`` Adam steps per iteration;
+     is known) - ``n_encoder_steps`` Adam steps per iteration (with an
+     ``encoder_gradient``, :math:`J` is one term of its objective,
+     *Encoder gradient*);
    * the reward gets the score-function (REINFORCE) gradient of the same
      expectation through the sampler policy,
 
@@ -93,6 +101,56 @@ One iteration
    ``mi_weight=0`` is the ablation: the encoder is neither pre-trained nor
    trained (it stays at its random initialisation, so the sampled labels
    are nearly uniform noise) and the reward gets no MI signal.
+
+Exact expectations (``expectation="exact"``)
+--------------------------------------------
+Everything above is shared; only the expectations change
+(:mod:`tabmfirl.irl._adversarial_exact`).  No types are sampled: the
+experts' term weighs each observed transition by the posterior,
+:math:`e^m_t(s,a,s') = \frac{1}{NT}\sum_j q_\psi(m\mid\tau_j)\,\mathbb 1[s^j_t
+= s, a^j_t = a, s^j_{t+1} = s']` (exact over the observed trajectories), and
+no rollouts enter the discriminator: the generator's term is its exact
+occupancy measure at the frozen flow with the next state integrated out
+under the known transitions, :math:`g^m_t(s,a,s') = p(m)\rho^m_t(s,a)
+P^m_t(s'\mid s,a)/T` (forward pass, :func:`tabmfirl.occupancy_measure`).  The
+loss is the expectation of the sampled loss over the types and the rollouts,
+so its gradients are the expectations of the sampled ones (tested:
+``tests/test_adversarial_exact.py``).  The generator was exact already.  The
+one expectation without a closed form is the MI term's,
+:math:`\mathbb E_{\tau\sim\pi^m}\log q_\psi(m\mid\tau)` over all
+trajectories of a trajectory-level neural encoder: with :math:`\lambda > 0`
+it is still estimated on ``n_sampler_agents`` rollouts per type (seeded), so
+the exact mode is noise-free only with ``mi_weight=0`` or :math:`K = 1`.
+Deterministic given ``seed`` either way.  Dense transitions: small games.
+
+Encoder gradient (``encoder_gradient``)
+---------------------------------------
+PEMIRL (Yu et al. 2019, and the paper) trains the encoder through the
+discriminator as well as through the MI term; ``"none"`` (default) keeps
+the first implementation's choice, the encoder ascends :math:`J` alone (plus
+its pre-training).  With ``"discriminator"`` the encoder descends the
+discriminator loss as a function of its posterior, flows, rewards and
+policies held fixed,
+
+.. math::
+
+    L_D(q) = \sum_{j,m} q_\psi(m\mid\tau_j)\Big(\frac{\ell^E_{jm}}{NT}
+    + \frac{g_m}{N}\Big), \qquad
+    \ell^E_{jm} = \sum_t \mathrm{softplus}(-z^m_t(s^j_t, a^j_t, s^j_{t+1})),
+
+with :math:`g_m` the generator's loss per unit mass of type :math:`m` (exact,
+or its mean over the rollouts of type :math:`m` in the sampled mode); the sum
+over :math:`m` is exact (PEMIRL reparameterises a Gaussian context; ours is
+categorical).  With ``"likelihood"`` the data term is the demonstrations'
+causal likelihood under the generator, :math:`-\frac{1}{NT}\sum_{j,m}
+q_\psi(m\mid\tau_j)\sum_t\log\pi^m_t(a^j_t\mid s^j_t)` (PEMIRL's objective
+:math:`\mathbb E_{\tau\sim\pi_E, m\sim q_\psi}\log p_\theta(\tau\mid m)`,
+which its code approximates with the discriminator).  Either way the MI term
+becomes a real term with its weight: the encoder descends
+:math:`L - (\lambda/T)J`, the objective the reward descends too (gradient:
+:meth:`AdversarialFit.encoder_direction`, the softmax VJP
+:func:`~tabmfirl.irl._adversarial_exact.posterior_logits_vjp`), and
+``mi_weight=0`` trains the encoder by the data term alone.
 
 Initialisation (ours, as in the exact mode): the linear head and the
 shaping table start at 0 (uniform sampler).  With ``init="mixture"``
@@ -181,6 +239,55 @@ Convergence: adversarial training has no gradient that vanishes at the
 solution (the discriminator's gradient is stochastic); ``converged`` means
 that the mean discriminator loss of the last ``min(20, num_iter)``
 iterations is within ``tol`` of :math:`\log 4`.
+
+The numbers above are those of the first implementation; the current
+comparison with the EM method and the Bayes reference, and the ablations
+that explain the gap, are in ``docs/adversarial.md``
+(``benchmarks/adversarial_gap.py``).
+
+Deviations from the paper
+-------------------------
+Where the paper (adversarial PEMMFIRL: encoder, context-conditioned AIRL
+discriminator, MI regulariser, per-context empirical mean field) is silent,
+the choice is ours and named; where it is explicit, this implementation
+departs from it only as listed.
+
+1. **Generator**: the exact soft best response to the current reward at the
+   frozen flows (backward pass), not a policy trained by RL; it is recomputed
+   every iteration (no lag behind the discriminator).
+2. **Encoder pre-training** (ours, default): the encoder first fits the
+   clusters of a stationary-policy mixture or of k-means (``init``,
+   ``n_pretrain``); ``init="random"`` is the paper's start.  Without it the
+   loop did not break the symmetry between types (*Initialisation*).
+3. **No encoder gradient from the discriminator** (default
+   ``encoder_gradient="none"``): PEMIRL trains the encoder through the
+   discriminator; ``"discriminator"`` does (exact sum over the categorical
+   types instead of a reparameterised sample), ``"likelihood"`` uses the
+   causal likelihood (*Encoder gradient*).
+4. **MI weight**: by default :math:`\lambda` scales only the reward's MI
+   gradient (the encoder ascends :math:`J` at its own step size); with an
+   encoder gradient, :math:`\lambda` weighs :math:`J` in the encoder's
+   objective too.  :math:`J` enters per step (:math:`\lambda/T`), like
+   :math:`L_D`.  The reward's MI gradient is the score function with a
+   per-type baseline, its inner gradient exact through the backward pass.
+5. **Temperature**: :math:`D = \exp(f/\beta)/(\exp(f/\beta) + \pi)`
+   (the paper's :math:`\beta = 1`).
+6. **Finite horizon**: :math:`h(s_T, m) = 0`; the potential :math:`h(s, m)`
+   is time-independent (AIRL's), which cannot hold :math:`V^*_t`: with it the
+   true reward is not an optimum of the discriminator even with infinite
+   data (``docs/adversarial.md``).  ``shaping="expected"`` (ours) is a
+   time-dependent potential with the next state integrated out, for which
+   the true reward is an optimum and is recovered on exact counts.
+7. **Flows** (ours; the paper's estimator is not available to us):
+   posterior-weighted empirical flows with the full posterior, data in every
+   gradient (no derivative through :math:`\hat\mu`).
+8. **Expectations**: the discriminator sees every demonstration and a fresh
+   batch of rollouts each iteration, with per-type weights so that both
+   classes carry the same mass per type (step 4); ``expectation="exact"``
+   replaces both by their expectations.
+9. **Regularisation** (ours): weight decay :math:`\kappa` on the reward head.
+10. **One discriminator step per iteration** on the full data (no
+    minibatches, no replay of old rollouts), Adam for every module.
 """
 from __future__ import annotations
 
@@ -911,10 +1018,9 @@ def fit_pemmfirl_adversarial(spec: MFGSpec, demos, n_contexts: int, *,
         ``states (N, T+1)``, ``actions (N, T)``; ``types`` is never read.
     n_contexts : int
         :math:`K`.
-    reward_kind : {"linear", "additive", "mlp"}
-        :class:`~tabmfirl.RewardHead` kind (linear and additive heads start
-        at 0; ``"additive"``: types differ in state utilities and action
-        costs, ``docs/heads.md``).
+    reward_kind : {"linear", "additive", "state", "mlp"}
+        :class:`~tabmfirl.RewardHead` kind (the linear ones start at 0;
+        ``docs/heads.md``).
     hidden_sizes : tuple of int
         MLP head only.
     temperature : float, default 1.0
@@ -936,8 +1042,8 @@ def fit_pemmfirl_adversarial(spec: MFGSpec, demos, n_contexts: int, *,
         :math:`h_T = 0`, with :math:`s'` integrated out under the frozen model
         (module docstring, *Expected shaping*).
     mi_weight : float, default 1.0
-        :math:`\lambda \ge 0` of the MI term; 0 is the ablation (encoder
-        frozen at its random initialisation, no MI signal to the reward).
+        :math:`\lambda \ge 0` of the MI term; 0 is the ablation (no MI signal;
+        without an ``encoder_gradient`` the encoder stays at its random start).
     n_sampler_agents : int, default 100
         Sampler agents rolled out per type and iteration.
     n_encoder_steps : int, default 1
@@ -952,18 +1058,13 @@ def fit_pemmfirl_adversarial(spec: MFGSpec, demos, n_contexts: int, *,
         Pre-training steps (``init`` not ``"random"``, and an encoder that
         learns: :math:`\lambda > 0` or ``encoder_gradient`` not ``"none"``).
     expectation : {"sampled", "exact"}
-        ``"sampled"`` (default, what a deep implementation does): types drawn
-        from the encoder, generator rollouts.  ``"exact"``: the discriminator's
-        loss and gradients under the posterior-weighted empirical transition
-        counts and the generator's exact occupancy measure, next states
-        integrated out (module docstring, *Exact expectations*); dense
-        transitions, small games only.
+        Sampled types and generator rollouts (default), or the discriminator
+        under the posterior-weighted transition counts and the generator's
+        exact occupancy (module docstring, *Exact expectations*).
     encoder_gradient : {"none", "discriminator", "likelihood"}
-        What trains the encoder besides the MI term: nothing (default; the
-        encoder ascends :math:`J` alone), the discriminator loss as in PEMIRL
-        (``"discriminator"``), or the demonstrations' causal log-likelihood
-        (``"likelihood"``); then the encoder descends :math:`L - (\lambda/T)J`
-        (module docstring, *Encoder gradient*).
+        What trains the encoder besides the MI term: nothing (default), the
+        discriminator loss (as in PEMIRL) or the causal likelihood (module
+        docstring, *Encoder gradient*).
     tol : float, default 0.02
         Converged when the mean discriminator loss of the last
         ``min(20, max_iter)`` iterations is within ``tol`` of :math:`\log 4`.
@@ -973,21 +1074,14 @@ def fit_pemmfirl_adversarial(spec: MFGSpec, demos, n_contexts: int, *,
     warn : bool, default True
         Warn (:class:`~tabmfirl.ConvergenceWarning`) when not converged.
     checkpoint : str or os.PathLike, optional
-        Path of a resumable checkpoint (``.npz``, written atomically, no
-        pickle; :mod:`tabmfirl.irl._checkpoint`), as in
-        :func:`~tabmfirl.fit_pemmfirl`.  It holds the complete loop state:
-        the reward-head, shaping and encoder parameters, the moments and step
-        counts of their three Adam optimisers, the four histories, the
-        iteration counter and the generator's state (the posterior is a
-        function of the encoder's parameters and is recomputed), and the
-        run's configuration (every argument above except ``max_iter``,
-        ``backend`` and ``warn``, with digests of the game and of the
-        trajectories).  If the file exists the fit resumes from it (skipping
-        the encoder's pre-training), and the result is bit-identical to an
-        uninterrupted run with the same backend; a checkpoint of a different
-        configuration (or of another method) raises ``ValueError``.  A
-        checkpoint that already holds ``max_iter`` or more iterations is
-        returned as it is.
+        Path of a resumable checkpoint (``.npz``, atomic, no pickle;
+        :mod:`tabmfirl.irl._checkpoint`), as in :func:`~tabmfirl.fit_pemmfirl`:
+        the complete loop state (the three parameter vectors, their Adam
+        states, the histories, the iteration counter, the generator's state)
+        and the configuration (every argument above except ``max_iter``,
+        ``backend`` and ``warn``, digests of the game and the data).  An
+        existing file is resumed (without pre-training), bit-identically; one
+        of another configuration raises ``ValueError``.
     checkpoint_every : int, default 10
         Write the checkpoint every this many iterations, and after the last.
     callback : callable, optional

@@ -29,8 +29,7 @@ from ..kernels._backend import resolve_backend
 from ..solvers._model import evaluate_model
 from ..solvers._soft_bellman import soft_bellman_backward
 from ._adversarial import AdversarialResult
-from ._adversarial_exact import (SHAPINGS, exact_discriminator_loss, generator_weights,
-                                 shaping_table)
+from ._adversarial_exact import SHAPINGS, exact_discriminator_loss, generator_weights, shaping_table
 from ._checkpoint import LoopState
 from ._driver import FitMethod, FitOptions, l2_penalty, run_fit
 from ._heads import ShapingHead
