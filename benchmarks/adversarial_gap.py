@@ -21,6 +21,8 @@ otherwise, learning rate 0.02, every other option at the fit's default):
 ``adversarial_sampled``        ``fit_pemmfirl_adversarial`` (sampled types and
                                rollouts: what a deep implementation does)
 ``adversarial_exact``          the same with ``expectation="exact"``
+``exact_expected``             exact, ``shaping="expected"`` (time-dependent
+                               potential: the discriminator's capacity)
 ``exact_encoder_disc``         exact, ``encoder_gradient="discriminator"``
                                (the encoder also minimises the discriminator
                                loss, as in PEMIRL)
@@ -28,14 +30,22 @@ otherwise, learning rate 0.02, every other option at the fit's default):
 ``exact_mi0``                  exact, ``mi_weight=0`` (no MI term; the encoder
                                stays at its random initialisation)
 ``exact_mi10``                 exact, ``mi_weight=10``
-``exact_600``                  exact, 600 iterations
+``exact_600``, ``sampled_600`` 600 iterations (resumed from the 300-iteration
+                               cell's checkpoint when it is in ``--out``; the
+                               fit seconds are then those of the second half)
 ``exact_true_labels``          the exact adversarial reward step alone on the
                                true labels (``fit_reward_adversarial`` on the
                                per-type empirical counts and flows, the
                                adversarial fit's settings: state potential,
-                               weight decay 0.01)
+                               weight decay 0.01); ``_expected``: with the
+                               expected potential
 ``em_true_labels``             the EM method's reward step alone on the true
                                labels (``fit_oracle``)
+``infinite_state``,            the reward steps alone on the experts' exact
+``infinite_expected``,         expected counts (``--agents`` per type, true
+``infinite_em``                labels, no data noise): adversarial with the
+                               state or the expected potential, and the EM
+                               method's (``fit_reward``, weight decay 1.0)
 =============================  ===============================================
 
 Every cell is written to ``--out/cells/<game>__<method>__<seed>.json`` as it
@@ -47,6 +57,7 @@ standard deviation over seeds.  Run::
     python benchmarks/adversarial_gap.py --methods exact_mi0,exact_mi10 --seeds 100-102 \\
         --out results_adversarial_gap                                         # ablations
     python benchmarks/adversarial_gap.py --quick                             # smoke run
+    python benchmarks/adversarial_gap.py --recovery                          # infinite data
 
 Tuning seeds 100-104 by default (``docs/results.md`` reports seeds 0-4).
 """
@@ -125,6 +136,20 @@ def _em_true_labels(spec, demos, seed, settings, checkpoint=None):
     return tabmfirl.fit_oracle(spec, demos, **_common(settings, seed))
 
 
+def _infinite(shaping):
+    """The reward step alone on the experts' expected counts (200 agents a type)."""
+    def fit(spec, demos, seed, settings, checkpoint=None, expert=None):
+        counts = settings["agents"] * expert.state_action
+        common = _common(settings, seed)
+        if shaping is None:                 # the EM method's reward step (its weight decay)
+            return tabmfirl.fit_reward(spec, counts, expert.mean_field, weight_decay=1.0,
+                                       tol=1e-9, **common)
+        return tabmfirl.fit_reward_adversarial(spec, counts, expert.mean_field,
+                                               shaping=shaping, weight_decay=0.01, tol=1e-9,
+                                               **common)
+    return fit
+
+
 def _common(settings, seed):
     return {**_FIT, "temperature": settings["temperature"], "max_iter": settings["iters"],
             "seed": seed, "backend": settings["backend"], "warn": False}
@@ -150,7 +175,12 @@ METHODS = {
     "exact_true_labels": _true_labels("state"),
     "exact_true_labels_expected": _true_labels("expected"),
     "em_true_labels": _em_true_labels,
+    "infinite_state": _infinite("state"),
+    "infinite_expected": _infinite("expected"),
+    "infinite_em": _infinite(None),
 }
+#: Methods that read the experts' exact expected counts (no demonstrations).
+INFINITE = ("infinite_state", "infinite_expected", "infinite_em")
 #: Methods whose final state is kept (``--out/checkpoints``) for the 600-iteration runs.
 CHECKPOINTED = ("adversarial_sampled", "adversarial_exact", "exact_600", "sampled_600")
 MAIN = ("em", "adversarial_sampled", "adversarial_exact")
@@ -181,7 +211,8 @@ def run_cell(game, method, seed, settings, checkpoints=None):
         if checkpoints is not None and method in CHECKPOINTED:
             Path(checkpoints).mkdir(parents=True, exist_ok=True)
             checkpoint = Path(checkpoints) / f"{game}__{method}__{seed}.npz"
-        result = METHODS[method](spec, demos, seed, settings, checkpoint=checkpoint)
+        extra = {"expert": expert} if method in INFINITE else {}
+        result = METHODS[method](spec, demos, seed, settings, checkpoint=checkpoint, **extra)
         seconds = time.perf_counter() - start
         if result.assignments is None:
             type_map, ari = np.arange(3), None
@@ -251,6 +282,45 @@ def table(records, games, methods):
     return "\n".join(lines)
 
 
+#: Infinite-data recovery: (game, types, horizon); temperature 1 (tests/test_adversarial_exact.py).
+RECOVERY = (("malware", 3, 10), ("investment", 3, 10), ("virus", 3, 10),
+            ("rock_paper_scissors", 3, 3), ("left_right", 3, 10))
+
+
+def recovery_table(iterations=1000):
+    """Markdown table: the exact adversarial reward fit on the experts' expected counts.
+
+    Expected counts of 100 agents per type (true labels), linear head, learning
+    rate 0.05; the largest policy deviation over the types of the learned game's
+    equilibrium, with the expected potential, with AIRL's state potential, and for
+    the exact MCE fit (``fit_reward``) on the same counts.
+    """
+    lines = ["| game | T | expected potential | state potential | MCE (`fit_reward`) |",
+             "|---|---|---|---|---|"]
+    for game, types, horizon in RECOVERY:
+        spec = envs.make(game, types=types, horizon=horizon)
+        solver = {**solver_settings(game), "max_iter": 5000, "tol": 1e-12}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            expert = tabmfirl.solve_equilibrium(spec, temperature=1.0, backend="numpy",
+                                                **solver)
+            counts, cells = 100.0 * expert.state_action, []
+            fits = [tabmfirl.fit_reward_adversarial(
+                spec, counts, expert.mean_field, shaping=shaping, temperature=1.0,
+                max_iter=iterations, learning_rate=0.05, backend="numpy", warn=False)
+                for shaping in ("expected", "state")]
+            fits.append(tabmfirl.fit_reward(spec, counts, expert.mean_field, temperature=1.0,
+                                            max_iter=iterations, learning_rate=0.05,
+                                            backend="numpy", warn=False))
+            for fit in fits:
+                ev = tabmfirl.evaluate_reward(spec, fit.head, type_map=np.arange(types),
+                                              temperature=1.0, expert=expert,
+                                              solver_kwargs=solver, backend="numpy")
+                cells.append(f"{ev.policy_deviation.max():.1e} ({fit.num_iter} it.)")
+        lines.append(f"| {game} | {horizon} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def _seeds(text):
     if "-" in text:
         low, high = (int(x) for x in text.split("-"))
@@ -272,7 +342,14 @@ def main(argv=None):
     parser.add_argument("--out", default=None, help="folder of the cell files (resumable)")
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: virus, T = 5, 10 agents, 3 iterations, numpy")
+    parser.add_argument("--recovery", action="store_true",
+                        help="print the infinite-data recovery table instead (~1 min)")
     args = parser.parse_args(argv)
+    if args.recovery:
+        print("Exact adversarial reward fit on the experts' expected counts: largest policy "
+              "deviation over the types (temperature 1, linear head)\n")
+        print(recovery_table())
+        return
     if args.quick:
         args.games, args.seeds, args.agents, args.horizon = "virus", "100", 10, 5
         args.iters, args.backend = 3, "numpy"
