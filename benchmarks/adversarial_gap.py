@@ -45,7 +45,9 @@ otherwise, learning rate 0.02, every other option at the fit's default):
 ``infinite_expected``,         expected counts (``--agents`` per type, true
 ``infinite_em``                labels, no data noise): adversarial with the
                                state or the expected potential, and the EM
-                               method's (``fit_reward``, weight decay 1.0)
+                               method's (``fit_reward``, weight decay 1.0);
+                               ``_wd0``: without weight decay, 10 times the
+                               iterations
 =============================  ===============================================
 
 Every cell is written to ``--out/cells/<game>__<method>__<seed>.json`` as it
@@ -136,17 +138,18 @@ def _em_true_labels(spec, demos, seed, settings, checkpoint=None):
     return tabmfirl.fit_oracle(spec, demos, **_common(settings, seed))
 
 
-def _infinite(shaping):
-    """The reward step alone on the experts' expected counts (200 agents a type)."""
+def _infinite(shaping, weight_decay=0.01, factor=1):
+    """The reward step alone on the experts' expected counts (``agents`` a type), with
+    ``factor`` times the iterations."""
     def fit(spec, demos, seed, settings, checkpoint=None, expert=None):
         counts = settings["agents"] * expert.state_action
-        common = _common(settings, seed)
+        common = _common({**settings, "iters": factor * settings["iters"]}, seed)
         if shaping is None:                 # the EM method's reward step (its weight decay)
             return tabmfirl.fit_reward(spec, counts, expert.mean_field, weight_decay=1.0,
                                        tol=1e-9, **common)
         return tabmfirl.fit_reward_adversarial(spec, counts, expert.mean_field,
-                                               shaping=shaping, weight_decay=0.01, tol=1e-9,
-                                               **common)
+                                               shaping=shaping, weight_decay=weight_decay,
+                                               tol=1e-9, **common)
     return fit
 
 
@@ -178,9 +181,12 @@ METHODS = {
     "infinite_state": _infinite("state"),
     "infinite_expected": _infinite("expected"),
     "infinite_em": _infinite(None),
+    "infinite_expected_wd0": _infinite("expected", weight_decay=0.0, factor=10),
+    "infinite_state_wd0": _infinite("state", weight_decay=0.0, factor=10),
 }
 #: Methods that read the experts' exact expected counts (no demonstrations).
-INFINITE = ("infinite_state", "infinite_expected", "infinite_em")
+INFINITE = ("infinite_state", "infinite_expected", "infinite_em", "infinite_expected_wd0",
+            "infinite_state_wd0")
 #: Methods whose final state is kept (``--out/checkpoints``) for the 600-iteration runs.
 CHECKPOINTED = ("adversarial_sampled", "adversarial_exact", "exact_600", "sampled_600")
 MAIN = ("em", "adversarial_sampled", "adversarial_exact")
