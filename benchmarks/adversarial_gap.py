@@ -60,6 +60,8 @@ standard deviation over seeds.  Run::
         --out results_adversarial_gap                                         # ablations
     python benchmarks/adversarial_gap.py --quick                             # smoke run
     python benchmarks/adversarial_gap.py --recovery                          # infinite data
+    python benchmarks/adversarial_gap.py --encoder-signal --seeds 100-102 \
+        --out results_adversarial_gap                 # what the encoder terms say (after main)
 
 Tuning seeds 100-104 by default (``docs/results.md`` reports seeds 0-4).
 """
@@ -327,6 +329,61 @@ def recovery_table(iterations=1000):
     return "\n".join(lines)
 
 
+def encoder_signal(game, seed, settings, out):
+    """What each encoder term says about the types at the end of an exact adversarial fit.
+
+    Loads the ``adversarial_exact`` cell's final state (``out/checkpoints``) and
+    returns the ARI against the true types of the assignment each term would
+    push the encoder to: ``argmin_m`` of the discriminator term's expert part
+    (``sum_t softplus(-z^m_t)``), of the whole discriminator term ``G_jm``, and
+    ``argmax_m`` of the causal likelihood ``sum_t log pi^m_t`` (the likelihood
+    term), with the fit's own ARI and the mean and spread over the
+    demonstrations of the expert part per step.
+    """
+    from tabmfirl.irl._adversarial import AdversarialFit
+    from tabmfirl.irl._adversarial_exact import discriminator_logits, expert_type_losses
+    from tabmfirl.irl._likelihood import trajectory_log_likelihood
+
+    source = Path(out) / "checkpoints" / f"{game}__adversarial_exact__{seed}.npz"
+    beta, T = settings["temperature"], settings["horizon"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        spec = envs.make(game, types=3, horizon=T)
+        expert = tabmfirl.solve_equilibrium(spec, temperature=beta, backend=settings["backend"],
+                                            **solver_settings(game))
+        demos = tabmfirl.generate_demonstrations(spec, expert.policy, settings["agents"],
+                                                 seed=seed)
+        copy = Path(out) / "checkpoints" / f".{game}__signal__{seed}.npz"
+        shutil.copyfile(source, copy)            # returned as it is: max_iter reached
+        fit = _adversarial(spec, demos, seed, settings, checkpoint=copy, expectation="exact")
+        copy.unlink()
+    method = AdversarialFit("pemmfirl-adversarial", spec, demos, 3, types=True,
+                            mean_field_reward=True, mi_weight=0.0, reward_kind="additive",
+                            hidden_sizes=(32, 32), temperature=beta, learning_rate=0.02,
+                            encoder_learning_rate=0.02, weight_decay=0.01, shaping="state",
+                            n_sampler_agents=100, n_encoder_steps=1, init="random",
+                            init_smoothing=0.2, n_pretrain=0, backend=settings["backend"],
+                            expectation="exact", encoder_gradient="discriminator")
+    state = method.start(np.random.default_rng(0), resuming=True)
+    for name, value in (("reward_params", fit.reward_params),
+                        ("shaping_params", fit.shaping.get_flat()),
+                        ("encoder_params", fit.encoder.get_flat())):
+        state.arrays[name][:] = value
+    G = method.evaluate(state)[1][2].posterior_grad
+    *_, reward, _, backward = method._tables(method._posterior())
+    log_pi = (backward.q - backward.value[:, :T, :, None]) / beta
+    per_step = expert_type_losses(discriminator_logits(reward, method.shaping.table(), log_pi,
+                                                       beta), demos.states, demos.actions) / T
+    ll = trajectory_log_likelihood(backward, demos.states, demos.actions, beta)
+    ari = tabmfirl.adjusted_rand_index
+    return {"fit": ari(demos.types, fit.assignments),
+            "expert_part": ari(demos.types, per_step.argmin(axis=1)),
+            "discriminator_term": ari(demos.types, G.argmin(axis=1)),
+            "likelihood_term": ari(demos.types, ll.argmax(axis=1)),
+            "expert_part_mean": float(per_step.mean()),
+            "expert_part_std": float(per_step.std(axis=0).mean())}
+
+
 def _seeds(text):
     if "-" in text:
         low, high = (int(x) for x in text.split("-"))
@@ -350,6 +407,9 @@ def main(argv=None):
                         help="smoke run: virus, T = 5, 10 agents, 3 iterations, numpy")
     parser.add_argument("--recovery", action="store_true",
                         help="print the infinite-data recovery table instead (~1 min)")
+    parser.add_argument("--encoder-signal", action="store_true",
+                        help="ARI of what each encoder term prefers, at the end of the "
+                             "adversarial_exact cells in --out")
     args = parser.parse_args(argv)
     if args.recovery:
         print("Exact adversarial reward fit on the experts' expected counts: largest policy "
@@ -360,11 +420,22 @@ def main(argv=None):
         args.games, args.seeds, args.agents, args.horizon = "virus", "100", 10, 5
         args.iters, args.backend = 3, "numpy"
     games, methods = args.games.split(","), args.methods.split(",")
+    settings = {"agents": args.agents, "horizon": args.horizon,
+                "temperature": args.temperature, "iters": args.iters, "backend": args.backend}
+    if args.encoder_signal:
+        print("| game | seed | fit ARI | argmin expert part | argmin discriminator term | "
+              "argmax likelihood term | expert part per step, mean (std over j) |\n"
+              "|---|---|---|---|---|---|---|")
+        for game in games:
+            for seed in _seeds(args.seeds):
+                r = encoder_signal(game, seed, settings, args.out)
+                print(f"| {game} | {seed} | {r['fit']:.3f} | {r['expert_part']:.3f} | "
+                      f"{r['discriminator_term']:.3f} | {r['likelihood_term']:.3f} | "
+                      f"{r['expert_part_mean']:.4f} ({r['expert_part_std']:.4f}) |", flush=True)
+        return
     unknown = sorted(set(methods) - set(METHODS))
     if unknown:
         parser.error(f"unknown methods {unknown}; known: {sorted(METHODS)}")
-    settings = {"agents": args.agents, "horizon": args.horizon,
-                "temperature": args.temperature, "iters": args.iters, "backend": args.backend}
     cells = [(g, m, s) for g in games for m in methods for s in _seeds(args.seeds)]
     records = [r for r in (_cached(args.out, *c, settings) for c in cells) if r is not None]
     todo = [c for c in cells if _cached(args.out, *c, settings) is None]
