@@ -60,8 +60,10 @@ standard deviation over seeds.  Run::
         --out results_adversarial_gap                                         # ablations
     python benchmarks/adversarial_gap.py --quick                             # smoke run
     python benchmarks/adversarial_gap.py --recovery                          # infinite data
-    python benchmarks/adversarial_gap.py --encoder-signal --seeds 100-102 \
+    python benchmarks/adversarial_gap.py --encoder-signal --seeds 100-102 \\
         --out results_adversarial_gap                 # what the encoder terms say (after main)
+    python benchmarks/adversarial_gap.py --start-ari --out results_adversarial_gap
+                                                      # ARI of the encoder's start (after main)
 
 Tuning seeds 100-104 by default (``docs/results.md`` reports seeds 0-4).
 """
@@ -384,6 +386,30 @@ def encoder_signal(game, seed, settings, out):
             "expert_part_std": float(per_step.std(axis=0).mean())}
 
 
+def start_ari(game, seed, settings):
+    """ARI of the adversarial fit's encoder pre-training targets (the ``"mixture"`` start).
+
+    Reproduces the fit's draws: the encoder's initialisation, then the clustering
+    (``tabmfirl.irl._adversarial.AdversarialFit.start``; the additive head draws
+    nothing).
+    """
+    from tabmfirl.irl._init import initial_posterior
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        spec = envs.make(game, types=3, horizon=settings["horizon"])
+        expert = tabmfirl.solve_equilibrium(spec, temperature=settings["temperature"],
+                                            backend=settings["backend"],
+                                            **solver_settings(game))
+        demos = tabmfirl.generate_demonstrations(spec, expert.policy, settings["agents"],
+                                                 seed=seed)
+    rng = np.random.default_rng(seed)
+    tabmfirl.ContextEncoder(spec.n_states, spec.n_actions, n_contexts=3, seed=rng)
+    targets = initial_posterior(demos.states, demos.actions, 3, spec.n_states, spec.n_actions,
+                                "mixture", 0.2, rng)
+    return tabmfirl.adjusted_rand_index(demos.types, targets.argmax(axis=1))
+
+
 def _seeds(text):
     if "-" in text:
         low, high = (int(x) for x in text.split("-"))
@@ -407,6 +433,9 @@ def main(argv=None):
                         help="smoke run: virus, T = 5, 10 agents, 3 iterations, numpy")
     parser.add_argument("--recovery", action="store_true",
                         help="print the infinite-data recovery table instead (~1 min)")
+    parser.add_argument("--start-ari", action="store_true",
+                        help="ARI of the encoder's pre-training start, then of the fits in "
+                             "--out (methods of --methods)")
     parser.add_argument("--encoder-signal", action="store_true",
                         help="ARI of what each encoder term prefers, at the end of the "
                              "adversarial_exact cells in --out")
@@ -422,6 +451,16 @@ def main(argv=None):
     games, methods = args.games.split(","), args.methods.split(",")
     settings = {"agents": args.agents, "horizon": args.horizon,
                 "temperature": args.temperature, "iters": args.iters, "backend": args.backend}
+    if args.start_ari:
+        print("| game | seed | mixture start | " + " | ".join(methods) + " |\n"
+              "|---|---|---|" + "---|" * len(methods))
+        for game in games:
+            for seed in _seeds(args.seeds):
+                cached = [_cached(args.out, game, m, seed, settings) for m in methods]
+                print(f"| {game} | {seed} | {start_ari(game, seed, settings):.3f} | " + " | ".join(
+                    "-" if c is None or c["ari"] is None else f"{c['ari']:.3f}" for c in cached)
+                    + " |", flush=True)
+        return
     if args.encoder_signal:
         print("| game | seed | fit ARI | argmin expert part | argmin discriminator term | "
               "argmax likelihood term | expert part per step, mean (std over j) |\n"
