@@ -5,7 +5,8 @@ The public API; see ``docs/`` for the theory and a tutorial.  ``tabmfirl.plot``
 """
 from .irl._airl import AdversarialResult, fit_mf_airl, fit_pemirl, fit_pemmfirl_adversarial
 from .irl._demos import DEMOS_FORMAT, Demonstrations, generate_demonstrations
-from .solvers._equilibrium import METHODS, ConvergenceWarning, EquilibriumResult, solve_equilibrium
+from .solvers._equilibrium import (EQUILIBRIUM_METHODS, METHODS, ConvergenceWarning,
+                                   EquilibriumResult, solve_equilibrium)
 from .solvers._exploitability import best_response, exploitability, regularised_return
 from .irl._gaussian_types import GaussianTypesResult, fit_pemmfirl_gaussian
 from .irl._heads import ContextEncoder, RewardHead, ShapingHead
@@ -28,7 +29,7 @@ __all__ = [
     "forward_mean_field", "occupancy_measure",
     "BackwardResult", "soft_bellman_backward", "policy_evaluation",
     "exploitability", "regularised_return", "best_response",
-    "EquilibriumResult", "ConvergenceWarning", "solve_equilibrium", "METHODS",
+    "EquilibriumResult", "ConvergenceWarning", "solve_equilibrium", "EQUILIBRIUM_METHODS", "METHODS",
     "RewardHead", "ShapingHead", "ContextEncoder", "MLP", "Adam", "SGD",
     "Demonstrations", "generate_demonstrations", "DEMOS_FORMAT",
     "IRLResult", "fit_pemmfirl", "fit_mfirl", "fit_oracle", "fit_reward", "predict_types",
