@@ -52,7 +52,11 @@ from ._model import MeanFieldFlow, evaluate_model
 from ._monitor import SolveMonitor
 from ._soft_bellman import backward_unchecked
 
-__all__ = ["FlowMap", "AndersonHistory", "StageOutcome", "anderson_stage"]
+__all__ = ["FlowMap", "AndersonHistory", "StageOutcome", "anderson_stage", "STATUS_VERBS"]
+
+#: How a stage's status reads in the solver's message.
+STATUS_VERBS = {"converged": "converged", "stalled": "stalled",
+                "budget": "was stopped by the budget"}
 
 #: Smallest mixing step :math:`\eta` the safeguard halves down to.
 MIN_STEP = 1e-3
@@ -180,7 +184,7 @@ class _Point:
 
 def anderson_stage(spec: MFGSpec, temperature: float, initial_flow: MeanFieldFlow, tol: float,
                    monitor: SolveMonitor, backend: str, *, memory: int = 8,
-                   patience: int = 30) -> StageOutcome:
+                   patience: int = 100) -> StageOutcome:
     r"""Run safeguarded Anderson acceleration (module docstring) from ``initial_flow``.
 
     Parameters
@@ -196,7 +200,7 @@ def anderson_stage(spec: MFGSpec, temperature: float, initial_flow: MeanFieldFlo
     backend : str
     memory : int, default 8
         :math:`m`, secant pairs kept.
-    patience : int, default 30
+    patience : int, default 100
         Iterates allowed without halving the best :math:`\|f\|_2`.
 
     Returns
@@ -251,7 +255,7 @@ def _evaluate(flow_map, x, model, monitor, history, eta) -> _Point:
 
 def _outcome(point, status, monitor, start, eta, rejected) -> StageOutcome:
     iterations = monitor.iteration - start
-    note = (f"Anderson acceleration on the flow {status} after {iterations} iterations "
-            f"(flow residual {np.max(np.abs(point.f)):.2e}, mixing step {eta:g}, "
+    note = (f"Anderson acceleration on the flow {STATUS_VERBS[status]} after {iterations} "
+            f"iterations (flow residual {np.max(np.abs(point.f)):.2e}, mixing step {eta:g}, "
             f"{rejected} Anderson steps rejected)")
     return StageOutcome(point.policy, status, iterations, note)

@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..game._spec import MFGSpec
-from ._anderson import StageOutcome
+from ._anderson import STATUS_VERBS, StageOutcome
 from ._mean_field import forward_unchecked
 from ._monitor import SolveMonitor
 from ._soft_bellman import backward_unchecked
@@ -56,7 +56,7 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 def newton_krylov_stage(spec: MFGSpec, temperature: float, initial_policy: np.ndarray, tol: float,
                         monitor: SolveMonitor, backend: str, *,
-                        patience: int = 200) -> StageOutcome:
+                        patience: int = 500) -> StageOutcome:
     r"""Solve :math:`F(y) = 0` (module docstring) from the logits of ``initial_policy``.
 
     Parameters
@@ -69,7 +69,7 @@ def newton_krylov_stage(spec: MFGSpec, temperature: float, initial_policy: np.nd
         Stop at the first policy whose fixed-point residual is below this.
     monitor : SolveMonitor
     backend : str
-    patience : int, default 200
+    patience : int, default 500
         Evaluations allowed without halving the smallest :math:`\|F\|_2`.
 
     Returns
@@ -117,6 +117,6 @@ def newton_krylov_stage(spec: MFGSpec, temperature: float, initial_policy: np.nd
         pass  # converged, budget, stalled, or SciPy could not go on: the best iterate stands
     residual, policy = state["best"]
     iterations = monitor.iteration - start
-    note = (f"Newton-Krylov on the policy logits {state['status']} after {iterations} "
-            f"iterations (best residual {residual:.2e})")
+    note = (f"Newton-Krylov on the policy logits {STATUS_VERBS[state['status']]} after "
+            f"{iterations} iterations (best residual {residual:.2e})")
     return StageOutcome(policy, state["status"], iterations, note)
