@@ -36,9 +36,8 @@ SLIP = 0.1
 CROWD_AVERSION = 0.003
 MOVE_COST = 0.01
 TARGET_WEIGHTS = (1.0, 0.5, 2.0)
-#: Solver settings (plain fixed-point iteration converges at this temperature).
+#: Temperature used in the docs and tests.
 TEMPERATURE = 1.0
-DAMPING = 1.0
 
 _MOVES = ((0, 0), (-1, 0), (1, 0), (0, -1), (0, 1))
 

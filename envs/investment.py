@@ -79,8 +79,6 @@ SOURCE_INVEST_COST = 0.2
 #: 0.1/0.2/0.4, whose policies differed by less than 0.1 in total variation at
 #: 1.0; with the current costs they differ by up to 0.22 at 1.0, 0.52 at 0.3).
 TEMPERATURE = 0.3
-#: Damping of ``fixed_point`` that converges at ``TEMPERATURE``.
-DAMPING = 1.0
 #: Threshold :math:`\theta` on the mean quality of each dynamics.
 DYNAMICS = {"original": 4.0, "variant": 5.0}
 

@@ -46,9 +46,6 @@ RIGHT_AVERSIONS = (1.0, 2.0, 4.0)
 SOURCE_RIGHT_AVERSION = 2.0
 #: Temperature used in the docs and tests (the package default).
 TEMPERATURE = 1.0
-#: Damping of ``fixed_point`` that converges at ``TEMPERATURE`` (plain
-#: iteration, damping 1, oscillates between the sides).
-DAMPING = 0.5
 #: Slip probability :math:`\varepsilon` of each dynamics.
 DYNAMICS = {"original": 0.0, "variant": 0.1}
 

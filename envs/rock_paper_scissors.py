@@ -47,9 +47,6 @@ MU0 = (1.0, 0.0, 0.0, 0.0)
 SWITCHING_COSTS = (0.0, 0.5, 1.0)
 #: Temperature used in the docs and tests (the package default).
 TEMPERATURE = 1.0
-#: Damping of ``fixed_point`` that converges at ``TEMPERATURE`` (plain
-#: iteration, damping 1, cycles).
-DAMPING = 0.2
 #: Slip probability :math:`\varepsilon` of each dynamics.
 DYNAMICS = {"original": 0.0, "variant": 0.1}
 

@@ -90,9 +90,9 @@ m     driver                    fare   idle / step   driving / km
 Each type observes its own flow (the package default); pass
 ``population_shares`` to make every type compete with the whole fleet.
 
-Solver: fixed-point iteration with ``DAMPING`` = 0.5 at ``TEMPERATURE`` =
-0.2 converges (about 40 iterations, well under a second on the Numba backend
-once compiled; see ``docs/games.md``).
+Solver: the default :func:`tabmfirl.solve_equilibrium` converges at the
+game's ``TEMPERATURE`` = 0.2 in about 30 iterations, well under a second on
+the Numba backend once compiled (``docs/games.md``).
 
 Examples
 --------
@@ -141,9 +141,8 @@ TYPE_WEIGHTS = ((1.0, 0.3, 0.05), (1.0, 1.0, 0.02), (1.0, 0.1, 0.3))
 DYNAMICS = {"original": (1.0, 1.0), "variant": (0.7, 1.5)}
 #: Seed of the default synthetic city.
 SEED = 0
-#: Solver settings: damped fixed point converges at this temperature.
+#: Temperature used in the docs and tests.
 TEMPERATURE = 0.2
-DAMPING = 0.5
 
 # synthetic city constants (ours; NYC-like orders of magnitude)
 ZONE_SPACING_KM = 2.0

@@ -48,8 +48,6 @@ DISTANCING_COSTS = (0.1, 0.5, 1.5)
 SOURCE_DISTANCING_COST = 0.5
 #: Temperature used in the docs and tests (the package default).
 TEMPERATURE = 1.0
-#: Damping of ``fixed_point`` that converges at ``TEMPERATURE``.
-DAMPING = 1.0
 #: (infection rate, recovery probability) of each dynamics.
 DYNAMICS = {"original": (0.81, 0.3), "variant": (0.64, 0.2)}
 

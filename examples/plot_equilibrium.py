@@ -54,8 +54,9 @@ written = []
 # %%
 # Solve the equilibrium of every type
 # -----------------------------------
-# ``envs.solver_settings`` gives a temperature and a damping that converge;
-# the NumPy backend avoids compiling Numba kernels for a few small games.
+# ``envs.solver_settings`` gives the game's temperature (the default solver
+# needs nothing else); the NumPy backend avoids compiling Numba kernels for a
+# few small games.
 results, specs = {}, {}
 for name, layout in GAMES.items():
     kwargs = {"horizon": layout["horizon"]} if SMALL else {}

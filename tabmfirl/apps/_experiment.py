@@ -80,7 +80,7 @@ from ..irl._irl import fit_mfirl, fit_oracle, fit_pemmfirl, held_out_log_likelih
 from ..evaluation._metrics import (adjusted_rand_index, evaluate_reward, match_types,
                        normalized_mutual_information)
 
-__all__ = ["METHODS", "METRICS", "CELL_FORMAT", "register_method", "expert_solver_settings",
+__all__ = ["METHODS", "METRICS", "CELL_FORMAT", "register_method",
            "evaluate_fit", "run_cell", "run_experiment", "aggregate", "markdown_table",
            "cell_path", "DEFAULT_SETTINGS"]
 
@@ -203,27 +203,6 @@ _register_adversarial()
 # ---------------------------------------------------------------------------
 
 
-def expert_solver_settings(game: str) -> dict:
-    """Keyword arguments of :func:`~tabmfirl.solve_equilibrium` used here for ``game``.
-
-    The game's ``fixed_point`` damping from :func:`tabmfirl.envs.solver_settings`,
-    capped at 0.3 (what converges at the small temperatures of type recovery,
-    tests/test_irl.py), and ``max_iter=3000``.
-
-    Parameters
-    ----------
-    game : str
-
-    Returns
-    -------
-    dict
-    """
-    from tabmfirl import envs
-
-    damping = min(0.3, float(envs.solver_settings(game)["damping"]))
-    return {"method": "fixed_point", "damping": damping, "max_iter": 3000}
-
-
 def _float(x):
     x = float(x)
     return x if np.isfinite(x) else None
@@ -249,8 +228,8 @@ def evaluate_fit(spec, result, demos, *, temperature: float, expert=None, varian
     held_out : Demonstrations, optional
         Trajectories not used in the fit.
     solver_kwargs : dict, optional
-        Of :func:`~tabmfirl.solve_equilibrium`; default
-        :func:`expert_solver_settings` of the game.
+        Of :func:`~tabmfirl.solve_equilibrium`; default: none (its default
+        method, which needs no per-game settings).
     backend : {"auto", "numpy", "numba", "cuda"}
 
     Returns
@@ -260,8 +239,7 @@ def evaluate_fit(spec, result, demos, *, temperature: float, expert=None, varian
         plus ``learned_converged``, ``type_map`` and ``per_type`` (the three
         deviations of each true type).
     """
-    if solver_kwargs is None:
-        solver_kwargs = expert_solver_settings(spec.name)
+    solver_kwargs = {} if solver_kwargs is None else dict(solver_kwargs)
     n_learned = result.prior.shape[0]
     true = np.asarray(demos.types)
     assignments = (np.zeros(true.shape[0], dtype=np.int64) if result.assignments is None
@@ -358,11 +336,9 @@ def run_cell(game: str, method: str, seed: int, *, settings: dict) -> dict:
     start = time.perf_counter()
     s = settings
     spec = envs.make(game, types=s["types"], horizon=s["horizon"])
-    solver = expert_solver_settings(game)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        expert = solve_equilibrium(spec, temperature=s["temperature"], backend=s["backend"],
-                                   **solver)
+        expert = solve_equilibrium(spec, temperature=s["temperature"], backend=s["backend"])
     if not expert.converged:
         raise RuntimeError(f"the expert equilibrium of {game} did not converge at "
                            f"beta={s['temperature']} (residual {expert.residual:.2e})")
@@ -380,7 +356,7 @@ def run_cell(game: str, method: str, seed: int, *, settings: dict) -> dict:
         warnings.simplefilter("ignore")
         metrics = evaluate_fit(spec, result, demos, temperature=s["temperature"],
                                expert=expert, variant=_variant(game, s["types"], s["horizon"]),
-                               held_out=held_out, solver_kwargs=solver, backend=s["backend"])
+                               held_out=held_out, backend=s["backend"])
     metrics["fit_seconds"] = float(result.seconds)
     metrics["bayes_ari"] = _bayes_ari(expert, demos, s["temperature"], s["backend"])
     return {"format": CELL_FORMAT, "game": game, "method": method, "seed": int(seed),

@@ -476,7 +476,6 @@ def run_taxi_study(*, n_agents: int = 200, seed: int = 0, temperature: float = 0
     -------
     TaxiStudyResult
     """
-    from tabmfirl import envs
     from tabmfirl.irl._demos import generate_demonstrations
     from tabmfirl.irl._irl import fit_mfirl, fit_oracle, fit_pemmfirl
     from tabmfirl.evaluation._metrics import adjusted_rand_index, learned_game, match_types
@@ -505,8 +504,7 @@ def run_taxi_study(*, n_agents: int = 200, seed: int = 0, temperature: float = 0
     else:
         spec = taxi.make(types=K, data=city, horizon=city.horizon)
         coords = city.coords
-    settings = envs.solver_settings("taxi")
-    solver = {"method": settings["method"], "damping": settings["damping"], "max_iter": 2000}
+    solver = {}  # the default solver: no per-game settings
     Z, T = spec.info["n_zones"], spec.horizon
     games = surge_games(spec, surge)
     g = games["g"]

@@ -20,22 +20,32 @@ def _add_solve(subparsers):
     parser = subparsers.add_parser(
         "solve", help="solve a built-in game's entropy-regularised MFNE",
         description="Solve the entropy-regularised mean field Nash equilibrium of a "
-                    "built-in game, every agent type at once.",
+                    "built-in game, every agent type at once.  The default method needs "
+                    "no settings; progress (residual and exploitability of the current "
+                    "iterate) goes to stderr every few seconds.",
         epilog="examples:\n  tabmfirl solve --game virus\n"
-               "  tabmfirl solve --game virus --beta 0.1 --method mirror_descent --json",
+               "  tabmfirl solve --game crowd_grid --json\n"
+               "  tabmfirl solve --game virus --beta 0.1 --max-seconds 60\n"
+               "  tabmfirl solve --game virus --method fixed_point --damping 0.5",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--game", required=True, help="game name (see `tabmfirl games`)")
     parser.add_argument("--types", type=int, default=None,
                         help="number of agent types (default: the game's default)")
     parser.add_argument("--dynamics", default="original", help="original or variant")
     parser.add_argument("--beta", type=float, default=None,
-                        help="temperature (default: the game's recommended one)")
-    parser.add_argument("--method", default="fixed_point",
-                        help="fixed_point, fictitious_play or mirror_descent")
+                        help="temperature (default: the game's TEMPERATURE)")
+    parser.add_argument("--method", default="auto",
+                        help="auto (default), fixed_point, fictitious_play or mirror_descent")
     parser.add_argument("--damping", type=float, default=None,
-                        help="damping of fixed_point in (0, 1] (default: the game's)")
+                        help="damping of --method fixed_point in (0, 1] (default 1)")
+    parser.add_argument("--learning-rate", type=float, default=None,
+                        help="step of --method mirror_descent in (0, 1] (default 0.5)")
     parser.add_argument("--max-iter", type=int, default=1000)
+    parser.add_argument("--max-seconds", type=float, default=None,
+                        help="stop (not converged) after this many seconds")
     parser.add_argument("--tol", type=float, default=1e-10)
+    parser.add_argument("--progress-every", type=float, default=5.0,
+                        help="seconds between progress lines on stderr (default 5; 0: none)")
     parser.add_argument("--backend", default="auto", help="auto, numpy, numba or cuda")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(handler=_cmd_solve)
@@ -53,27 +63,88 @@ def _make_game(name, types, dynamics):
         raise CommandError(str(error)) from None
 
 
+class SolveProgress:
+    """``callback(iteration, info)`` of the solver that prints progress to stderr.
+
+    Every ``every`` seconds it certifies the current iterate (one forward and
+    two backward passes: fixed-point residual and regularised
+    exploitability) and prints one line.  Reports are spaced by at least four
+    times that certificate's own cost, so progress costs at most about a
+    fifth of the solve.
+    """
+
+    def __init__(self, spec, temperature: float, backend: str, every: float):
+        self.spec, self.temperature, self.backend = spec, temperature, backend
+        self.every = every
+        self.next_at = every
+
+    def __call__(self, iteration: int, info: dict) -> None:
+        import numpy as np
+
+        from tabmfirl.kernels._backend import resolve_backend
+        from tabmfirl.solvers._certificate import certify
+
+        if not self.every or info["seconds"] < self.next_at:
+            return
+        start = time.perf_counter()
+        certificate = certify(self.spec, np.array(info["policy"]), self.temperature,
+                              resolve_backend(self.backend), unregularised=False)
+        cost = time.perf_counter() - start
+        self.next_at = info["seconds"] + max(self.every, 4.0 * cost)
+        line = (f"[{info['seconds']:7.1f} s] iteration {iteration} ({info['stage']}): "
+                f"residual {certificate.residual:.2e}, exploitability "
+                f"{float(certificate.exploitability.max()):.2e}")
+        if np.isfinite(info["flow_residual"]):
+            line += f", flow residual {info['flow_residual']:.2e}"
+        print(line, file=sys.stderr, flush=True)
+
+
+def _solver_options(args) -> dict:
+    """Method-specific steps of ``tabmfirl solve``, checked against ``--method``."""
+    options = {}
+    for flag, key, method in (("--damping", "damping", "fixed_point"),
+                              ("--learning-rate", "learning_rate", "mirror_descent")):
+        value = getattr(args, key)
+        if value is not None:
+            if args.method != method:
+                raise CommandError(f"{flag} applies to --method {method} only")
+            options[key] = value
+    if args.progress_every < 0:
+        raise CommandError(f"--progress-every must be >= 0, got {args.progress_every}")
+    return options
+
+
 def _cmd_solve(args) -> int:
     import warnings
 
-    from tabmfirl import ConvergenceWarning, solve_equilibrium
-
-    from tabmfirl import envs
+    from tabmfirl import ConvergenceWarning, envs, solve_equilibrium
 
     spec = _make_game(args.game, args.types, args.dynamics)
-    settings = envs.solver_settings(args.game)
-    beta = settings["temperature"] if args.beta is None else args.beta
-    damping = settings["damping"] if args.damping is None else args.damping
+    options = _solver_options(args)
+    beta = envs.solver_settings(args.game)["temperature"] if args.beta is None else args.beta
+    if args.progress_every:
+        print(f"solving {spec.name} ({spec.n_contexts} types, {spec.n_states} states, horizon "
+              f"{spec.horizon}) at beta={beta:g} with {args.method}; progress every "
+              f"{args.progress_every:g} s", file=sys.stderr, flush=True)
+    progress = SolveProgress(spec, beta, args.backend, args.progress_every)
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         try:
             result = solve_equilibrium(spec, temperature=beta, method=args.method,
-                                       damping=damping, max_iter=args.max_iter,
-                                       tol=args.tol, backend=args.backend)
+                                       max_iter=args.max_iter, tol=args.tol,
+                                       max_seconds=args.max_seconds, backend=args.backend,
+                                       callback=progress, **options)
         except (ValueError, RuntimeError) as error:
             raise CommandError(str(error)) from None
     seconds = time.perf_counter() - start
+    _report_solve(spec, result, seconds, args.json)
+    if not result.converged:
+        print(result.message, file=sys.stderr, flush=True)
+    return 0 if result.converged else 1
+
+
+def _report_solve(spec, result, seconds, as_json) -> None:
     summary = {
         "game": spec.name, "types": spec.n_contexts, "method": result.method,
         "backend": result.backend, "temperature": result.temperature,
@@ -81,20 +152,21 @@ def _cmd_solve(args) -> int:
         "residual": float(result.residual),
         "exploitability": float(result.exploitability.mean()),
         "exploitability_per_type": [float(x) for x in result.exploitability],
-        "seconds": seconds,
+        "unregularised_exploitability_per_type":
+            [float(x) for x in result.unregularised_exploitability],
+        "seconds": seconds, "message": result.message,
     }
-    if args.json:
+    if as_json:
         print(json.dumps(summary))
-    else:
-        status = "converged" if result.converged else "NOT converged"
-        print(f"{spec.name}: {spec.n_contexts} types, {spec.n_states} states, "
-              f"{spec.n_actions} actions, horizon {spec.horizon}")
-        print(f"{result.method} ({result.backend}, beta={result.temperature}): {status} in "
-              f"{result.num_iter} iterations, residual {result.residual:.2e}, "
-              f"{seconds:.2f} s")
-        for m, value in enumerate(result.exploitability):
-            print(f"  type {m}: exploitability {value:.3e}")
-    return 0 if result.converged else 1
+        return
+    status = "converged" if result.converged else "NOT converged"
+    print(f"{spec.name}: {spec.n_contexts} types, {spec.n_states} states, "
+          f"{spec.n_actions} actions, horizon {spec.horizon}")
+    print(f"{result.method} ({result.backend}, beta={result.temperature}): {status} in "
+          f"{result.num_iter} iterations, residual {result.residual:.2e}, {seconds:.2f} s")
+    for m, (value, hard) in enumerate(zip(result.exploitability,
+                                          result.unregularised_exploitability)):
+        print(f"  type {m}: exploitability {value:.3e} (unregularised {hard:.3e})")
 
 
 def _add_games(subparsers):
@@ -129,8 +201,7 @@ def _add_demos(subparsers):
     parser.add_argument("--out", required=True, help="output file (.npz)")
     parser.add_argument("--dynamics", default="original", help="original or variant")
     parser.add_argument("--beta", type=float, default=None,
-                        help="temperature (default: the game's recommended one, "
-                             "tabmfirl.envs.solver_settings)")
+                        help="temperature (default: the game's TEMPERATURE)")
     parser.add_argument("--seed", type=int, default=None,
                         help="seed of the rollouts (default: fresh, recorded in the file)")
     parser.add_argument("--backend", default="auto",
@@ -423,7 +494,7 @@ def _cmd_evaluate(args) -> int:
 
     from tabmfirl import solve_equilibrium
     from tabmfirl.irl._checkpoint import atomic_write_json, load_result, read_json
-    from tabmfirl.apps._experiment import evaluate_fit, expert_solver_settings
+    from tabmfirl.apps._experiment import evaluate_fit
 
     config_path = os.path.join(args.run, "config.json")
     if not os.path.isdir(args.run):
@@ -453,15 +524,13 @@ def _cmd_evaluate(args) -> int:
             variant = None
     beta = float(config["temperature"])
     backend = config.get("backend", "numpy")
-    solver = expert_solver_settings(demos.game)
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            expert = solve_equilibrium(spec, temperature=beta, backend=backend, **solver)
+            expert = solve_equilibrium(spec, temperature=beta, backend=backend)
             metrics = evaluate_fit(spec, result, demos, temperature=beta, expert=expert,
-                                   variant=variant, held_out=held_out, solver_kwargs=solver,
-                                   backend=backend)
+                                   variant=variant, held_out=held_out, backend=backend)
         except (ValueError, RuntimeError) as error:
             raise CommandError(str(error)) from None
     metrics.update({"method": config["method"], "game": demos.game, "temperature": beta,
