@@ -35,10 +35,10 @@ acceleration", SIAM J. Optim. 30):
 
 The fixed-point residual of the policy, :math:`\max|BR_\beta(\Phi(\pi)) - \pi|`,
 costs one more backward pass, so it is measured only when the flow residual
-:math:`\max|f|` falls below a threshold that starts at ``tol`` and is lowered
-after each measurement that is still above ``tol`` (the policy residual is
-about :math:`\|\partial BR / \partial x\|` times the flow residual, which is
-large at low temperature).
+:math:`\max|f|` falls below a threshold that starts at ``10 * tol`` and is
+lowered after each measurement that is still above ``tol`` (the policy residual
+is about :math:`\|\partial BR / \partial x\|` times the flow residual: below it
+at high temperature, far above it at low temperature).
 """
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ import numpy as np
 
 from ..game._spec import MFGSpec
 from ._mean_field import forward_unchecked
-from ._model import MeanFieldFlow, evaluate_model
+from ._model import MeanFieldFlow, allocate_model, evaluate_unchecked
 from ._monitor import SolveMonitor
 from ._soft_bellman import backward_unchecked
 
@@ -57,6 +57,11 @@ __all__ = ["FlowMap", "AndersonHistory", "StageOutcome", "anderson_stage", "STAT
 #: How a stage's status reads in the solver's message.
 STATUS_VERBS = {"converged": "converged", "stalled": "stalled",
                 "budget": "was stopped by the budget"}
+
+#: Plain iteration (:math:`x' = G(x)`, no Anderson step) continues while each
+#: step shrinks :math:`\|f\|_2` at least this much: it then needs no model
+#: evaluation and no least squares, and Anderson would gain little.
+FAST_CONTRACTION = 0.3
 
 #: Smallest mixing step :math:`\eta` the safeguard halves down to.
 MIN_STEP = 1e-3
@@ -95,18 +100,22 @@ class FlowMap:
         self.temperature = temperature
         self.backend = backend
         self.state_action = spec.mean_field_kind == "state_action"
+        self._buffer = allocate_model(spec)  # the model at x: dead once BR(x) is computed
+        shape = (spec.n_contexts, spec.horizon, spec.n_states, spec.n_actions)
+        self._no_state_action = None if self.state_action else np.zeros(shape)
 
     def of_flow(self, flow: MeanFieldFlow) -> np.ndarray:
         """The part of a flow that the model observes."""
         return flow.state_action if self.state_action else flow.mean_field
 
     def model_at(self, x: np.ndarray):
-        """The model evaluated along ``x``."""
+        """The model evaluated along ``x`` (a valid flow), in a reused buffer."""
         if not self.state_action:
-            return evaluate_model(self.spec, x, None, backend=self.backend)
+            return evaluate_unchecked(self.spec, x, self._no_state_action, self.backend,
+                                      self._buffer)
         states = x.sum(axis=-1)
         mean_field = np.concatenate([states, states[:, -1:]], axis=1)  # last row: unread
-        return evaluate_model(self.spec, mean_field, x, backend=self.backend)
+        return evaluate_unchecked(self.spec, mean_field, x, self.backend, self._buffer)
 
     def __call__(self, x: np.ndarray, model=None):
         """``(G(x), BR(x), flow of BR(x))``; ``model`` may be the model at ``x``."""
@@ -138,7 +147,9 @@ class AndersonHistory:
     Every evaluated point is pushed in order; consecutive points give one
     pair.  :meth:`step` solves the least-squares problem through the
     ``size x size`` Gram matrix :math:`\Delta F^\top \Delta F`, kept up to date one
-    row per push, so an iteration costs :math:`O(m n)`.
+    row per push, so an iteration costs :math:`O(m n)`; a ridge of
+    :math:`10^{-10}` times the mean diagonal keeps :math:`\gamma` bounded when the
+    differences are nearly collinear.
     """
 
     def __init__(self, size: int, n: int):
@@ -169,13 +180,19 @@ class AndersonHistory:
             return x + eta * f
         n = self.count
         rhs = self.df[:n] @ f
-        gamma = np.linalg.lstsq(self.gram[:n, :n], rhs, rcond=1e-12)[0]
+        gram = self.gram[:n, :n]
+        scale = np.trace(gram) / n
+        if not scale > 0:  # the residual did not change: no secant information
+            return x + eta * f
+        # Tikhonov term: bounds gamma when the differences are nearly collinear
+        gamma = np.linalg.solve(gram + 1e-10 * scale * np.eye(n), rhs)
         return x + eta * f - gamma @ self.dx[:n] - eta * (gamma @ self.df[:n])
 
 
 @dataclass(eq=False)
 class _Point:
     x: np.ndarray
+    image: np.ndarray
     f: np.ndarray
     norm: float
     policy: np.ndarray
@@ -212,7 +229,7 @@ def anderson_stage(spec: MFGSpec, temperature: float, initial_flow: MeanFieldFlo
     history = AndersonHistory(memory, x.size)
     current = _evaluate(flow_map, x, initial_flow.model, monitor, history, 1.0)
     best, mark, mark_at = current, current.norm, monitor.iteration
-    eta, use_anderson, rejected, threshold = 1.0, True, 0, tol
+    eta, use_anderson, plain, rejected, threshold = 1.0, True, True, 0, 10.0 * tol
     start = monitor.iteration - 1
     while True:
         if np.max(np.abs(current.f)) < threshold:
@@ -225,17 +242,23 @@ def anderson_stage(spec: MFGSpec, temperature: float, initial_flow: MeanFieldFlo
             return _outcome(best, "budget", monitor, start, eta, rejected)
         if monitor.iteration - mark_at > patience:
             return _outcome(best, "stalled", monitor, start, eta, rejected)
-        anderson = use_anderson and history.count > 0
-        proposal = history.step(current.x.ravel(), current.f.ravel(), eta) if anderson \
-            else current.x.ravel() + eta * current.f.ravel()
-        trial = _evaluate(flow_map, project_rows(proposal.reshape(x.shape), current.x), None,
-                          monitor, history, eta)
+        anderson = use_anderson and not plain and history.count > 0
+        if anderson:
+            proposal = history.step(current.x.ravel(), current.f.ravel(), eta)
+            point, model = project_rows(proposal.reshape(x.shape), current.x), None
+        elif eta == 1.0:  # plain step: x' = G(x), a flow whose model the forward pass made
+            point, model = current.image, current.flow.model
+        else:
+            point, model = project_rows(current.x + eta * current.f, current.x), None
+        trial = _evaluate(flow_map, point, model, monitor, history, eta)
         if anderson and not trial.norm < current.norm:
             rejected += 1
             use_anderson = False
             continue
-        if not anderson and trial.norm > current.norm:
-            eta = max(0.5 * eta, MIN_STEP)
+        if not anderson:
+            if trial.norm > current.norm:
+                eta = max(0.5 * eta, MIN_STEP)
+            plain = eta == 1.0 and trial.norm <= FAST_CONTRACTION * current.norm
         use_anderson = True
         current = trial
         if current.norm < best.norm:
@@ -250,7 +273,7 @@ def _evaluate(flow_map, x, model, monitor, history, eta) -> _Point:
     f = image - x
     monitor.record("anderson", policy, flow_residual=float(np.max(np.abs(f))), step=eta)
     history.push(x.ravel(), f.ravel())
-    return _Point(x, f, float(np.sqrt(np.sum(f * f))), policy, flow)
+    return _Point(x, image, f, float(np.sqrt(np.sum(f * f))), policy, flow)
 
 
 def _outcome(point, status, monitor, start, eta, rejected) -> StageOutcome:
