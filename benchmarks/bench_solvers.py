@@ -29,7 +29,7 @@ import warnings
 
 import numpy as np
 
-from tabmfirl import ConvergenceWarning, envs, solve_equilibrium
+from tabmfirl import ConvergenceWarning, envs, evaluate_model, solve_equilibrium
 from tabmfirl.kernels._backend import resolve_backend
 from tabmfirl.solvers._certificate import certify
 from tabmfirl.testing.games import congestion_game, graph_neighbours
@@ -68,6 +68,13 @@ class Tracker:
         if np.max(expl) <= TARGET:
             self.reached = (iteration, info["seconds"] - self.overhead)
             raise _Reached
+
+
+def warm_up(spec, temperature):
+    """Compile every kernel a timed run calls for this game (not cached across games)."""
+    result = solve_equilibrium(spec, temperature=temperature, max_iter=2, warn=False)
+    evaluate_model(spec, result.mean_field, result.state_action)
+    certify(spec, result.policy, temperature, resolve_backend("auto"), unregularised=False)
 
 
 def measure(spec, temperature, max_seconds, **options):
@@ -121,7 +128,7 @@ def main(argv=None):
     for label, spec, temperature, old, old_label in cases(args.quick):
         key = (label, temperature)
         if key not in solved:
-            solve_equilibrium(spec, temperature=temperature, max_iter=2, warn=False)  # compile
+            warm_up(spec, temperature)
             solved[key] = measure(spec, temperature, args.max_seconds)
         auto_text, auto_seconds = _cell(solved[key])
         old_text, old_seconds = _cell(measure(spec, temperature, args.max_seconds, **old))
