@@ -80,9 +80,10 @@ for name, result in results.items():
 # %%
 # Solver convergence
 # ------------------
-# The fixed-point residual and each type's exploitability per iterate, on a
-# log scale (the exploitability reaches round-off, about 1e-15).
-# ``plot_training`` reads the ``*_history`` attributes of a result object.
+# The default solver's flow residual per iterate and the fixed-point residual
+# where it measured it, on a log scale (``method="fixed_point"`` would also
+# record each type's exploitability per iterate). ``plot_training`` reads the
+# ``*_history`` attributes of a result object that hold a value.
 for name, result in results.items():
     labels = [f"{GAMES[name]['weight_name']} {w:g}"
               for w in specs[name].info[GAMES[name]["weights"]]]

@@ -561,8 +561,21 @@ def plot_training(history: Mapping, *, log_scale=None, type_labels=None) -> Figu
     return fig
 
 
+def _has_finite(values) -> bool:
+    """Whether ``values`` (array-like or None) holds a finite number."""
+    try:
+        return values is not None and bool(np.any(np.isfinite(np.asarray(values, dtype=float))))
+    except (TypeError, ValueError):
+        return True  # not numbers: let the caller's check name the problem
+
+
 def _history_dict(history) -> Mapping:
-    """``history`` itself, or the ``*_history`` attributes of a result object."""
+    """``history`` itself, or the ``*_history`` attributes of a result object.
+
+    A result object's histories that hold no finite value are left out: a
+    method records only what it measures (``solve_equilibrium``'s default
+    never measures the exploitability during its iteration).
+    """
     if isinstance(history, Mapping):
         if len(history) == 0:
             raise ValueError("history must be a non-empty dict of 1-D arrays")
@@ -572,7 +585,8 @@ def _history_dict(history) -> Mapping:
     else:
         names = list(getattr(history, "__dict__", {}))
     found = {name[:-len("_history")]: getattr(history, name) for name in names
-             if name.endswith("_history") and len(name) > len("_history")}
+             if name.endswith("_history") and len(name) > len("_history")
+             and _has_finite(getattr(history, name))}
     if not found:
         raise ValueError(f"history must be a dict of 1-D arrays or an object with "
                          f"`*_history` attributes, got {type(history).__name__}")
