@@ -30,6 +30,9 @@ acceleration", SIAM J. Optim. 30):
   next step is the damped step :math:`x_n + \eta f_n` from the last kept point;
 * a damped step that raises :math:`\|f\|_2` halves :math:`\eta` (from 1,
   down to ``MIN_STEP``);
+* the first steps are plain, :math:`x_{n+1} = G(x_n)`, and plain steps go on
+  while each shrinks :math:`\|f\|_2` by ``FAST_CONTRACTION``: they reuse the
+  model the forward pass evaluated and need no least squares;
 * the stage gives up ("stalls") when :math:`\|f\|_2` has not halved in
   ``patience`` iterates, and says so; the caller then tries another method.
 
@@ -61,7 +64,7 @@ STATUS_VERBS = {"converged": "converged", "stalled": "stalled",
 #: Plain iteration (:math:`x' = G(x)`, no Anderson step) continues while each
 #: step shrinks :math:`\|f\|_2` at least this much: it then needs no model
 #: evaluation and no least squares, and Anderson would gain little.
-FAST_CONTRACTION = 0.3
+FAST_CONTRACTION = 0.5
 
 #: Smallest mixing step :math:`\eta` the safeguard halves down to.
 MIN_STEP = 1e-3
