@@ -33,23 +33,23 @@ def test_missing_peer_fails_with_the_variable(monkeypatch):
         require_peer(MISSING, "a peer")
 
 
-@pytest.mark.parametrize("required, code, outcome", [("0", 0, "1 skipped"),
+@pytest.mark.parametrize("required, code, outcome", [("0", 0, "1 passed, 1 skipped"),
                                                      ("1", 2, "1 error")])
 def test_a_module_needing_a_missing_peer_fails_the_run_only_when_required(
         tmp_path, required, code, outcome):
-    """The whole pytest run: exit 0 with a skip locally, exit 2 (collection error) in CI."""
-    module = tmp_path / "test_needs_missing_peer.py"
-    module.write_text(textwrap.dedent(f"""
+    """A whole pytest run: exit 0 with the module skipped locally, exit 2 (collection error) in CI."""
+    (tmp_path / "test_needs_missing_peer.py").write_text(textwrap.dedent(f"""
         from peers import require_peer
         require_peer({MISSING!r}, "a peer")
 
         def test_never_runs():
             pass
     """))
+    (tmp_path / "test_other.py").write_text("def test_passes():\n    pass\n")
     env = {**os.environ, REQUIRE_PEERS_VARIABLE: required,
            "PYTHONPATH": str(Path(__file__).parent)}
     run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                          "-rs", str(module)], cwd=tmp_path, env=env, capture_output=True,
+                          "-rs", str(tmp_path)], cwd=tmp_path, env=env, capture_output=True,
                          text=True, timeout=120)
     assert run.returncode == code, run.stdout + run.stderr
     assert outcome in run.stdout, run.stdout
