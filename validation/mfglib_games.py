@@ -163,7 +163,7 @@ def to_mfglib_policy(policy: np.ndarray, env: Optional[Environment] = None) -> t
 
 
 def from_mfglib(array, n_types: int) -> np.ndarray:
-    """MFGLib ``(T, K*S)`` or ``(T, K*S, A)`` -> tabmfirl layout ``(K, T, S)`` / ``(K, T, S, A)``."""
+    """MFGLib ``(T, K*S[, A])`` -> tabmfirl layout ``(K, T, S[, A])``."""
     a = array.detach().numpy() if isinstance(array, torch.Tensor) else np.asarray(array)
     per_type = a.reshape((a.shape[0], n_types, -1) + a.shape[2:])
     return np.ascontiguousarray(np.moveaxis(per_type, 1, 0))

@@ -129,7 +129,8 @@ def test_regularised_quantities_at_temperatures_match_imitation(n_states, n_acti
     print(f"\n[imitation beta={temperature}] S={n_states} A={n_actions} H={horizon}: "
           f"|dV| {np.max(np.abs(optimum.value[0, :horizon] - temperature * V)):.1e}, "
           f"|dpi| {np.max(np.abs(optimum.policy[0] - pi_star)):.1e}, J_beta {J_ours:.6g} "
-          f"(|d| {abs(J_ours - J_theirs):.1e}), E_beta {E_ours:.6g} (|d| {abs(E_ours - E_theirs):.1e})")
+          f"(|d| {abs(J_ours - J_theirs):.1e}), E_beta {E_ours:.6g} "
+          f"(|d| {abs(E_ours - E_theirs):.1e})")
     np.testing.assert_allclose(optimum.value[0, :horizon], temperature * V, rtol=0,
                                atol=ATOL * scale_v)
     np.testing.assert_allclose(optimum.q[0], temperature * Q, rtol=0, atol=ATOL * scale_v)

@@ -704,7 +704,8 @@ def test_fictitious_play_iterates_match_mfglib(name, built):
                  for p in ours]
     expl_theirs = [exploitability_score(env, p) for p in pis]
     print(f"\n[mfglib FP x{n}] {name}: max|dpi| (charged states) "
-          f"{np.abs(ours - theirs)[charged].max():.1e}, max|dL| {np.abs(L_ours - L_theirs).max():.1e}, "
+          f"{np.abs(ours - theirs)[charged].max():.1e}, "
+          f"max|dL| {np.abs(L_ours - L_theirs).max():.1e}, "
           f"expl {expl_theirs[0]:.6g} -> {expl_theirs[-1]:.6g} (max|d| "
           f"{np.abs(np.array(expl_ours) - expl_theirs).max():.1e}), smallest Q gap {min(gaps):.1e}")
     np.testing.assert_allclose(ours[charged], theirs[charged], rtol=0, atol=ATOL)
@@ -767,8 +768,8 @@ def test_equilibria_cross_scored(name, built):
     """Each library scores the other's equilibrium the same way, and both are near-Nash.
 
     MFGLib: online mirror descent (unregularised, alpha=1), best of 300
-    iterates (50 on SIS, ``OMD_ITERATIONS``).  tabmfirl: an entropy-regularised equilibrium (ERMFNE) at a small
-    temperature beta, with its regularised exploitability in
+    iterates (50 on SIS, ``OMD_ITERATIONS``).  tabmfirl: an entropy-regularised
+    equilibrium (ERMFNE) at a small temperature beta, with its regularised exploitability in
     ``[-1e-12, tol]``; its *unregularised* exploitability is not 0 but lies in
     ``[0, beta * horizon * log(A)]`` (the entropy bonus of any policy lies in
     ``[0, beta * T * log A]``).

@@ -341,7 +341,8 @@ def test_equilibrium_certified_by_mfglib(game, coupling, temperature, built):
     J_theirs = per_type_return(q_reg, pi, spec.mu0, K)
     J_star_ours = result.value[:, 0] @ spec.mu0
     print(f"\n[types equilibrium] {game} {coupling} beta={temperature}: "
-          f"{result.num_iter} MD iterations, E_beta {np.array2string(result.exploitability, precision=1)}, "
+          f"{result.num_iter} MD iterations, "
+          f"E_beta {np.array2string(result.exploitability, precision=1)}, "
           f"MFGLib: spread of Q' over actions {spread:.1e}, "
           f"|J - V*| {np.abs(J_theirs - J_star_ours).max():.1e}")
     assert np.all(result.exploitability >= EXPL_FLOOR)

@@ -37,7 +37,7 @@ def test_missing_peer_fails_with_the_variable(monkeypatch):
                                                      ("1", 2, "1 error")])
 def test_a_module_needing_a_missing_peer_fails_the_run_only_when_required(
         tmp_path, required, code, outcome):
-    """A whole pytest run: exit 0 with the module skipped locally, exit 2 (collection error) in CI."""
+    """A whole pytest run: exit 0, module skipped (locally); exit 2, collection error (CI)."""
     (tmp_path / "test_needs_missing_peer.py").write_text(textwrap.dedent(f"""
         from peers import require_peer
         require_peer({MISSING!r}, "a peer")
