@@ -59,8 +59,8 @@ from datetime import datetime
 
 import numpy as np
 
-from .taxi import (HORIZON, MAX_DEGREE, PICKUP_MINUTES, SPEED_KMH, START_HOUR, STEP_MINUTES,
-                   City)
+from .taxi_city import (HORIZON, MAX_DEGREE, PICKUP_MINUTES, SPEED_KMH, START_HOUR,
+                        STEP_MINUTES, City)
 
 KM_PER_MILE = 1.609344
 

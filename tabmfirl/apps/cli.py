@@ -11,9 +11,8 @@ import json
 import sys
 import time
 
-
-class CommandError(Exception):
-    """A user error: printed as one line, exit status 2."""
+from ._errors import CommandError
+from ._taxi_study import add_parser as _add_taxi_study
 
 
 def _add_solve(subparsers):
@@ -669,8 +668,6 @@ def build_parser() -> argparse.ArgumentParser:
         description="Exact inverse RL for finite mean field games with agent types.")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
-    from ._taxi_study import add_parser as _add_taxi_study
-
     for add in (_add_solve, _add_games, _add_demos, _add_fit, _add_evaluate,
                 _add_plot, _add_experiment, _add_taxi_study):
         add(subparsers)
