@@ -258,11 +258,12 @@ def test_sigkill_then_resume(game, tmp_path):
 def test_cli_fit_resumes_an_adversarial_run(tmp_path, capsys):
     """``tabmfirl fit --method mf_airl`` writes a checkpoint and resumes from it exactly."""
     from tabmfirl.irl._checkpoint import load_result
-    from tabmfirl.apps._experiment import METHODS
+    from tabmfirl.apps._fit_methods import FIT_METHODS
     from tabmfirl.apps.cli import main
 
     for name in ("pemmfirl_adversarial", "pemirl", "mf_airl"):
-        assert {"checkpoint", "checkpoint_every"} <= METHODS[name].accepts
+        assert FIT_METHODS[name].takes("checkpoint") and FIT_METHODS[name].takes(
+            "checkpoint_every")
     demos = str(tmp_path / "demos.npz")
     assert main(["demos", "--game", "virus", "--types", "2", "--agents", "10", "--out", demos,
                  "--seed", "1", "--backend", "numpy"]) == 0
