@@ -243,59 +243,50 @@ def _rows(path, source):
     return header, lines()
 
 
-@dataclass(frozen=True)
-class _RowParser:
-    """Turns one row's fields into a trip, or the reason to skip it (module docstring)."""
+def _row_parser(columns, width, known, to_km, speed_kmh, max_minutes):
+    """``parse(fields)``: ``(trip, None)`` with ``trip = (pickup, origin, destination, fare,
+    km, minutes)``, or ``(None, (reason, detail))`` for a row to skip (module docstring).
 
-    columns: dict
-    width: int
-    known: object            # set of valid zone ids, or None for any
-    to_km: float
-    speed_kmh: float
-    max_minutes: float
+    ``known``: the set of valid zone ids, or None for any.  A closure over the
+    column indices: it runs once per row of files of millions of rows.
+    """
+    pickup_at, origin_at, destination_at = (columns["pickup_time"], columns["pickup_zone"],
+                                            columns["dropoff_zone"])
+    fare_at, distance_at = columns["fare"], columns["distance"]
+    dropoff_at = columns.get("dropoff_time")
 
-    def parse(self, fields):
-        """``(trip, None)`` with ``trip = (pickup, origin, destination, fare, km, minutes)``,
-        or ``(None, (reason, detail))``."""
-        columns = self.columns
-        if len(fields) != self.width:
-            return None, ("wrong_field_count",
-                          f"{len(fields)} fields, header has {self.width}")
-        pickup = _parse_time(fields[columns["pickup_time"]])
+    def parse(fields):
+        if len(fields) != width:
+            return None, ("wrong_field_count", f"{len(fields)} fields, header has {width}")
+        pickup = _parse_time(fields[pickup_at])
         if pickup is None:
-            return None, ("bad_time", f"pickup time {fields[columns['pickup_time']]!r}")
+            return None, ("bad_time", f"pickup time {fields[pickup_at]!r}")
         duration = None
-        if "dropoff_time" in columns:
-            dropoff = _parse_time(fields[columns["dropoff_time"]])
+        if dropoff_at is not None:
+            dropoff = _parse_time(fields[dropoff_at])
             if dropoff is None:
-                return None, ("bad_time",
-                              f"dropoff time {fields[columns['dropoff_time']]!r}")
+                return None, ("bad_time", f"dropoff time {fields[dropoff_at]!r}")
             duration = (dropoff - pickup).total_seconds() / 60.0
-        origin = _parse_zone(fields[columns["pickup_zone"]])
-        destination = _parse_zone(fields[columns["dropoff_zone"]])
+        origin = _parse_zone(fields[origin_at])
+        destination = _parse_zone(fields[destination_at])
         if origin is None or destination is None or (
-                self.known is not None
-                and (origin not in self.known or destination not in self.known)):
-            return None, ("unknown_zone", f"zones {fields[columns['pickup_zone']]!r} -> "
-                                          f"{fields[columns['dropoff_zone']]!r}")
-        return self._measured(fields, pickup, origin, destination, duration)
-
-    def _measured(self, fields, pickup, origin, destination, duration):
-        """The fare, distance and duration checks of a row with valid times and zones."""
-        columns = self.columns
-        fare = _parse_number(fields[columns["fare"]])
-        distance = _parse_number(fields[columns["distance"]])
+                known is not None and (origin not in known or destination not in known)):
+            return None, ("unknown_zone", f"zones {fields[origin_at]!r} -> "
+                                          f"{fields[destination_at]!r}")
+        fare = _parse_number(fields[fare_at])
+        distance = _parse_number(fields[distance_at])
         if fare is None or distance is None:
-            return None, ("not_a_number", f"fare {fields[columns['fare']]!r}, "
-                                          f"distance {fields[columns['distance']]!r}")
+            return None, ("not_a_number", f"fare {fields[fare_at]!r}, "
+                                          f"distance {fields[distance_at]!r}")
         if fare < 0 or distance < 0 or (duration is not None and duration < 0):
-            return None, ("negative",
-                          f"fare {fare}, distance {distance}, duration {duration}")
-        if duration is not None and duration > self.max_minutes:
+            return None, ("negative", f"fare {fare}, distance {distance}, duration {duration}")
+        if duration is not None and duration > max_minutes:
             return None, ("too_long", f"duration {duration:.0f} min")
-        minutes = (PICKUP_MINUTES + 60.0 * distance * self.to_km / self.speed_kmh
+        minutes = (PICKUP_MINUTES + 60.0 * distance * to_km / speed_kmh
                    if duration is None else duration)
-        return (pickup, origin, destination, fare, distance * self.to_km, minutes), None
+        return (pickup, origin, destination, fare, distance * to_km, minutes), None
+
+    return parse
 
 
 def _distance_factor(header, columns, distance_unit):
@@ -308,12 +299,13 @@ def _distance_factor(header, columns, distance_unit):
     return KM_PER_MILE if distance_unit == "mile" else 1.0
 
 
-def _read_trips(rows, parser, report, max_examples):
-    """The valid trips of ``rows`` as columns; skipped rows counted in ``report``."""
+def _read_trips(rows, parse, report, max_examples):
+    """The valid trips of ``rows`` (``parse``: :func:`_row_parser`) as six columns; skipped
+    rows counted in ``report``."""
     trips = []
     for line, fields in rows:
         report.n_rows += 1
-        trip, skipped = parser.parse(fields)
+        trip, skipped = parse(fields)
         if trip is None:
             reason, detail = skipped
             report.skipped[reason] += 1
@@ -406,11 +398,10 @@ def load_trips(path, *, zones=None, horizon: int = HORIZON,
     columns = _find_columns(header, source)
     to_km = _distance_factor(header, columns, distance_unit)
     zones = None if zones is None else [int(z) for z in zones]
-    parser = _RowParser(columns=columns, width=len(header),
-                        known=None if zones is None else set(zones), to_km=to_km,
-                        speed_kmh=speed_kmh, max_minutes=max_minutes)
+    parse = _row_parser(columns, len(header), None if zones is None else set(zones), to_km,
+                        speed_kmh, max_minutes)
     report = TripReport(source=source)
-    pickups, origins, destinations, fares, kms, minutes = _read_trips(rows, parser, report,
+    pickups, origins, destinations, fares, kms, minutes = _read_trips(rows, parse, report,
                                                                       max_examples)
     if not pickups:
         raise ValueError(f"{source}: no valid trip rows; {report.summary()}")
