@@ -125,7 +125,7 @@ def _add_demos(subparsers):
                     "AGENTS agents of EACH type in the finite population (each type's\n"
                     "empirical distribution drives its dynamics) and write the\n"
                     "trajectories, with the agents' hidden types, to an .npz file\n"
-                    "(read it with tabmfirl.irl._demos.Demonstrations.load).",
+                    "(read it with tabmfirl.Demonstrations.load).",
         epilog="examples:\n  tabmfirl demos --game virus --types 3 --agents 300 --out demos.npz\n"
                "  tabmfirl demos --game malware --dynamics variant --seed 1 --out m.npz --json",
         formatter_class=argparse.RawDescriptionHelpFormatter)
