@@ -152,11 +152,24 @@ from numba import njit
 
 from tabmfirl import MFGSpec, population_coupling
 
-from . import _check_builder_args
-from . import taxi_data
-from .taxi_city import (BASE_FARE, DETOUR, FARE_PER_KM, HORIZON, JITTER, MAX_DEGREE,
-                        MEAN_DEMAND, N_ZONES, PICKUP_MINUTES, SPEED_KMH, START_HOUR,
-                        STEP_MINUTES, ZONE_SPACING_KM, City, synthetic_city)
+from . import _check_builder_args, taxi_data
+from .taxi_city import (
+    BASE_FARE,
+    DETOUR,
+    FARE_PER_KM,
+    HORIZON,
+    JITTER,
+    MAX_DEGREE,
+    MEAN_DEMAND,
+    N_ZONES,
+    PICKUP_MINUTES,
+    SPEED_KMH,
+    START_HOUR,
+    STEP_MINUTES,
+    ZONE_SPACING_KM,
+    City,
+    synthetic_city,
+)
 
 __all__ = [
     # the city (defined in tabmfirl.envs.taxi_city)

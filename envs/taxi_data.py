@@ -59,8 +59,15 @@ from datetime import datetime
 
 import numpy as np
 
-from .taxi_city import (HORIZON, MAX_DEGREE, PICKUP_MINUTES, SPEED_KMH, START_HOUR,
-                        STEP_MINUTES, City)
+from .taxi_city import (
+    HORIZON,
+    MAX_DEGREE,
+    PICKUP_MINUTES,
+    SPEED_KMH,
+    START_HOUR,
+    STEP_MINUTES,
+    City,
+)
 
 KM_PER_MILE = 1.609344
 
@@ -216,7 +223,7 @@ def _rows(path, source):
     """(header, iterator of (line number, fields)) of a CSV or Parquet file."""
     if str(path).lower().endswith(".parquet"):
         try:
-            import pyarrow.parquet as pq     # optional: only Parquet files need it
+            import pyarrow.parquet as pq  # optional: only Parquet files need it
         except ImportError:
             raise ValueError(f"{source}: reading Parquet needs pyarrow, which is not installed; "
                              "convert the file to CSV") from None

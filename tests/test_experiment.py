@@ -13,14 +13,14 @@ import numpy as np
 import pytest
 
 from tabmfirl import envs, solve_equilibrium
-from tabmfirl.irl._checkpoint import load_result
-from tabmfirl.irl._demos import generate_demonstrations
 from tabmfirl.apps._experiment import METRICS, aggregate, evaluate_fit, run_experiment
 from tabmfirl.apps._fit_methods import FIT_METHODS, FitOptionError, register_fit_method
 from tabmfirl.apps._runs import FIT_RUN_FORMAT, RunFolder, cell_path, changed_settings
 from tabmfirl.apps.cli import build_parser, main
+from tabmfirl.irl._checkpoint import load_result
+from tabmfirl.irl._demos import generate_demonstrations
 
-TINY = {"agents": 15, "horizon": 5, "n_iter": 8, "n_warmup": 2, "held_out_agents": 5}
+TINY = {"agents": 15, "horizon": 5, "max_iter": 8, "n_warmup": 2, "held_out_agents": 5}
 BETA = 0.1
 SOLVER = {"method": "fixed_point", "damping": 0.3, "max_iter": 3000}
 
@@ -40,7 +40,7 @@ def test_registry_has_the_methods_and_takes_one_line_additions():
     def fake(spec, demos, *, temperature=1.0, seed=0):      # no n_contexts, few options
         calls.append((temperature, seed))
         return FIT_METHODS["mfirl"](spec, demos, 1, temperature=temperature, seed=seed,
-                                    n_iter=2, backend="numpy", warn=False)
+                                    max_iter=2, backend="numpy", warn=False)
 
     try:
         method = register_fit_method("fake", fake)
@@ -48,7 +48,7 @@ def test_registry_has_the_methods_and_takes_one_line_additions():
         result = method(spec, demos, 2, temperature=0.5, seed=4)
         assert calls == [(0.5, 4)] and result.prior.shape == (1,)
         # an option the fit does not take is an error naming both, and the fit never runs
-        for option in ("n_iter", "checkpoint"):
+        for option in ("max_iter", "checkpoint"):
             with pytest.raises(FitOptionError, match=f"'fake' does not take the option "
                                                      f"'{option}'"):
                 method(spec, demos, 2, temperature=0.5, seed=4, **{option: 99})
@@ -60,7 +60,7 @@ def test_registry_has_the_methods_and_takes_one_line_additions():
             register_fit_method("fake", fake, mi_weight=0.0)
     finally:
         FIT_METHODS.pop("fake", None)
-    ablation = FIT_METHODS["pemmfirl_no_mi"](spec, demos, 2, temperature=BETA, n_iter=3,
+    ablation = FIT_METHODS["pemmfirl_no_mi"](spec, demos, 2, temperature=BETA, max_iter=3,
                                              backend="numpy", warn=False)
     np.testing.assert_array_equal(ablation.posterior, 0.5)
     with pytest.raises(FitOptionError, match="fixes mi_weight=0.0"):
@@ -74,7 +74,7 @@ def test_evaluate_fit_of_the_true_reward_tables_is_zero():
     spec = envs.make("virus", types=2, horizon=5)
     eq = solve_equilibrium(spec, temperature=BETA, backend="numpy", **SOLVER)
     demos = generate_demonstrations(spec, eq.policy, 20, seed=0)
-    oracle = FIT_METHODS["oracle"](spec, demos, 2, temperature=BETA, n_iter=3, backend="numpy",
+    oracle = FIT_METHODS["oracle"](spec, demos, 2, temperature=BETA, max_iter=3, backend="numpy",
                                warn=False)
     metrics = evaluate_fit(spec, oracle, demos, temperature=BETA, expert=eq, held_out=demos,
                            backend="numpy")
@@ -102,7 +102,7 @@ def test_tiny_experiment_writes_cells_tables_and_skips_finished_cells(tmp_path, 
     assert record["fit"]["options"]["n_warmup"] == TINY["n_warmup"]
     mfirl = json.loads(cell_path(out, "virus", "mfirl", 1).read_text())
     assert "n_warmup" not in mfirl["fit"]["options"]
-    assert mfirl["fit"]["options"]["n_iter"] == TINY["n_iter"]
+    assert mfirl["fit"]["options"]["max_iter"] == TINY["max_iter"]
     assert set(METRICS) <= set(record["metrics"])
     assert 0 < record["metrics"]["bayes_ari"] <= 1
     assert len(record["metrics"]["per_type"]["policy_deviation"]) == 3
@@ -155,7 +155,7 @@ def test_half_written_and_stale_cells_are_redone(tmp_path):
     assert summary["rows"][0]["n_seeds"] == 2                  # the stray file is not a cell
     # changed settings: the old cells are stale and are recomputed
     stale = run_experiment(["virus"], ["mfirl"], 1, out=out, workers=1,
-                           **dict(TINY, n_iter=9))
+                           **dict(TINY, max_iter=9))
     assert stale["ran"] == 1 and stale["skipped"] == 0
 
 
@@ -293,7 +293,7 @@ def test_fit_flag_of_an_option_the_method_does_not_take_is_an_error(demos_file, 
     capsys.readouterr()
     config = json.loads((run / "config.json").read_text())
     assert config["format"] == FIT_RUN_FORMAT and config["n_warmup"] is None
-    assert config["n_iter"] == 2 and config["learning_rate"] == 0.02
+    assert config["max_iter"] == 2 and config["learning_rate"] == 0.02
     pemmfirl = tmp_path / "p"
     assert main(["fit", "--method", "pemmfirl", "--demos", str(demos), "--out", str(pemmfirl),
                  "--beta", "0.1", "--iters", "1", "--json"]) == 0
@@ -305,16 +305,16 @@ def test_run_folder_layout_and_resume_rule(tmp_path):
     assert [p.name for p in (folder.config_path, folder.checkpoint_path, folder.result_path,
                              folder.metrics_path)] == ["config.json", "checkpoint.npz",
                                                        "result.npz", "metrics.json"]
-    config = {"method": "mfirl", "temperature": 0.1, "n_iter": 5, "checkpoint_every": 2}
+    config = {"method": "mfirl", "temperature": 0.1, "max_iter": 5, "checkpoint_every": 2}
     assert folder.read_config() is None and folder.conflicts(config) == []
     assert folder.start(config) is False                      # no checkpoint: a fresh start
     assert folder.read_config() == {"format": FIT_RUN_FORMAT, **config}
-    other = dict(config, temperature=0.2, n_iter=9, checkpoint_every=3)
+    other = dict(config, temperature=0.2, max_iter=9, checkpoint_every=3)
     assert folder.conflicts(other) == []                      # nothing to resume yet
     folder.checkpoint_path.write_bytes(b"state")
-    assert folder.conflicts(other) == ["temperature"]         # n_iter may grow
-    assert folder.conflicts(dict(config, n_iter=9)) == []
-    assert folder.start(dict(config, n_iter=9)) is True       # resumes
+    assert folder.conflicts(other) == ["temperature"]         # max_iter may grow
+    assert folder.conflicts(dict(config, max_iter=9)) == []
+    assert folder.start(dict(config, max_iter=9)) is True       # resumes
     assert changed_settings({"a": 1, "b": 2}, {"a": 1, "b": 3, "c": 4}, ignore=("c",)) == ["b"]
     folder.config_path.write_text('{"format": "something else"}')
     assert folder.read_config() is None and folder.conflicts(other) == []

@@ -18,10 +18,10 @@ import numpy as np
 import pytest
 
 from tabmfirl import envs, solve_equilibrium
-from tabmfirl.irl._checkpoint import load_result
-from tabmfirl.irl._demos import generate_demonstrations
 from tabmfirl.apps._fit_methods import FIT_METHODS, register_fit_method
 from tabmfirl.apps.cli import main
+from tabmfirl.irl._checkpoint import load_result
+from tabmfirl.irl._demos import generate_demonstrations
 
 BETA = 0.2
 

@@ -14,14 +14,20 @@ import pytest
 
 from tabmfirl import RewardHead, envs
 from tabmfirl.apps._errors import CommandError
-from tabmfirl.apps._taxi_study import (COLUMNS, STUDY_METHODS, add_parser, learned_surge_game,
-                                       run_taxi_study, write_taxi_study)
+from tabmfirl.apps._taxi_study import (
+    COLUMNS,
+    STUDY_METHODS,
+    add_parser,
+    learned_surge_game,
+    run_taxi_study,
+    write_taxi_study,
+)
 from tabmfirl.envs import taxi
 from tabmfirl.envs.taxi import SurgeRule, surge_games
 from tabmfirl.evaluation._metrics import learned_game
 
 SURGE = SurgeRule(factor=1.5, n_zones=3, n_steps=2)
-SMALL = {"n_agents": 60, "n_iter": 20, "temperature": 0.2, "backend": "numba"}
+SMALL = {"n_agents": 60, "max_iter": 20, "temperature": 0.2, "backend": "numba"}
 
 
 def _city():

@@ -25,7 +25,7 @@ Grid
 expert equilibrium of ``envs.make(game, types=K, horizon=T)`` at temperature
 :math:`\beta`, roll out ``agents`` agents per type (seed ``seed``; held-out
 agents with seed ``seed + 1000003``), fit, evaluate.  The grid's fit settings
-(``temperature``, ``n_iter``, ``n_warmup``, ``learning_rate``, ``reward_kind``,
+(``temperature``, ``max_iter``, ``n_warmup``, ``learning_rate``, ``reward_kind``,
 ``backend``) are shared by its methods: each method gets those it takes
 (:meth:`~tabmfirl.apps._fit_methods.FitMethod.select`; ``n_warmup`` only the
 methods with a warm-up), and each cell records the options its fit got
@@ -57,11 +57,21 @@ from pathlib import Path
 
 import numpy as np
 
-from tabmfirl import (envs, generate_demonstrations, held_out_log_likelihood, predict_types,
-                      soft_bellman_backward, solve_equilibrium)
-from tabmfirl.evaluation._metrics import (adjusted_rand_index, evaluate_reward, match_types,
-                                          normalized_mutual_information)
-from tabmfirl.irl._irl import trajectory_log_likelihood
+from tabmfirl import (
+    envs,
+    generate_demonstrations,
+    held_out_log_likelihood,
+    predict_types,
+    soft_bellman_backward,
+    solve_equilibrium,
+)
+from tabmfirl.evaluation._metrics import (
+    adjusted_rand_index,
+    evaluate_reward,
+    match_types,
+    normalized_mutual_information,
+)
+from tabmfirl.irl._likelihood import trajectory_log_likelihood
 
 from ._fit_methods import FIT_METHODS
 from ._runs import CELL_FORMAT, cell_finished, cell_path, read_cell, write_cell, write_tables
@@ -203,7 +213,7 @@ def run_cell(game: str, method: str, seed: int, *, settings: dict) -> dict:
         Seed of the demonstrations (held-out: ``seed + 1000003``) and of the fit.
     settings : dict
         ``agents`` (per type), ``types``, ``horizon``, ``temperature``,
-        ``n_iter``, ``n_warmup``, ``learning_rate``, ``reward_kind``, ``held_out_agents``
+        ``max_iter``, ``n_warmup``, ``learning_rate``, ``reward_kind``, ``held_out_agents``
         (0: none), ``backend``.  The fit gets the fit settings it takes
         (module docstring).
 
@@ -231,7 +241,7 @@ def run_cell(game: str, method: str, seed: int, *, settings: dict) -> dict:
         held_out = generate_demonstrations(spec, expert.policy, s["held_out_agents"],
                                            seed=seed + 1000003)
     fit = FIT_METHODS[method]
-    options = fit.select({"temperature": s["temperature"], "n_iter": s["n_iter"],
+    options = fit.select({"temperature": s["temperature"], "max_iter": s["max_iter"],
                           "n_warmup": s["n_warmup"], "learning_rate": s["learning_rate"],
                           "reward_kind": s.get("reward_kind", "linear"), "seed": seed,
                           "backend": s["backend"], "warn": False})
@@ -275,7 +285,7 @@ def _cell_task(out, game, method, seed, settings):
 # ---------------------------------------------------------------------------
 
 DEFAULT_SETTINGS = {"agents": 100, "types": 3, "horizon": 20, "temperature": 0.1,
-                    "n_iter": 150, "n_warmup": 30, "learning_rate": 0.02,
+                    "max_iter": 150, "n_warmup": 30, "learning_rate": 0.02,
                     "reward_kind": "linear", "held_out_agents": 50, "backend": "numpy"}
 
 
@@ -368,7 +378,7 @@ def run_experiment(games, methods, seeds, *, out, workers=None, log=None, schedu
         is finished.
     **settings
         Overrides of :data:`DEFAULT_SETTINGS` (``agents``, ``types``,
-        ``horizon``, ``temperature``, ``n_iter``, ``n_warmup``,
+        ``horizon``, ``temperature``, ``max_iter``, ``n_warmup``,
         ``learning_rate``, ``reward_kind`` (of every method's reward head:
         ``"linear"``, ``"additive"`` or ``"mlp"``), ``held_out_agents``,
         ``backend``).

@@ -7,7 +7,7 @@ r"""Fit methods by name: one calling convention for the CLI and the experiment g
     FIT_METHODS[name](spec, demos, n_contexts, **options) -> IRLResult
 
 where ``options`` are keyword arguments of the fit function (``temperature``,
-``n_iter``, ``learning_rate``, ``n_warmup``, ``reward_kind``, ``seed``,
+``max_iter``, ``learning_rate``, ``n_warmup``, ``reward_kind``, ``seed``,
 ``backend``, ``warn``, ``checkpoint``, ``checkpoint_every``, ``callback``,
 ...).  An option the fit does not take is an error that names the option and
 the method (:class:`FitOptionError`), never dropped: the caller asks
@@ -42,8 +42,15 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Callable, Mapping
 
-from tabmfirl import (fit_mf_airl, fit_mfirl, fit_oracle, fit_pemirl, fit_pemmfirl,
-                      fit_pemmfirl_adversarial, fit_pemmfirl_gaussian)
+from tabmfirl import (
+    fit_mf_airl,
+    fit_mfirl,
+    fit_oracle,
+    fit_pemirl,
+    fit_pemmfirl,
+    fit_pemmfirl_adversarial,
+    fit_pemmfirl_gaussian,
+)
 
 __all__ = ["FIT_METHODS", "FitMethod", "FitOptionError", "register_fit_method",
            "fit_pemmfirl_gaussian_discretised"]
@@ -169,7 +176,7 @@ def register_fit_method(name: str, fit: Callable, **fixed) -> FitMethod:
 
 
 def fit_pemmfirl_gaussian_discretised(spec, demos, n_contexts: int, *, latent_dim: int = 1,
-                                      temperature: float = 1.0, n_iter: int = 200,
+                                      temperature: float = 1.0, max_iter: int = 200,
                                       learning_rate: float = 0.02, n_warmup: int = 20,
                                       reward_kind: str = "linear", seed: int = 0,
                                       backend: str = "auto", warn: bool = True,
@@ -189,8 +196,8 @@ def fit_pemmfirl_gaussian_discretised(spec, demos, n_contexts: int, *, latent_di
         ``method="pemmfirl-gaussian"``; ``seconds``, ``converged`` and
         ``num_iter`` are the continuous fit's.
     """
-    fit = fit_pemmfirl_gaussian(spec, demos, latent_dim, temperature=temperature, n_iter=n_iter,
-                                learning_rate=learning_rate, n_warmup=n_warmup,
+    fit = fit_pemmfirl_gaussian(spec, demos, latent_dim, temperature=temperature,
+                                max_iter=max_iter, learning_rate=learning_rate, n_warmup=n_warmup,
                                 reward_kind=reward_kind, seed=seed, backend=backend,
                                 warn=warn, checkpoint=checkpoint,
                                 checkpoint_every=checkpoint_every, callback=callback)

@@ -1,7 +1,8 @@
 r"""Where runs live on disk: the run folder of a fit, the cells of a grid, and when to resume.
 
 Every file below is written atomically (a reader sees the old file or the
-new one, never half of one) and read without pickle.
+new one, never half of one) and read without pickle (:mod:`tabmfirl._io`, which
+also holds the format tags :data:`FIT_RUN_FORMAT` and :data:`CELL_FORMAT`).
 
 A fit's run folder (``tabmfirl fit --out RUN``; :class:`RunFolder`)
 ---------------------------------------------------------------------
@@ -15,7 +16,7 @@ A fit's run folder (``tabmfirl fit --out RUN``; :class:`RunFolder`)
 
 **Resume rule.**  A rerun into a folder that holds a checkpoint resumes from
 it when the stored config has the same settings except
-:data:`RESUMABLE_KEYS` (``n_iter``: a larger value continues the run;
+:data:`RESUMABLE_KEYS` (``max_iter``: a larger value continues the run;
 ``checkpoint_every``); any other difference is a conflict
 (:meth:`RunFolder.conflicts`), and the caller refuses to run.  Without a
 checkpoint the fit starts afresh.
@@ -40,23 +41,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from ..irl._checkpoint import (atomic_write_bytes, atomic_write_json, load_result, read_json,
-                               save_result)
+from .._io import CELL_FORMAT, FIT_RUN_FORMAT, atomic_write_bytes, atomic_write_json, read_json
+from ..irl._checkpoint import load_result, save_result
 
 __all__ = ["FIT_RUN_FORMAT", "CELL_FORMAT", "CONFIG_FILE", "CHECKPOINT_FILE", "RESULT_FILE",
            "METRICS_FILE", "RESUMABLE_KEYS", "RunFolder", "changed_settings", "cell_path",
            "read_cell", "write_cell", "cell_finished", "write_tables"]
 
-#: Format tag of a fit run's ``config.json``.
-FIT_RUN_FORMAT = "tabmfirl.fit_run/1"
-#: Format tag of the cell files of a grid.
-CELL_FORMAT = "tabmfirl.experiment_cell/1"
 CONFIG_FILE = "config.json"
 CHECKPOINT_FILE = "checkpoint.npz"
 RESULT_FILE = "result.npz"
 METRICS_FILE = "metrics.json"
-#: Settings a resumed fit may change: a larger ``n_iter`` continues the run.
-RESUMABLE_KEYS = ("n_iter", "checkpoint_every")
+#: Settings a resumed fit may change: a larger ``max_iter`` continues the run.
+RESUMABLE_KEYS = ("max_iter", "checkpoint_every")
 
 
 def changed_settings(previous: dict, current: dict, ignore=()) -> list:

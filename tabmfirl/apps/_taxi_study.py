@@ -81,13 +81,24 @@ from typing import Optional, Sequence
 import numpy as np
 from numba import njit
 
-from tabmfirl import (ConvergenceWarning, adjusted_rand_index, fit_mfirl, fit_oracle,
-                      fit_pemmfirl, generate_demonstrations, solve_equilibrium)
-from tabmfirl import envs
+from tabmfirl import (
+    ConvergenceWarning,
+    adjusted_rand_index,
+    envs,
+    fit_mfirl,
+    fit_oracle,
+    fit_pemmfirl,
+    generate_demonstrations,
+    solve_equilibrium,
+)
 from tabmfirl.envs import taxi
 from tabmfirl.envs.taxi import SurgeRule, surge_games, surge_income, surge_outcomes
-from tabmfirl.evaluation._metrics import (learned_game, linear_head_reward, match_types,
-                                          mlp_head_reward)
+from tabmfirl.evaluation._metrics import (
+    learned_game,
+    linear_head_reward,
+    match_types,
+    mlp_head_reward,
+)
 
 from ._errors import CommandError
 
@@ -216,7 +227,7 @@ def _solve(spec, temperature, solver, backend):
         return solve_equilibrium(spec, temperature=temperature, backend=backend, **solver)
 
 
-def _check_study_args(methods, n_agents, n_iter, temperature, surge) -> tuple:
+def _check_study_args(methods, n_agents, max_iter, temperature, surge) -> tuple:
     """``methods`` as a tuple; ValueError naming the first bad argument."""
     methods = tuple(methods)
     unknown = [m for m in methods if m not in STUDY_METHODS]
@@ -224,7 +235,7 @@ def _check_study_args(methods, n_agents, n_iter, temperature, surge) -> tuple:
         raise ValueError(f"methods must be a non-empty subset of {STUDY_METHODS}, got {methods}")
     if len(set(methods)) != len(methods):
         raise ValueError(f"methods repeat: {methods}")
-    for name, value in (("n_agents", n_agents), ("n_iter", n_iter)):
+    for name, value in (("n_agents", n_agents), ("max_iter", max_iter)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
     if not (np.isfinite(temperature) and temperature > 0):
@@ -287,7 +298,7 @@ def _fit(name, spec, demos, n_types, n_warmup, fit_kwargs):
 
 
 def run_taxi_study(*, n_agents: int = 200, seed: int = 0, temperature: float = 0.2,
-                   n_iter: int = 150, methods: Sequence[str] = STUDY_METHODS, city=None,
+                   max_iter: int = 150, methods: Sequence[str] = STUDY_METHODS, city=None,
                    surge: SurgeRule = SurgeRule(), n_warmup: Optional[int] = None,
                    learning_rate: float = 0.02, backend: str = "auto",
                    log=None) -> TaxiStudyResult:
@@ -309,7 +320,7 @@ def run_taxi_study(*, n_agents: int = 200, seed: int = 0, temperature: float = 0
     temperature : float, default 0.2
         :math:`\beta` of the experts, the fits and every solve (the taxi
         game's ``TEMPERATURE``).
-    n_iter : int, default 150
+    max_iter : int, default 150
         Fit iterations of every method.
     methods : sequence of str
         Among :data:`STUDY_METHODS`: ``"pemmfirl"``, ``"mfirl"``, ``"oracle"``.
@@ -317,7 +328,7 @@ def run_taxi_study(*, n_agents: int = 200, seed: int = 0, temperature: float = 0
         The city (``make(data=city, horizon=city.horizon)``).
     surge : tabmfirl.envs.taxi.SurgeRule
     n_warmup : int, optional
-        PEMMFIRL warm-up iterations; default ``min(30, n_iter // 5)``.
+        PEMMFIRL warm-up iterations; default ``min(30, max_iter // 5)``.
     learning_rate : float, default 0.02
     backend : {"auto", "numpy", "numba", "cuda"}
     log : callable, optional
@@ -329,8 +340,8 @@ def run_taxi_study(*, n_agents: int = 200, seed: int = 0, temperature: float = 0
     """
     start = time.perf_counter()
     say = log or (lambda line: None)
-    methods = _check_study_args(methods, n_agents, n_iter, temperature, surge)
-    n_warmup = min(30, n_iter // 5) if n_warmup is None else int(n_warmup)
+    methods = _check_study_args(methods, n_agents, max_iter, temperature, surge)
+    n_warmup = min(30, max_iter // 5) if n_warmup is None else int(n_warmup)
     K = len(taxi.TYPE_WEIGHTS)
     spec, coords = _study_game(city, K)
     settings = envs.solver_settings("taxi")
@@ -363,10 +374,10 @@ def run_taxi_study(*, n_agents: int = 200, seed: int = 0, temperature: float = 0
               fixed_after.converged)
     density["true-fixed"] = _zone_density(fixed_after.mean_field, Z, steps)
 
-    fit_kwargs = {"temperature": temperature, "n_iter": n_iter, "learning_rate": learning_rate,
+    fit_kwargs = {"temperature": temperature, "max_iter": max_iter, "learning_rate": learning_rate,
                   "seed": seed, "backend": backend, "warn": False}
     for name in methods:
-        say(f"fitting {name} ({n_iter} iterations)")
+        say(f"fitting {name} ({max_iter} iterations)")
         fit = _fit(name, spec, demos, K, n_warmup, fit_kwargs)
         n_learned = fit.head.n_contexts
         type_map = match_types(demos.types, fit.assignments, n_learned, K)
@@ -381,7 +392,7 @@ def run_taxi_study(*, n_agents: int = 200, seed: int = 0, temperature: float = 0
             ari=float(adjusted_rand_index(demos.types, fit.assignments)) if n_learned > 1
             else None, type_map=[int(c) for c in type_map])
     run_settings = {"n_agents": int(n_agents), "seed": int(seed),
-                    "temperature": float(temperature), "n_iter": int(n_iter),
+                    "temperature": float(temperature), "max_iter": int(max_iter),
                     "n_warmup": int(n_warmup), "learning_rate": float(learning_rate),
                     "methods": list(methods), "city": spec.info["source"], "n_zones": int(Z),
                     "horizon": int(T), "solver": solver}
@@ -478,10 +489,10 @@ def write_taxi_study(result: TaxiStudyResult, out) -> dict:
     dict of str to pathlib.Path
         ``csv``, ``markdown``, ``json``, ``density``, ``profit``.
     """
-    import matplotlib           # optional dependency (see _density_figure)
+    import matplotlib  # optional dependency (see _density_figure)
 
     matplotlib.use("Agg", force=False)
-    from tabmfirl import plot   # imports matplotlib
+    from tabmfirl import plot  # imports matplotlib
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -548,7 +559,7 @@ def _cmd_taxi_study(args) -> int:
     try:
         surge = SurgeRule(factor=args.surge, driver_share=args.driver_share)
         result = run_taxi_study(n_agents=args.agents, seed=args.seed, temperature=args.beta,
-                                n_iter=args.iters, methods=methods, surge=surge,
+                                max_iter=args.iters, methods=methods, surge=surge,
                                 backend=args.backend,
                                 log=lambda line: print(line, file=sys.stderr, flush=True))
         paths = write_taxi_study(result, args.out)

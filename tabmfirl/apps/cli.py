@@ -19,11 +19,18 @@ import warnings
 
 import numpy as np
 
-from tabmfirl import (ConvergenceWarning, Demonstrations, adjusted_rand_index, envs,
-                      evaluate_model, generate_demonstrations, solve_equilibrium)
+from tabmfirl import (
+    ConvergenceWarning,
+    Demonstrations,
+    adjusted_rand_index,
+    envs,
+    evaluate_model,
+    generate_demonstrations,
+    solve_equilibrium,
+)
 from tabmfirl.evaluation._metrics import match_types
 from tabmfirl.irl._heads import REWARD_KINDS
-from tabmfirl.irl._irl import _kmeans_labels
+from tabmfirl.irl._init import kmeans_labels
 
 from ._errors import CommandError
 from ._experiment import evaluate_fit, expert_solver_settings, markdown_table, run_experiment
@@ -201,7 +208,7 @@ _FIT_EXAMPLES = """examples:
 #: ``tabmfirl fit`` flags that set a fit option: (argparse dest, fit option, the value
 #: passed when the flag is not given and the method takes the option).  A flag given
 #: to a method that does not take its option is an error (``_fit_options``).
-FIT_FLAGS = (("iters", "n_iter", 300), ("warmup", "n_warmup", 50),
+FIT_FLAGS = (("iters", "max_iter", 300), ("warmup", "n_warmup", 50),
              ("lr", "learning_rate", 0.02), ("reward_kind", "reward_kind", "linear"),
              ("seed", "seed", 0), ("backend", "backend", "numpy"),
              ("checkpoint_every", "checkpoint_every", 10))
@@ -336,14 +343,14 @@ def _assigned_types(info, K, seed):
     if posterior is not None and np.ndim(posterior) == 2:
         return np.asarray(posterior).argmax(axis=1)
     if means is not None and np.ndim(means) == 2 and K <= len(means):
-        return _kmeans_labels(np.asarray(means, dtype=np.float64), K,
-                              np.random.default_rng(seed))
+        return kmeans_labels(np.asarray(means, dtype=np.float64), K,
+                             np.random.default_rng(seed))
     return None
 
 
-def _progress_line(iteration, info, n_iter, K, true_types, n_types, seed) -> str:
+def _progress_line(iteration, info, max_iter, K, true_types, n_types, seed) -> str:
     """``iter i/n  loss ...`` of one fit iteration (keys of ``info``: see ``_cmd_fit``)."""
-    line = f"iter {iteration + 1}/{n_iter}"
+    line = f"iter {iteration + 1}/{max_iter}"
     if info.get("loss") is not None:
         line += f"  loss {float(info['loss']):.4f}"
     elif info.get("objective") is not None:
@@ -363,7 +370,7 @@ def _progress_line(iteration, info, n_iter, K, true_types, n_types, seed) -> str
     return line
 
 
-def _progress_printer(every, n_iter, K, true_types, n_types, seed):
+def _progress_printer(every, max_iter, K, true_types, n_types, seed):
     """The fit's ``callback``: a progress line to stderr every ``every`` iterations and at
     the last one (``every = 0``: never)."""
     def progress(iteration, info):
@@ -371,9 +378,9 @@ def _progress_printer(every, n_iter, K, true_types, n_types, seed):
         # loss) or ``objective`` (exact fits: a log-likelihood, printed negated as the loss),
         # ``log_likelihood``, ``mi``, ``grad_norm``, and a discrete ``posterior`` (N, K) or
         # continuous ``posterior_mean`` (N, d) for the types' ARI and accuracy
-        if not every or ((iteration + 1) % every and iteration + 1 != n_iter):
+        if not every or ((iteration + 1) % every and iteration + 1 != max_iter):
             return
-        print(_progress_line(iteration, info, n_iter, K, true_types, n_types, seed),
+        print(_progress_line(iteration, info, max_iter, K, true_types, n_types, seed),
               file=sys.stderr, flush=True)
     return progress
 
@@ -408,7 +415,7 @@ def _cmd_fit(args) -> int:
               **{option: options.get(option) for _, option, _ in FIT_FLAGS}}
     folder, resumed = _start_run(args.out, config)
     true_types = demos.types if n_types > 1 else None
-    n_iter = options.get("n_iter", FIT_FLAGS[0][2])
+    max_iter = options.get("max_iter", FIT_FLAGS[0][2])
     options.update(temperature=beta, warn=False)
     if method.takes("checkpoint"):
         options["checkpoint"] = str(folder.checkpoint_path)
@@ -416,7 +423,7 @@ def _cmd_fit(args) -> int:
         print(f"note: {args.method} does not support checkpoints; it will not resume",
               file=sys.stderr)
     if method.takes("callback"):
-        options["callback"] = _progress_printer(args.progress_every, n_iter, K, true_types,
+        options["callback"] = _progress_printer(args.progress_every, max_iter, K, true_types,
                                                 n_types, options.get("seed", 0))
     if resumed:
         print(f"resuming from {folder.checkpoint_path}", file=sys.stderr)
@@ -604,7 +611,7 @@ def _cmd_experiment(args) -> int:
         summary = run_experiment(
             games, methods, args.seeds, out=args.out, workers=args.workers,
             log=lambda line: print(line, file=sys.stderr, flush=True), agents=args.agents,
-            types=args.types, horizon=args.horizon, temperature=args.beta, n_iter=args.iters,
+            types=args.types, horizon=args.horizon, temperature=args.beta, max_iter=args.iters,
             n_warmup=args.warmup, learning_rate=args.lr, reward_kind=args.reward_kind,
             held_out_agents=args.held_out_agents, backend=args.backend,
             scheduler=args.scheduler)
