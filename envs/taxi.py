@@ -152,7 +152,7 @@ from numba import njit
 
 from tabmfirl import MFGSpec, population_coupling
 
-from . import _check_builder_args, taxi_data
+from . import check_builder_args, taxi_data
 from .taxi_city import (
     BASE_FARE,
     DETOUR,
@@ -409,12 +409,12 @@ def make(types: int = 3, *, dynamics: str = "original", horizon: int = HORIZON,
         weights = np.asarray(weights, dtype=float)
         if weights.ndim != 2 or weights.shape[1] != 3:
             raise ValueError(f"weights must have shape (K, 3), got {weights.shape}")
-        weights = _check_builder_args(types, dynamics, DYNAMICS, TYPE_WEIGHTS, weights,
-                                      "weights")
+        weights = check_builder_args(types, dynamics, DYNAMICS, TYPE_WEIGHTS, weights,
+                                     "weights")
         weights = np.asarray(weights).reshape(-1, 3)
     else:
-        weights = np.asarray(_check_builder_args(types, dynamics, DYNAMICS, TYPE_WEIGHTS,
-                                                 None, "weights"), dtype=float)
+        weights = np.asarray(check_builder_args(types, dynamics, DYNAMICS, TYPE_WEIGHTS,
+                                                None, "weights"), dtype=float)
     sigma, travel_factor = DYNAMICS[dynamics]
     prices = np.asarray(prices, dtype=float).reshape(-1)
     if prices.size == 0 or np.any(~np.isfinite(prices)) or np.any(prices <= 0):
