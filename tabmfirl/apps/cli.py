@@ -416,7 +416,9 @@ def _cmd_fit(args) -> int:
     folder, resumed = _start_run(args.out, config)
     true_types = demos.types if n_types > 1 else None
     max_iter = options.get("max_iter", FIT_FLAGS[0][2])
-    options.update(temperature=beta, warn=False)
+    options["temperature"] = beta
+    if method.takes("warn"):        # no warning on stderr: the summary says "converged"
+        options["warn"] = False
     if method.takes("checkpoint"):
         options["checkpoint"] = str(folder.checkpoint_path)
     else:
