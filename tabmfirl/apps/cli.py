@@ -578,7 +578,10 @@ def _add_experiment(subparsers):
     parser.add_argument("--beta", type=float, default=0.1,
                         help="temperature of experts and fits (default 0.1)")
     parser.add_argument("--iters", type=int, default=150, help="fit iterations (default 150)")
-    parser.add_argument("--warmup", type=int, default=30, help="PEMMFIRL warm-up (default 30)")
+    parser.add_argument("--warmup", type=int, default=30,
+                        help="warm-up of the methods that have one (pemmfirl, pemmfirl_no_mi, "
+                             "pemmfirl_gaussian; default 30); each cell records its fit's "
+                             "options")
     parser.add_argument("--lr", type=float, default=0.02, help="Adam step size (default 0.02)")
     parser.add_argument("--reward-kind", default="linear", choices=REWARD_KINDS,
                         help="reward head of every method: linear (default), additive, mlp")
