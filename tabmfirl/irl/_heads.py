@@ -44,15 +44,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._nn import (
-    MLP,
-    flatten_arrays,
-    load_npz_checked,
-    log_softmax,
-    save_npz_checked,
-    softmax,
-    unflatten_array,
-)
+from .._io import load_npz_checked, save_npz_checked
+from ._nn import MLP, flatten_arrays, log_softmax, softmax, unflatten_array
 
 __all__ = ["RewardHead", "ShapingHead", "ContextEncoder"]
 

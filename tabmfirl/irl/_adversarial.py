@@ -2,7 +2,7 @@ r"""PEMMFIRL in ``adversarial`` mode (AIRL discriminator) and its baselines.
 
 The faithful variant of the method (design notes, section 3, step 4,
 ``adversarial``), with the exact soft backward pass as the sampler.  Inputs
-and notation are those of :mod:`tabmfirl.irl._irl`: unlabelled trajectories
+and notation are those of :mod:`tabmfirl.irl._em`: unlabelled trajectories
 :math:`\tau_j = (s^j_0, a^j_0, \dots, s^j_T)`, :math:`j = 1..N`, the game's
 dynamics, :math:`K` discrete types, temperature :math:`\beta > 0`, tables
 ``reward[m, t, s, a]``, ``mean_field[m, t, s]`` (:math:`T+1` rows).
@@ -14,7 +14,7 @@ One iteration
    \tau_j)` is sampled per demonstration (seeded ``rng``).
 2. **Flows.**  :math:`\hat\mu(\cdot\mid m)` and the weights :math:`W_m`
    are the posterior-weighted empirical statistics of
-   :func:`tabmfirl.irl._irl.weighted_statistics` (with the full posterior, not the
+   :func:`~tabmfirl.irl._learner.weighted_statistics` (with the full posterior, not the
    samples), recomputed every iteration since :math:`q_\psi` changes;
    :math:`p(m) = W_m / N`.
 3. **Exact sampler.**  The model is evaluated at :math:`\hat\mu(\cdot\mid m)`
@@ -85,7 +85,7 @@ One iteration
      sampled agents of type :math:`m` (baseline).  The inner gradient is
      *exact*, not sampled: :math:`\log\pi = (Q - V)/\beta` is differentiated
      through the backward pass (:func:`score_function_gradient`, the
-     recursion of :func:`tabmfirl.irl._irl.mce_log_likelihood` applied to the
+     recursion of :func:`~tabmfirl.irl._likelihood.mce_log_likelihood` applied to the
      advantage-weighted counts), then one VJP to the head.  The update
      descends :math:`L_D - (\lambda/T) J` (both terms per step: :math:`L_D`
      averages over steps, :math:`J` sums :math:`T` log-probabilities).
@@ -153,7 +153,9 @@ types and the rollouts.  With ``checkpoint=`` the whole loop state (the three
 parameter vectors and their Adam moments, the histories, the iteration
 counter and that generator's state) is written every ``checkpoint_every``
 iterations, so a stopped or killed run resumes bit-identically
-(:mod:`tabmfirl.irl._checkpoint`).
+(:mod:`tabmfirl.irl._checkpoint`).  The loop, checkpoints, callback, convergence test
+and warning are the fit driver's (:func:`~tabmfirl.irl._driver.run_fit`);
+:class:`AdversarialFit` is the mathematics.
 
 Measured with the first type constants of the games (virus distancing
 costs 0.2/0.5/1.0, malware repair costs 0.2/0.5/0.8) and k-means
@@ -182,31 +184,34 @@ iterations is within ``tol`` of :math:`\log 4`.
 """
 from __future__ import annotations
 
-import time
-import warnings
 from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
 
-from ..kernels._backend import resolve_backend
-from ._demos import _sample_rows
-from ..solvers._equilibrium import ConvergenceWarning
-from ._heads import ContextEncoder, ShapingHead
-from ._irl import (IRLResult, _check_fraction, _check_positive_float, _check_positive_int,
-                   _checkpoint_config, _copy_head,
-                   _initial_posterior, _learner_spec, _make_head, _observed, _trajectories,
-                   mce_log_likelihood, trajectory_log_likelihood, weighted_statistics)
-from ..solvers._model import EvaluatedModel, evaluate_model
-from ._nn import Adam, log_softmax, logsumexp
-from ..solvers._soft_bellman import _check_temperature, soft_bellman_backward
+from .._checks import (check_choice, check_fraction, check_positive_float, check_positive_int,
+                       check_temperature)
 from ..game._spec import MFGSpec
+from ..kernels._backend import resolve_backend
+from ..solvers._model import EvaluatedModel
+from ..solvers._model import evaluate_model
+from ..solvers._soft_bellman import soft_bellman_backward
+from ._checkpoint import LoopState
+from ._demos import sample_rows
+from ._driver import FitMethod, FitOptions, l2_penalty, run_fit
+from ._heads import ContextEncoder, ShapingHead
+from ._init import INITIALISATIONS, initial_posterior
+from ._learner import (copy_head, game_config, learner_spec, make_head, observed_mean_field, trajectories,
+                       weighted_statistics)
+from ._likelihood import mce_log_likelihood, trajectory_log_likelihood
+from ._nn import Adam, log_softmax, logsumexp
+from ._results import IRLResult
 
-__all__ = ["AdversarialResult", "fit_pemmfirl_adversarial", "fit_mf_airl", "fit_pemirl",
-           "discriminator_loss", "rollout_sampler", "score_function_gradient"]
+__all__ = ["AdversarialResult", "AdversarialFit", "fit_pemmfirl_adversarial", "fit_mf_airl",
+           "fit_pemirl", "discriminator_loss", "expected_shaping_loss", "rollout_sampler",
+           "score_function_gradient", "signed_score_gradient", "sample_types", "LOG4"]
 
 LOG4 = float(np.log(4.0))
-
 
 # ---------------------------------------------------------------------------
 # Pure functions.
@@ -298,7 +303,7 @@ def discriminator_loss(reward, shaping, log_policy, expert, sampler, temperature
     >>> np.round(g_r.ravel(), 6), np.round(g_h, 6)
     (array([0.      , 0.333333]), array([[-0.333333]]))
     """
-    temperature = _check_temperature(temperature, allow_zero=False)
+    temperature = check_temperature(temperature, allow_zero=False)
     reward = np.asarray(reward, dtype=np.float64)
     shaping = np.asarray(shaping, dtype=np.float64)
     log_policy = np.asarray(log_policy, dtype=np.float64)
@@ -366,7 +371,7 @@ def rollout_sampler(model: EvaluatedModel, policy, mu0, n_agents: int,
     """
     if not isinstance(rng, np.random.Generator):
         raise ValueError("rng must be a numpy.random.Generator")
-    n = _check_positive_int(n_agents, "n_agents")
+    n = check_positive_int(n_agents, "n_agents")
     K, T, S, A = model.shape
     policy = np.asarray(policy, dtype=np.float64)
     if policy.shape != (K, T, S, A):
@@ -378,14 +383,14 @@ def rollout_sampler(model: EvaluatedModel, policy, mu0, n_agents: int,
     contexts = np.repeat(np.arange(K, dtype=np.int64), n)
     states = np.empty((N, T + 1), dtype=np.int64)
     actions = np.empty((N, T), dtype=np.int64)
-    states[:, 0] = _sample_rows(np.cumsum(np.broadcast_to(mu0, (N, S)), axis=1), rng.random(N))
+    states[:, 0] = sample_rows(np.cumsum(np.broadcast_to(mu0, (N, S)), axis=1), rng.random(N))
     policy_cdf = np.cumsum(policy, axis=-1)
     for t in range(T):
         s = states[:, t]
-        a = _sample_rows(policy_cdf[contexts, t, s], rng.random(N))
+        a = sample_rows(policy_cdf[contexts, t, s], rng.random(N))
         actions[:, t] = a
         rows = model.transition[model.slice_index[contexts, t], s, a]     # (N, W)
-        column = _sample_rows(np.cumsum(rows, axis=1), rng.random(N))
+        column = sample_rows(np.cumsum(rows, axis=1), rng.random(N))
         states[:, t + 1] = column if model.dense else model.next_states[s, a, column]
     return contexts, states, actions
 
@@ -398,7 +403,7 @@ def score_function_gradient(model: EvaluatedModel, contexts, states, actions, we
     ``model`` (reward :math:`R`).  The sum is linear in the signed weighted
     counts :math:`C = C^+ - C^-`, :math:`C^\pm_{m,t}(s,a) = \sum_n
     \max(\pm w_n, 0)\,\mathbb 1[m_n = m, s^n_t = s, a^n_t = a]`, so the
-    gradient is that of :func:`tabmfirl.irl._irl.mce_log_likelihood` for
+    gradient is that of :func:`~tabmfirl.irl._likelihood.mce_log_likelihood` for
     :math:`C^+` minus that for :math:`C^-`: the exact derivative through the
     backward pass, for the sampled trajectories.  With :math:`w_n` the
     (baselined) REINFORCE weights this is the score-function estimator of
@@ -425,11 +430,11 @@ def score_function_gradient(model: EvaluatedModel, contexts, states, actions, we
     signed = np.asarray(weights, dtype=np.float64)
     contexts, states, actions, _ = _check_batch((contexts, states, actions, np.abs(signed)),
                                                 K, T, S, A, "trajectories")
-    return _signed_score_gradient(model, contexts, states, actions, signed, temperature,
+    return signed_score_gradient(model, contexts, states, actions, signed, temperature,
                                   resolve_backend(backend))
 
 
-def _signed_score_gradient(model, contexts, states, actions, weights, temperature, backend):
+def signed_score_gradient(model, contexts, states, actions, weights, temperature, backend):
     K, T, S, A = model.shape
     grad = np.zeros((K, T, S, A))
     for sign in (1.0, -1.0):
@@ -486,15 +491,11 @@ class AdversarialResult(IRLResult):
     mi_history: np.ndarray
 
 
-# ---------------------------------------------------------------------------
-# The loop.
-# ---------------------------------------------------------------------------
 
 
-def _copy_module(module, factory):
-    copy = factory()
-    copy.set_flat(module.get_flat())
-    return copy
+# ---------------------------------------------------------------------------
+# The method.
+# ---------------------------------------------------------------------------
 
 
 def _pretrain_encoder(encoder, states, actions, targets, n_steps, learning_rate):
@@ -517,7 +518,7 @@ def _shaping_table(h_params, K, T, S):
     return table
 
 
-def _expected_shaping_loss(model, reward, h_params, log_policy, expert, sampler, temperature):
+def expected_shaping_loss(model, reward, h_params, log_policy, expert, sampler, temperature):
     r"""Discriminator loss with :math:`\bar f = R + \sum_{s'} P h_{t+1}(s') - h_t(s)`.
 
     Returns the loss, the gradient w.r.t. the reward table and w.r.t. the
@@ -534,259 +535,234 @@ def _expected_shaping_loss(model, reward, h_params, log_policy, expert, sampler,
     return loss, G, g_H.ravel()
 
 
-def _sample_types(posterior, rng):
+def sample_types(posterior, rng):
+    """One type per row of ``posterior`` ``(N, K)``, drawn by inversion (seeded ``rng``)."""
     u = rng.random(posterior.shape[0])
     m = np.sum(np.cumsum(posterior, axis=1) < u[:, None], axis=1)
     return np.minimum(m, posterior.shape[1] - 1).astype(np.int64)
 
 
-# Checkpoints of a loop state: flat parameter vectors (updated in place), named
-# optimisers, histories (lists of floats), the generator and scalars such as the
-# iteration counter.  Optimiser ``name``'s state is stored as ``name_opt_*``.
+def _copy_module(module, factory):
+    copy = factory()
+    copy.set_flat(module.get_flat())
+    return copy
 
 
-def _save_loop(path, config, vectors, optimisers, histories, rng, scalars):
-    """Write the loop state to ``path`` (:func:`tabmfirl.irl._checkpoint.save_checkpoint`)."""
-    from ._checkpoint import optimizer_state, save_checkpoint
+class AdversarialFit(FitMethod):
+    """Steps 1-5 of the module docstring: one discriminator step an iteration.
 
-    arrays = dict(vectors)
-    for name, optimiser in optimisers.items():
-        arrays.update({f"{name}_{key}": value
-                       for key, value in optimizer_state(optimiser).items()})
-    arrays.update({name: np.array(values, dtype=np.float64)
-                   for name, values in histories.items()})
-    save_checkpoint(path, arrays, config=config, scalars=scalars, rng=rng)
+    Parameters are those of :func:`fit_pemmfirl_adversarial` (validated here),
+    plus ``name``, ``types`` (an encoder and sampled types; ``False``: one type,
+    the pooled flow) and ``mean_field_reward`` (``False``: the head reads the
+    constant input 0, PEMIRL).
+    """
 
+    #: The discriminator loss starts at log 4 (a uniform sampler against zero
+    #: rewards), so a small distance to log 4 says nothing early on.
+    early_stop = False
+    advice = "increase `max_iter` or `n_sampler_agents`"
+    #: Iterations averaged by the convergence measure.
+    window = 20
 
-def _restore_loop(path, state, vectors, optimisers, histories, rng):
-    """Copy a loaded checkpoint ``state`` into the loop state (in place); return its scalars."""
-    from ._checkpoint import restore_optimizer
+    def __init__(self, name, spec, demos, n_contexts, *, types, mean_field_reward, mi_weight,
+                 reward_kind, hidden_sizes, temperature, learning_rate, encoder_learning_rate,
+                 weight_decay, shaping, n_sampler_agents, n_encoder_steps, init,
+                 init_smoothing, n_pretrain, backend):
+        self.name, self.spec = name, spec
+        self.types, self.mean_field_reward = bool(types), bool(mean_field_reward)
+        self.temperature = check_temperature(temperature, allow_zero=False)
+        self.K = check_positive_int(n_contexts, "n_contexts")
+        self.n_sampler = check_positive_int(n_sampler_agents, "n_sampler_agents")
+        self.n_encoder_steps = check_positive_int(n_encoder_steps, "n_encoder_steps")
+        self.learning_rate = check_positive_float(learning_rate, "learning_rate")
+        self.encoder_learning_rate = check_positive_float(encoder_learning_rate,
+                                                          "encoder_learning_rate")
+        self.mi_weight = check_positive_float(mi_weight, "mi_weight", allow_zero=True)
+        self.weight_decay = check_positive_float(weight_decay, "weight_decay", allow_zero=True)
+        self.init = check_choice(init, "init", INITIALISATIONS)
+        self.smoothing = check_fraction(init_smoothing, "init_smoothing")
+        self.n_pretrain = check_positive_int(n_pretrain, "n_pretrain", minimum=0)
+        self.shaping_kind = check_choice(shaping, "shaping", ("state", "expected"))
+        self.reward_kind, self.hidden_sizes = reward_kind, hidden_sizes
+        self.backend = resolve_backend(backend)
+        self.states, self.actions = trajectories(spec, demos)
+        N = self.states.shape[0]
+        if self.K > N:
+            raise ValueError(f"n_contexts={self.K} exceeds the number of demonstrations ({N})")
+        self.dyn_spec = learner_spec(spec, self.K)
+        self.expected = self.shaping_kind == "expected"
+        self.use_mi = self.types and self.mi_weight > 0.0 and self.K > 1
 
-    shapes = {**{name: vector.shape for name, vector in vectors.items()},
-              **{name: None for name in histories}}
-    for name, shape in shapes.items():
-        if name not in state or shape not in (None, state[name].shape):
-            raise ValueError(f"checkpoint {str(path)!r} has no array {name!r}"
-                             + (f" of shape {shape}" if shape else ""))
-    for name, vector in vectors.items():
-        vector[...] = state[name]
-    for name, optimiser in optimisers.items():
-        prefix = f"{name}_"
-        restore_optimizer(optimiser, {key[len(prefix):]: value for key, value in state.items()
-                                      if key.startswith(prefix + "opt_")})
-    for name, values in histories.items():
-        values[:] = state[name].tolist()
-    if state["rng_state"] is not None:
-        rng.bit_generator.state = state["rng_state"]
-    return state["scalars"]
+    def config(self, options):
+        return {"method": self.name, **game_config(self.spec, self.states, self.actions),
+                "n_contexts": self.K, "types": self.types,
+                "mean_field_reward": self.mean_field_reward, "mi_weight": self.mi_weight,
+                "reward_kind": self.reward_kind,
+                "hidden_sizes": ([int(h) for h in self.hidden_sizes]
+                                 if self.reward_kind == "mlp" else None),
+                "temperature": self.temperature, "learning_rate": self.learning_rate,
+                "encoder_learning_rate": self.encoder_learning_rate,
+                "weight_decay": self.weight_decay, "shaping": self.shaping_kind,
+                "n_sampler_agents": self.n_sampler, "n_encoder_steps": self.n_encoder_steps,
+                "init": self.init, "init_smoothing": self.smoothing,
+                "n_pretrain": self.n_pretrain, "tol": options.tol,
+                "seed": options.seed_config()}
 
+    def start(self, rng, resuming):
+        S, A, K, T = self.spec.n_states, self.spec.n_actions, self.K, self.spec.horizon
+        self.head = make_head(self.spec, K, self.reward_kind, self.hidden_sizes, rng)
+        self.shaping = ShapingHead(S, n_contexts=K)
+        self.encoder = None
+        arrays = {"reward_params": self.head.get_flat(),
+                  "shaping_params": (np.zeros(K * T * S) if self.expected
+                                     else self.shaping.get_flat())}
+        if self.types:
+            self.encoder = ContextEncoder(S, A, n_contexts=K, seed=rng)
+            if not resuming and self.use_mi and self.init != "random" and self.n_pretrain > 0:
+                targets = initial_posterior(self.states, self.actions, K, S, A, self.init,
+                                            self.smoothing, rng)
+                _pretrain_encoder(self.encoder, self.states, self.actions, targets,
+                                  self.n_pretrain, self.encoder_learning_rate)
+            arrays["encoder_params"] = self.encoder.get_flat()
+        optimisers = {"reward": Adam(lr=self.learning_rate), "shaping": Adam(lr=self.learning_rate),
+                      "encoder": Adam(lr=self.encoder_learning_rate)}
+        histories = {name: [] for name in ("objective_history", "log_likelihood_history",
+                                           "grad_norm_history", "mi_history")}
+        return LoopState(arrays=arrays, optimisers=optimisers, histories=histories, rng=rng)
 
-def _adversarial_config(method, spec, states, actions, K, *, types, mean_field_reward,
-                        mi_weight, reward_kind, hidden_sizes, temperature, learning_rate,
-                        encoder_learning_rate, weight_decay, shaping_kind, n_sampler,
-                        n_encoder_steps, init, smoothing, n_pretrain, tol, seed, fixed_types):
-    """Everything that changes the iterates of :func:`_fit_adversarial`, except ``n_iter``."""
-    config = _checkpoint_config(method, spec, states, actions, K, mi_weight, reward_kind,
-                                hidden_sizes, temperature, learning_rate, init, smoothing, 0,
-                                tol, seed,
-                                None if fixed_types is None else np.eye(K)[fixed_types],
-                                weight_decay)
-    del config["n_warmup"]
-    config.update({"types": bool(types), "mean_field_reward": bool(mean_field_reward),
-                   "encoder_learning_rate": encoder_learning_rate, "shaping": shaping_kind,
-                   "n_sampler_agents": n_sampler, "n_encoder_steps": n_encoder_steps,
-                   "n_pretrain": n_pretrain})
-    return config
+    def _set_modules(self, state):
+        self.head.set_flat(state.arrays["reward_params"])
+        if not self.expected:
+            self.shaping.set_flat(state.arrays["shaping_params"])
+        if self.encoder is not None:
+            self.encoder.set_flat(state.arrays["encoder_params"])
 
+    def _posterior(self):
+        if self.encoder is None:
+            return np.ones((self.states.shape[0], 1))
+        return self.encoder.posterior(self.states, self.actions)
 
-def _fit_adversarial(method, spec, demos, n_contexts, *, types, mean_field_reward, mi_weight,
-                     reward_kind, hidden_sizes, temperature, n_iter, learning_rate,
-                     encoder_learning_rate, weight_decay, n_sampler_agents,
-                     n_encoder_steps, init, init_smoothing, n_pretrain, tol, seed, backend,
-                     warn, shaping_kind="state", fixed_types=None, checkpoint=None,
-                     checkpoint_every=10, callback=None):
-    start = time.perf_counter()
-    backend = resolve_backend(backend)
-    temperature = _check_temperature(temperature, allow_zero=False)
-    K = _check_positive_int(n_contexts, "n_contexts")
-    n_iter = _check_positive_int(n_iter, "n_iter")
-    n_sampler = _check_positive_int(n_sampler_agents, "n_sampler_agents")
-    n_encoder_steps = _check_positive_int(n_encoder_steps, "n_encoder_steps")
-    learning_rate = _check_positive_float(learning_rate, "learning_rate")
-    encoder_learning_rate = _check_positive_float(encoder_learning_rate,
-                                                  "encoder_learning_rate")
-    mi_weight = _check_positive_float(mi_weight, "mi_weight", allow_zero=True)
-    weight_decay = _check_positive_float(weight_decay, "weight_decay", allow_zero=True)
-    tol = _check_positive_float(tol, "tol")
-    if init not in ("mixture", "kmeans", "random"):
-        raise ValueError(f"init must be 'mixture', 'kmeans' or 'random', got {init!r}")
-    smoothing = _check_fraction(init_smoothing, "init_smoothing")
-    n_pretrain = _check_positive_int(n_pretrain, "n_pretrain", minimum=0)
-    states, actions = _trajectories(spec, demos)
-    N, T = actions.shape
-    if K > N:
-        raise ValueError(f"n_contexts={K} exceeds the number of demonstrations ({N})")
-    S, A = spec.n_states, spec.n_actions
-    rng = np.random.default_rng(seed)
-    dyn_spec = _learner_spec(spec, K)
-    state_action_game = spec.mean_field_kind == "state_action"
-    head = _make_head(spec, K, reward_kind, hidden_sizes, rng)
-    if shaping_kind not in ("state", "expected"):
-        raise ValueError(f"shaping must be 'state' or 'expected', got {shaping_kind!r}")
-    expected = shaping_kind == "expected"
-    shaping = ShapingHead(S, n_contexts=K)
-    encoder = None
-    use_mi = types and mi_weight > 0.0 and K > 1
-    state = None
-    if checkpoint is not None:
-        from ._checkpoint import load_checkpoint
-
-        checkpoint_every = _check_positive_int(checkpoint_every, "checkpoint_every")
-        config = _adversarial_config(
-            method, spec, states, actions, K, types=types, mean_field_reward=mean_field_reward,
-            mi_weight=mi_weight, reward_kind=reward_kind, hidden_sizes=hidden_sizes,
-            temperature=temperature, learning_rate=learning_rate,
-            encoder_learning_rate=encoder_learning_rate, weight_decay=weight_decay,
-            shaping_kind=shaping_kind, n_sampler=n_sampler, n_encoder_steps=n_encoder_steps,
-            init=init, smoothing=smoothing, n_pretrain=n_pretrain, tol=tol, seed=seed,
-            fixed_types=fixed_types)
-        state = load_checkpoint(checkpoint, config)
-    if types:
-        encoder = ContextEncoder(S, A, n_contexts=K, seed=rng)
-        # a resumed run restores the pre-trained (and trained) encoder below
-        if state is None and use_mi and init != "random" and n_pretrain > 0:
-            targets = _initial_posterior(states, actions, K, S, A, init, smoothing, rng)
-            _pretrain_encoder(encoder, states, actions, targets, n_pretrain,
-                              encoder_learning_rate)
-    params = head.get_flat()
-    h_params = np.zeros(K * T * S) if expected else shaping.get_flat()
-    enc_params = encoder.get_flat() if encoder is not None else None
-    opt_r, opt_h = Adam(lr=learning_rate), Adam(lr=learning_rate)
-    opt_e = Adam(lr=encoder_learning_rate)
-
-    def tables(posterior):
-        counts, totals, mf, sa = weighted_statistics(states, actions, posterior, S, A)
-        model = evaluate_model(dyn_spec, mf, sa if state_action_game else None,
-                               backend=backend)
-        observed = _observed(dyn_spec, mf, sa)
-        if not mean_field_reward:
+    def _tables(self, posterior):
+        """Steps 2-3: flows, model, reward tables and the exact sampler's backward pass."""
+        S, A = self.spec.n_states, self.spec.n_actions
+        _, totals, mf, sa = weighted_statistics(self.states, self.actions, posterior, S, A)
+        model = evaluate_model(self.dyn_spec, mf,
+                               sa if self.spec.mean_field_kind == "state_action" else None,
+                               backend=self.backend)
+        observed = observed_mean_field(self.dyn_spec, mf, sa)
+        if not self.mean_field_reward:
             observed = np.zeros_like(observed)
-        reward = head.reward_tables(observed)
+        reward = self.head.reward_tables(observed)
         model_r = model.with_reward(reward)
-        backward = soft_bellman_backward(model_r, temperature, backend=backend)
+        backward = soft_bellman_backward(model_r, self.temperature, backend=self.backend)
         return totals, mf, sa, observed, reward, model_r, backward
 
-    losses, log_liks, grad_norms, mis = [], [], [], []
-    # the complete loop state (everything else is recomputed from it)
-    vectors = {"reward_params": params, "shaping_params": h_params}
-    if enc_params is not None:
-        vectors["encoder_params"] = enc_params
-    optimisers = {"reward": opt_r, "shaping": opt_h, "encoder": opt_e}
-    histories = {"objective_history": losses, "log_likelihood_history": log_liks,
-                 "grad_norm_history": grad_norms, "mi_history": mis}
-    start_iter = 0
-    if state is not None:
-        scalars = _restore_loop(checkpoint, state, vectors, optimisers, histories, rng)
-        start_iter = int(scalars["iteration"])
-    for iteration in range(start_iter, n_iter):
-        head.set_flat(params)
-        if not expected:
-            shaping.set_flat(h_params)
-        if encoder is not None:
-            encoder.set_flat(enc_params)
-        if fixed_types is not None:
-            posterior = np.eye(K)[fixed_types]
-            expert_types = fixed_types
-        elif encoder is not None:
-            posterior = encoder.posterior(states, actions)
-            expert_types = _sample_types(posterior, rng)
-        else:
-            posterior = np.ones((N, 1))
-            expert_types = np.zeros(N, dtype=np.int64)
-        totals, mf, sa, observed, reward, model_r, backward = tables(posterior)
+    def _discriminator(self, state, reward, model_r, log_pi, expert, sampler):
+        """Step 4: the loss and its gradients w.r.t. the reward table and the potential."""
+        if self.expected:
+            return expected_shaping_loss(model_r, reward, state.arrays["shaping_params"],
+                                         log_pi, expert, sampler, self.temperature)
+        loss, g_r, g_h = discriminator_loss(reward, self.shaping.table(), log_pi, expert,
+                                            sampler, self.temperature)
+        return loss, g_r, self.shaping.table_vjp(g_h)
+
+    def _mutual_information(self, prior, sampled, model_r, observed):
+        """Step 5: :math:`J`, its reward-head gradient and the encoder's gradient."""
+        s_types, s_states, s_actions = sampled
+        weights = prior[s_types] / self.n_sampler
+        log_q, g_enc = self.encoder.log_prob_grad(s_states, s_actions, s_types, weights=weights)
+        counts = np.bincount(s_types, minlength=self.K)
+        baseline = np.bincount(s_types, weights=log_q, minlength=self.K) / counts
+        advantage = weights * (log_q - baseline[s_types])
+        g_mi = signed_score_gradient(model_r, s_types, s_states, s_actions, advantage,
+                                     self.temperature, self.backend)
+        return (float(np.sum(weights * log_q)), self.head.reward_tables_vjp(observed, g_mi),
+                (s_states, s_actions, s_types, weights, g_enc))
+
+    def evaluate(self, state):
+        N, T, K = self.states.shape[0], self.spec.horizon, self.K
+        self._set_modules(state)
+        posterior = self._posterior()
+        expert_types = (sample_types(posterior, state.rng) if self.encoder is not None
+                        else np.zeros(N, dtype=np.int64))
+        totals, _, _, observed, reward, model_r, backward = self._tables(posterior)
         prior = totals / N
-        log_pi = (backward.q - backward.value[:, :T, :, None]) / temperature
-        ll = trajectory_log_likelihood(backward, states, actions, temperature)
+        log_pi = (backward.q - backward.value[:, :T, :, None]) / self.temperature
+        ll = trajectory_log_likelihood(backward, self.states, self.actions, self.temperature)
         with np.errstate(divide="ignore"):
-            log_liks.append(float(np.mean(logsumexp(np.log(prior)[None] + ll, axis=1))))
-        s_types, s_states, s_actions = rollout_sampler(model_r, backward.policy, spec.mu0,
-                                                       n_sampler, rng)
+            log_lik = float(np.mean(logsumexp(np.log(prior)[None] + ll, axis=1)))
+        sampled = rollout_sampler(model_r, backward.policy, self.spec.mu0, self.n_sampler,
+                                  state.rng)
         n_m = np.bincount(expert_types, minlength=K)
-        expert = (expert_types, states, actions, np.full(N, 1.0 / (N * T)))
-        sampler = (s_types, s_states, s_actions, (n_m / N)[s_types] / (n_sampler * T))
-        if expected:
-            loss, g_r, grad_h = _expected_shaping_loss(model_r, reward, h_params, log_pi,
-                                                       expert, sampler, temperature)
-        else:
-            loss, g_r, g_h = discriminator_loss(reward, shaping.table(), log_pi, expert,
-                                                sampler, temperature)
-            grad_h = shaping.table_vjp(g_h)
-        losses.append(loss)
-        grad = head.reward_tables_vjp(observed, g_r)
-        mi = 0.0
-        if use_mi:
-            weights = prior[s_types] / n_sampler
-            log_q, g_enc = encoder.log_prob_grad(s_states, s_actions, s_types, weights=weights)
-            mi = float(np.sum(weights * log_q))
-            baseline = (np.bincount(s_types, weights=log_q, minlength=K)
-                        / np.bincount(s_types, minlength=K))
-            advantage = weights * (log_q - baseline[s_types])
-            g_mi = _signed_score_gradient(model_r, s_types, s_states, s_actions, advantage,
-                                          temperature, backend)
-            grad = grad - (mi_weight / T) * head.reward_tables_vjp(observed, g_mi)
-            for step in range(n_encoder_steps):
-                if step > 0:
-                    encoder.set_flat(enc_params)
-                    g_enc = encoder.log_prob_grad(s_states, s_actions, s_types,
-                                                  weights=weights)[1]
-                opt_e.step(enc_params, -g_enc)
-        mis.append(mi)
-        grad_norms.append(float(np.linalg.norm(grad)))
-        opt_r.step(params, grad + weight_decay * params)
-        opt_h.step(h_params, grad_h)
-        if checkpoint is not None and ((iteration + 1) % checkpoint_every == 0
-                                       or iteration + 1 == n_iter):
-            _save_loop(checkpoint, config, vectors, optimisers, histories, rng,
-                       {"iteration": iteration + 1})
-        if callback is not None:
-            callback(iteration, {"objective": loss, "loss": loss,
-                                 "log_likelihood": log_liks[-1], "grad_norm": grad_norms[-1],
-                                 "mi": mi, "posterior": posterior})
-    window = min(20, len(losses))
-    converged = bool(abs(np.mean(losses[-window:]) - LOG4) < tol)
-    if not converged and warn:
-        warnings.warn(
-            f"{method}: mean discriminator loss {np.mean(losses[-window:]):.4f} of the last "
-            f"{window} iterations is not within tol={tol:.1e} of log 4 after n_iter={n_iter} "
-            f"iterations; increase `n_iter` or `n_sampler_agents`",
-            ConvergenceWarning, stacklevel=3)
-    # final tables: returned parameters, returned posterior
-    head.set_flat(params)
-    if not expected:
-        shaping.set_flat(h_params)
-    if encoder is not None:
-        encoder.set_flat(enc_params)
-    if fixed_types is not None:
-        posterior = np.eye(K)[fixed_types]
-    elif encoder is not None:
-        posterior = encoder.posterior(states, actions)
-    else:
-        posterior = np.ones((N, 1))
-    totals, mf, sa, _, reward, _, backward = tables(posterior)
-    enc_copy = None
-    if encoder is not None:
-        enc_copy = _copy_module(encoder, lambda: ContextEncoder(S, A, n_contexts=K))
-    return AdversarialResult(
-        method=method, head=_copy_head(head), reward_params=head.get_flat(),
-        posterior=posterior, assignments=posterior.argmax(axis=1).astype(np.int64),
-        prior=totals / N, mean_field=mf, state_action=sa, reward=reward,
-        policy=backward.policy, objective_history=np.array(losses),
-        log_likelihood_history=np.array(log_liks), grad_norm_history=np.array(grad_norms),
-        converged=converged, num_iter=len(losses), temperature=temperature,
-        seconds=time.perf_counter() - start,
-        shaping=(_shaping_table(h_params, K, T, S) if expected
-                 else _copy_module(shaping, lambda: ShapingHead(S, n_contexts=K))),
-        encoder=enc_copy, mi_history=np.array(mis))
+        expert = (expert_types, self.states, self.actions, np.full(N, 1.0 / (N * T)))
+        sampler = (*sampled, (n_m / N)[sampled[0]] / (self.n_sampler * T))
+        loss, g_r, grad_h = self._discriminator(state, reward, model_r, log_pi, expert, sampler)
+        grad = self.head.reward_tables_vjp(observed, g_r)
+        mi, encoder_batch = 0.0, None
+        if self.use_mi:
+            mi, g_mi, encoder_batch = self._mutual_information(prior, sampled, model_r, observed)
+            grad = grad - (self.mi_weight / T) * g_mi
+        grad_norm = float(np.linalg.norm(grad))
+        for name, record in (("objective_history", loss), ("log_likelihood_history", log_lik),
+                             ("mi_history", mi), ("grad_norm_history", grad_norm)):
+            state.histories[name].append(record)
+        info = {"objective": loss, "loss": loss, "log_likelihood": log_lik,
+                "grad_norm": grad_norm, "mi": mi, "posterior": posterior}
+        return info, (grad, grad_h, encoder_batch)
+
+    def update(self, state, pending):
+        grad, grad_h, encoder_batch = pending
+        if encoder_batch is not None:
+            self._encoder_steps(state, encoder_batch)
+        params = state.arrays["reward_params"]
+        _, penalty_grad = l2_penalty(params, 1.0, self.weight_decay)
+        state.optimisers["reward"].step(params, grad + penalty_grad)
+        state.optimisers["shaping"].step(state.arrays["shaping_params"], grad_h)
+
+    def _encoder_steps(self, state, batch):
+        """``n_encoder_steps`` ascent steps of :math:`J` on this iteration's sampler batch."""
+        s_states, s_actions, s_types, weights, g_enc = batch
+        enc_params = state.arrays["encoder_params"]
+        for step in range(self.n_encoder_steps):
+            if step > 0:
+                self.encoder.set_flat(enc_params)
+                g_enc = self.encoder.log_prob_grad(s_states, s_actions, s_types,
+                                                   weights=weights)[1]
+            state.optimisers["encoder"].step(enc_params, -g_enc)
+
+    def measures(self, state):
+        losses = state.histories["objective_history"]
+        window = min(self.window, len(losses))
+        return {f"|mean discriminator loss of the last {window} iterations - log 4|":
+                abs(float(np.mean(losses[-window:])) - LOG4)}
+
+    def result(self, state, *, converged, seconds):
+        S, K, T, N = self.spec.n_states, self.K, self.spec.horizon, self.states.shape[0]
+        self._set_modules(state)
+        posterior = self._posterior()
+        totals, mf, sa, _, reward, _, backward = self._tables(posterior)
+        histories = {name: np.array(values) for name, values in state.histories.items()}
+        h_params = state.arrays["shaping_params"]
+        return AdversarialResult(
+            method=self.name, head=copy_head(self.head), reward_params=self.head.get_flat(),
+            posterior=posterior, assignments=posterior.argmax(axis=1).astype(np.int64),
+            prior=totals / N, mean_field=mf, state_action=sa, reward=reward,
+            policy=backward.policy, **histories, converged=converged,
+            num_iter=len(histories["objective_history"]), temperature=self.temperature,
+            seconds=seconds,
+            shaping=(_shaping_table(h_params, K, T, S) if self.expected
+                     else _copy_module(self.shaping, lambda: ShapingHead(S, n_contexts=K))),
+            encoder=(None if self.encoder is None else _copy_module(
+                self.encoder, lambda: ContextEncoder(S, self.spec.n_actions, n_contexts=K))))
+
+
+def _run_adversarial(name, spec, demos, n_contexts, *, max_iter, tol, seed, backend, warn,
+                     checkpoint, checkpoint_every, callback, **settings):
+    options = FitOptions(max_iter=max_iter, tol=tol, seed=seed, backend=backend, warn=warn,
+                         checkpoint=checkpoint, checkpoint_every=checkpoint_every,
+                         callback=callback)
+    return run_fit(AdversarialFit(name, spec, demos, n_contexts, backend=backend, **settings),
+                   options)
 
 
 # ---------------------------------------------------------------------------
@@ -796,7 +772,7 @@ def _fit_adversarial(method, spec, demos, n_contexts, *, types, mean_field_rewar
 
 def fit_pemmfirl_adversarial(spec: MFGSpec, demos, n_contexts: int, *,
                              reward_kind: str = "linear", hidden_sizes=(32, 32),
-                             temperature: float = 1.0, n_iter: int = 300,
+                             temperature: float = 1.0, max_iter: int = 300,
                              learning_rate: float = 0.02, encoder_learning_rate: float = 0.02,
                              weight_decay: float = 0.01, shaping: str = "state",
                              mi_weight: float = 1.0, n_sampler_agents: int = 100,
@@ -807,7 +783,7 @@ def fit_pemmfirl_adversarial(spec: MFGSpec, demos, n_contexts: int, *,
                              checkpoint_every: int = 10, callback=None) -> AdversarialResult:
     r"""PEMMFIRL with the ``adversarial`` (AIRL) reward update and :math:`K` discrete types.
 
-    See the module docstring of :mod:`tabmfirl.irl._airl` for the iteration
+    See the module docstring of :mod:`tabmfirl.irl._adversarial` for the iteration
     (encoder, posterior-weighted flows, exact sampler and rollouts, AIRL
     discriminator step, mutual-information term).
 
@@ -827,8 +803,9 @@ def fit_pemmfirl_adversarial(spec: MFGSpec, demos, n_contexts: int, *,
         MLP head only.
     temperature : float, default 1.0
         :math:`\beta`, the experts' temperature.
-    n_iter : int, default 300
-        Iterations (one discriminator step each).
+    max_iter : int, default 300
+        Iterations (one discriminator step each; the adversarial fits do not stop
+        early, see :attr:`AdversarialFit.early_stop`).
     learning_rate : float, default 0.02
         Adam step size of the reward and shaping heads.
     encoder_learning_rate : float, default 0.02
@@ -851,7 +828,7 @@ def fit_pemmfirl_adversarial(spec: MFGSpec, demos, n_contexts: int, *,
         Encoder steps per iteration on the same sampler batch.
     init : {"mixture", "kmeans", "random"}
         Encoder pre-training on the clusters of a stationary-policy mixture
-        or of k-means (the exact mode's starts, :mod:`tabmfirl.irl._irl`), or
+        or of k-means (the exact mode's starts, :mod:`tabmfirl.irl._em`), or
         none.
     init_smoothing : float, default 0.2
         :math:`\varepsilon` of the pre-training targets.
@@ -859,7 +836,7 @@ def fit_pemmfirl_adversarial(spec: MFGSpec, demos, n_contexts: int, *,
         Pre-training steps (``init`` not ``"random"``, :math:`\lambda > 0`).
     tol : float, default 0.02
         Converged when the mean discriminator loss of the last
-        ``min(20, n_iter)`` iterations is within ``tol`` of :math:`\log 4`.
+        ``min(20, max_iter)`` iterations is within ``tol`` of :math:`\log 4`.
     seed : int, default 0
     backend : {"auto", "numpy", "numba", "cuda"}
         Of the backward passes and model evaluations.
@@ -873,13 +850,13 @@ def fit_pemmfirl_adversarial(spec: MFGSpec, demos, n_contexts: int, *,
         counts of their three Adam optimisers, the four histories, the
         iteration counter and the generator's state (the posterior is a
         function of the encoder's parameters and is recomputed), and the
-        run's configuration (every argument above except ``n_iter``,
+        run's configuration (every argument above except ``max_iter``,
         ``backend`` and ``warn``, with digests of the game and of the
         trajectories).  If the file exists the fit resumes from it (skipping
         the encoder's pre-training), and the result is bit-identical to an
         uninterrupted run with the same backend; a checkpoint of a different
         configuration (or of another method) raises ``ValueError``.  A
-        checkpoint that already holds ``n_iter`` or more iterations is
+        checkpoint that already holds ``max_iter`` or more iterations is
         returned as it is.
     checkpoint_every : int, default 10
         Write the checkpoint every this many iterations, and after the last.
@@ -898,19 +875,19 @@ def fit_pemmfirl_adversarial(spec: MFGSpec, demos, n_contexts: int, *,
     -------
     AdversarialResult
     """
-    return _fit_adversarial(
+    return _run_adversarial(
         "pemmfirl-adversarial", spec, demos, n_contexts, types=True, mean_field_reward=True,
         mi_weight=mi_weight, reward_kind=reward_kind, hidden_sizes=hidden_sizes,
-        temperature=temperature, n_iter=n_iter, learning_rate=learning_rate,
+        temperature=temperature, max_iter=max_iter, learning_rate=learning_rate,
         encoder_learning_rate=encoder_learning_rate, weight_decay=weight_decay,
-        shaping_kind=shaping, n_sampler_agents=n_sampler_agents,
+        shaping=shaping, n_sampler_agents=n_sampler_agents,
         n_encoder_steps=n_encoder_steps, init=init, init_smoothing=init_smoothing,
         n_pretrain=n_pretrain, tol=tol, seed=seed, backend=backend, warn=warn,
         checkpoint=checkpoint, checkpoint_every=checkpoint_every, callback=callback)
 
 
 def fit_pemirl(spec: MFGSpec, demos, n_contexts: int, *, reward_kind: str = "linear",
-               hidden_sizes=(32, 32), temperature: float = 1.0, n_iter: int = 300,
+               hidden_sizes=(32, 32), temperature: float = 1.0, max_iter: int = 300,
                learning_rate: float = 0.02, encoder_learning_rate: float = 0.02,
                weight_decay: float = 0.01, shaping: str = "state", mi_weight: float = 1.0,
                n_sampler_agents: int = 100, n_encoder_steps: int = 1, init: str = "mixture",
@@ -929,19 +906,19 @@ def fit_pemirl(spec: MFGSpec, demos, n_contexts: int, *, reward_kind: str = "lin
     AdversarialResult
         Its ``reward`` tables do not depend on the mean field.
     """
-    return _fit_adversarial(
+    return _run_adversarial(
         "pemirl", spec, demos, n_contexts, types=True, mean_field_reward=False,
         mi_weight=mi_weight, reward_kind=reward_kind, hidden_sizes=hidden_sizes,
-        temperature=temperature, n_iter=n_iter, learning_rate=learning_rate,
+        temperature=temperature, max_iter=max_iter, learning_rate=learning_rate,
         encoder_learning_rate=encoder_learning_rate, weight_decay=weight_decay,
-        shaping_kind=shaping, n_sampler_agents=n_sampler_agents,
+        shaping=shaping, n_sampler_agents=n_sampler_agents,
         n_encoder_steps=n_encoder_steps, init=init, init_smoothing=init_smoothing,
         n_pretrain=n_pretrain, tol=tol, seed=seed, backend=backend, warn=warn,
         checkpoint=checkpoint, checkpoint_every=checkpoint_every, callback=callback)
 
 
 def fit_mf_airl(spec: MFGSpec, demos, *, reward_kind: str = "linear", hidden_sizes=(32, 32),
-                temperature: float = 1.0, n_iter: int = 300, learning_rate: float = 0.02,
+                temperature: float = 1.0, max_iter: int = 300, learning_rate: float = 0.02,
                 weight_decay: float = 0.01, shaping: str = "state",
                 n_sampler_agents: int = 100, tol: float = 0.02, seed: int = 0,
                 backend: str = "auto", warn: bool = True, checkpoint=None,
@@ -957,11 +934,12 @@ def fit_mf_airl(spec: MFGSpec, demos, *, reward_kind: str = "linear", hidden_siz
     AdversarialResult
         With ``K = 1``: ``posterior`` is all ones, ``encoder`` is ``None``.
     """
-    return _fit_adversarial(
+    return _run_adversarial(
         "mf-airl", spec, demos, 1, types=False, mean_field_reward=True, mi_weight=0.0,
         reward_kind=reward_kind, hidden_sizes=hidden_sizes, temperature=temperature,
-        n_iter=n_iter, learning_rate=learning_rate, encoder_learning_rate=0.01,
-        weight_decay=weight_decay, shaping_kind=shaping, n_sampler_agents=n_sampler_agents,
+        max_iter=max_iter, learning_rate=learning_rate, encoder_learning_rate=0.01,
+        weight_decay=weight_decay, shaping=shaping, n_sampler_agents=n_sampler_agents,
         n_encoder_steps=1, init="random", init_smoothing=0.0, n_pretrain=0, tol=tol, seed=seed,
         backend=backend, warn=warn, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
         callback=callback)
+
