@@ -35,7 +35,6 @@ from __future__ import annotations
 from typing import Callable, Optional, Sequence
 
 import numpy as np
-
 from peers import require_peer
 
 torch = require_peer("torch", "torch (MFGLib needs it)")

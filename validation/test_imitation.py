@@ -26,14 +26,19 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from peers import require_peer
 
 mce_irl = require_peer("imitation.algorithms.mce_irl", "imitation")
 base_envs = require_peer("seals.base_envs", "seals (imitation's env package)")
 
-from tabmfirl import (MFGSpec, exploitability, forward_mean_field,  # noqa: E402
-                      occupancy_measure, policy_evaluation, soft_bellman_backward)
+from tabmfirl import (  # noqa: E402
+    MFGSpec,
+    exploitability,
+    forward_mean_field,
+    occupancy_measure,
+    policy_evaluation,
+    soft_bellman_backward,
+)
 
 ATOL = 1e-10
 TEMPERATURES = (0.05, 0.3, 1.0, 5.0)

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from peers import require_peer
 
 torch = require_peer("torch", "torch (MFGLib needs it)")
@@ -41,11 +40,22 @@ from mfglib.alg.q_fn import QFn  # noqa: E402
 from mfglib.env import Environment  # noqa: E402
 from mfglib.scoring import exploitability_score  # noqa: E402
 from mfglib.utils import mean_field_from_policy  # noqa: E402
+from mfglib_games import (  # noqa: E402
+    action_spread,
+    frozen,
+    mfglib_iterates,
+    regularised,
+    smallest_positive_gap,
+)
 
-from mfglib_games import (action_spread, frozen, mfglib_iterates,  # noqa: E402
-                          regularised, smallest_positive_gap)
-from tabmfirl import (MFGSpec, best_response, exploitability,  # noqa: E402
-                      forward_mean_field, regularised_return, solve_equilibrium)
+from tabmfirl import (  # noqa: E402
+    MFGSpec,
+    best_response,
+    exploitability,
+    forward_mean_field,
+    regularised_return,
+    solve_equilibrium,
+)
 
 ATOL = 1e-8
 #: Exploitability is >= 0 by theory: anything below this is a bug, not rounding.
@@ -243,7 +253,7 @@ def lq_reward(t, obs, context, params, out):
 
 
 def random_linear_transition(t, obs, params, out):
-    """MFGLib random_linear: ``P[:, s, a] = softmax_s'(sum_k p1[s', s, k] L[k, a] + p2[s', s, a])``."""
+    """MFGLib random_linear: ``P[:, s, a] = softmax_s'(p1[s', s, :] @ L[:, a] + p2[s', s, a])``."""
     n = int(params[0])
     p1 = params[1:1 + n ** 3]
     p2 = params[1 + n ** 3:1 + 2 * n ** 3]

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from peers import require_peer
 
 torch = require_peer("torch", "torch (MFGLib needs it)")
@@ -40,13 +39,31 @@ from mfglib.alg import FictitiousPlay, OnlineMirrorDescent  # noqa: E402
 from mfglib.alg.q_fn import QFn  # noqa: E402
 from mfglib.scoring import exploitability_score  # noqa: E402
 from mfglib.utils import mean_field_from_policy  # noqa: E402
+from mfglib_games import (  # noqa: E402
+    ProductGame,
+    action_spread,
+    from_mfglib,
+    frozen,
+    mfglib_iterates,
+    per_type_best,
+    per_type_return,
+    regularised,
+    shares_array,
+    smallest_positive_gap,
+    to_mfglib_policy,
+)
 
-from mfglib_games import (ProductGame, action_spread, frozen, from_mfglib,  # noqa: E402
-                          mfglib_iterates, per_type_best, per_type_return, regularised,
-                          shares_array, smallest_positive_gap, to_mfglib_policy)
-from tabmfirl import (best_response, envs, exploitability, forward_mean_field,  # noqa: E402
-                      policy_evaluation, population_coupling, regularised_return,
-                      soft_bellman_backward, solve_equilibrium)
+from tabmfirl import (  # noqa: E402
+    best_response,
+    envs,
+    exploitability,
+    forward_mean_field,
+    policy_evaluation,
+    population_coupling,
+    regularised_return,
+    soft_bellman_backward,
+    solve_equilibrium,
+)
 
 ATOL = 1e-9
 #: Exploitability lower bound: it is >= 0 by theory, so anything below is a bug.

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from peers import require_peer
 
 pyspiel = require_peer("pyspiel", "OpenSpiel")

@@ -6,7 +6,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from peers import REQUIRE_PEERS_VARIABLE, require_peer
 
 MISSING = "tabmfirl_no_such_peer_module"

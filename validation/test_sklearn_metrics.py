@@ -1,8 +1,8 @@
 """Clustering metrics against scikit-learn (installed with imitation, see requirements.txt)."""
 import numpy as np
 import pytest
-
 from peers import require_peer
+
 from tabmfirl import adjusted_rand_index, normalized_mutual_information
 
 metrics = require_peer("sklearn.metrics", "scikit-learn (installed with imitation)")
