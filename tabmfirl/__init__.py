@@ -5,6 +5,7 @@ The public API; see ``docs/`` for the theory and a tutorial.  ``tabmfirl.plot``
 """
 from .irl._adversarial import (AdversarialResult, fit_mf_airl, fit_pemirl,
                                fit_pemmfirl_adversarial)
+from .irl._adversarial_reward import fit_reward_adversarial
 from ._io import DEMOS_FORMAT
 from .irl._demos import Demonstrations, generate_demonstrations
 from .solvers._equilibrium import METHODS, ConvergenceWarning, EquilibriumResult, solve_equilibrium
@@ -37,6 +38,7 @@ __all__ = [
     "IRLResult", "fit_pemmfirl", "fit_mfirl", "fit_oracle", "fit_reward", "predict_types",
     "held_out_log_likelihood", "GaussianTypesResult", "fit_pemmfirl_gaussian",
     "AdversarialResult", "fit_pemmfirl_adversarial", "fit_mf_airl", "fit_pemirl",
+    "fit_reward_adversarial",
     "RewardEvaluation", "evaluate_reward", "return_deviation", "mean_field_deviation",
     "policy_deviation", "adjusted_rand_index", "normalized_mutual_information",
 ]

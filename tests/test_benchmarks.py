@@ -46,3 +46,20 @@ def test_bayes_ari_of_identical_types_is_chance():
     assert abs(module.bayes_ari(spec, 0.1, 100, seed=0)) < 0.05
     well_separated = envs.make("virus", horizon=10, costs=(0.0, 3.0))
     assert module.bayes_ari(well_separated, 0.1, 100, seed=0) > 0.5
+
+
+def test_adversarial_gap_quick(capsys, tmp_path):
+    """The smoke run prints one row per method; a rerun reads the cells back."""
+    module = _load("adversarial_gap")
+    methods = "em,adversarial_exact,exact_600,exact_true_labels"
+    module.main(["--quick", "--methods", methods, "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("| virus |")]
+    assert [r.split("|")[2].strip() for r in rows] == methods.split(",")
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        policy_deviation = float(cells[5].split("±")[0])
+        assert 0.0 <= policy_deviation < 100.0
+    assert (tmp_path / "checkpoints" / "virus__adversarial_exact__100.npz").exists()
+    module.main(["--quick", "--methods", methods, "--out", str(tmp_path)])
+    assert "0 cells computed" in capsys.readouterr().out

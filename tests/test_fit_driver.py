@@ -190,6 +190,13 @@ FITS = {
     "pemmfirl_adversarial": lambda spec, eq, demos, **kw: __import__(
         "tabmfirl").fit_pemmfirl_adversarial(spec, demos, 2, n_sampler_agents=10, n_pretrain=3,
                                              **COMMON, **kw),
+    "pemmfirl_adversarial_exact": lambda spec, eq, demos, **kw: __import__(
+        "tabmfirl").fit_pemmfirl_adversarial(spec, demos, 2, n_sampler_agents=10, n_pretrain=3,
+                                             expectation="exact",
+                                             encoder_gradient="discriminator", **COMMON, **kw),
+    "reward_adversarial": lambda spec, eq, demos, **kw: __import__(
+        "tabmfirl").fit_reward_adversarial(spec, 15.0 * eq.state_action, eq.mean_field,
+                                           weight_decay=0.1, **COMMON, **kw),
     "mf_airl": lambda spec, eq, demos, **kw: __import__("tabmfirl").fit_mf_airl(
         spec, demos, n_sampler_agents=10, **COMMON, **kw),
     "pemirl": lambda spec, eq, demos, **kw: __import__("tabmfirl").fit_pemirl(

@@ -2,12 +2,13 @@
 
 Whole-fit tests cannot tell two fits that carry the same bug apart; these take
 one evaluation of each method's step (tabmfirl.irl._em, _adversarial,
-_gaussian_types) at random parameters and check every term on its own:
-the E-step against Bayes' rule with unequal priors, and every gradient the
-step hands to its optimisers (likelihood plus weight decay, discriminator
-plus mutual-information surrogate, Gaussian-type likelihood plus decay)
-against central finite differences of the objective it claims to be the
-gradient of.
+_adversarial_reward, _gaussian_types) at random parameters and check every
+term on its own: the E-step against Bayes' rule with unequal priors, and every
+gradient the step hands to its optimisers (likelihood plus weight decay,
+discriminator plus mutual-information surrogate, the exact discriminator and
+its potential, the encoder's discriminator, likelihood and MI terms,
+Gaussian-type likelihood plus decay) against central finite differences of
+the objective it claims to be the gradient of.
 """
 import numpy as np
 import pytest
@@ -15,6 +16,8 @@ import pytest
 from tabmfirl import envs, solve_equilibrium
 from tabmfirl.irl import _adversarial
 from tabmfirl.irl._adversarial import AdversarialFit, discriminator_loss
+from tabmfirl.irl._adversarial_exact import exact_discriminator_loss, transition_counts
+from tabmfirl.irl._adversarial_reward import AdversarialRewardFit
 from tabmfirl.irl._demos import generate_demonstrations
 from tabmfirl.irl._em import ExactLikelihoodFit, RewardFit
 from tabmfirl.irl._gaussian_types import GaussianTypesFit
@@ -253,3 +256,186 @@ def test_adversarial_update_adds_weight_decay_on_every_weight(data):
     grad = np.random.default_rng(2).normal(size=params.size)
     method.update(state, (grad, np.zeros_like(state.arrays["shaping_params"]), None))
     np.testing.assert_allclose(seen["grad"], grad + 0.25 * params, rtol=1e-15)
+
+
+# ---------------------------------------------------------------------------
+# Adversarial fits with exact expectations: discriminator, potential, encoder.
+# ---------------------------------------------------------------------------
+
+
+def _exact_adversarial(spec, demos, shaping="state", encoder_gradient="none", mi_weight=0.0):
+    return AdversarialFit("pemmfirl-adversarial", spec, demos, 2, types=True,
+                          mean_field_reward=True, mi_weight=mi_weight, reward_kind="linear",
+                          hidden_sizes=(), temperature=BETA, learning_rate=0.02,
+                          encoder_learning_rate=0.02, weight_decay=0.0, shaping=shaping,
+                          n_sampler_agents=5, n_encoder_steps=1, init="random",
+                          init_smoothing=0.0, n_pretrain=0, backend="numpy",
+                          expectation="exact", encoder_gradient=encoder_gradient)
+
+
+def _random_state(method):
+    state = method.start(np.random.default_rng(0), resuming=False)
+    rng = np.random.default_rng(8)
+    for name in ("reward_params", "shaping_params", "encoder_params"):
+        state.arrays[name][:] = rng.normal(scale=0.3, size=state.arrays[name].size)
+    return state
+
+
+@pytest.mark.parametrize("shaping", ["state", "expected"])
+def test_exact_adversarial_directions_are_gradients_of_the_exact_loss(data, monkeypatch,
+                                                                      shaping):
+    """The head's and the potential's update directions are d/dw and d/dh of the exact
+    L_D (module docstring of tabmfirl.irl._adversarial_exact) with the generator's policy
+    and occupancy and the experts' weights frozen, through the head's VJP."""
+    spec, _, demos = data
+    method = _exact_adversarial(spec, demos, shaping)
+    state = _random_state(method)
+    recorded = {}
+
+    def spy(*args, **kwargs):
+        recorded["args"], recorded["kwargs"] = args, kwargs
+        return exact_discriminator_loss(*args, **kwargs)
+
+    monkeypatch.setattr(_adversarial, "exact_discriminator_loss", spy)
+    params = state.arrays["reward_params"].copy()
+    h_params = state.arrays["shaping_params"].copy()
+    info, (grad, grad_h, step) = method.evaluate(state)
+    assert step is None                          # no MI term, no encoder gradient
+    _, table, log_pi, expert, generator, beta = recorded["args"]
+    # the experts' weights are the posterior-weighted transition counts / (N T)
+    N, T = demos.actions.shape
+    counts = transition_counts(demos.states, demos.actions, method._posterior(),
+                               spec.n_states, spec.n_actions) / (N * T)
+    np.testing.assert_allclose(expert, counts if shaping == "state" else counts.sum(-1),
+                               rtol=1e-13, atol=1e-16)
+    observed = method._tables(method._posterior())[3]
+
+    def loss(x, h):
+        method.head.set_flat(x)
+        return exact_discriminator_loss(method.head.reward_tables(observed),
+                                        h.reshape(table.shape), log_pi, expert, generator,
+                                        beta, **recorded["kwargs"])[0]
+
+    assert info["loss"] == pytest.approx(loss(params, h_params), rel=1e-13)
+    np.testing.assert_allclose(grad, _central(lambda x: loss(x, h_params), params),
+                               rtol=1e-5, atol=1e-9)
+    np.testing.assert_allclose(grad_h, _central(lambda h: loss(params, h), h_params),
+                               rtol=1e-5, atol=1e-9)
+
+
+@pytest.mark.parametrize("encoder_gradient, mi_weight", [("discriminator", 0.0),
+                                                         ("likelihood", 0.0),
+                                                         ("discriminator", 2.0)])
+def test_encoder_direction_is_the_gradient_of_its_objective(data, encoder_gradient, mi_weight):
+    r"""The encoder descends sum_jm G_jm q_psi(m|tau_j) - (lambda/T) J(psi) with G and the
+    MI batch frozen; the likelihood term's G is -l_jm / (NT)."""
+    from tabmfirl.irl._likelihood import trajectory_log_likelihood
+
+    spec, _, demos = data
+    method = _exact_adversarial(spec, demos, encoder_gradient=encoder_gradient,
+                                mi_weight=mi_weight)
+    state = _random_state(method)
+    _, (_, _, step) = method.evaluate(state)
+    N, T = demos.actions.shape
+    assert (step.mi_batch is not None) == (mi_weight > 0)
+    if encoder_gradient == "likelihood":
+        *_, backward = method._tables(method._posterior())
+        ll = trajectory_log_likelihood(backward, method.states, method.actions, BETA)
+        np.testing.assert_allclose(step.posterior_grad, -ll / (N * T), rtol=1e-13)
+    psi = state.arrays["encoder_params"].copy()
+    direction = method.encoder_direction(step)
+
+    def objective(x):
+        method.encoder.set_flat(x)
+        value = float(np.sum(step.posterior_grad
+                             * method.encoder.posterior(method.states, method.actions)))
+        if step.mi_batch is not None:
+            s_states, s_actions, s_types, weights, _ = step.mi_batch
+            log_q = method.encoder.log_prob(s_states, s_actions, s_types)
+            value -= mi_weight / T * float(np.sum(weights * log_q))
+        return value
+
+    np.testing.assert_allclose(direction, _central(objective, psi), rtol=1e-5, atol=1e-9)
+
+
+@pytest.mark.parametrize("shaping", ["state", "expected"])
+def test_adversarial_reward_fit_gradient_matches_finite_differences(data, monkeypatch, shaping):
+    """fit_reward_adversarial's step: d/dw [L_D + kappa/2 |w|^2] and d/dh L_D with the
+    generator's policy and occupancy frozen, the experts' weights C P / (NT)."""
+    from tabmfirl.irl import _adversarial_reward
+
+    spec, eq, _ = data
+    counts = 10.0 * eq.state_action
+    method = AdversarialRewardFit(spec, counts, eq.mean_field, None, shaping=shaping,
+                                  reward_kind="additive", hidden_sizes=(), temperature=BETA,
+                                  learning_rate=0.05, weight_decay=0.3, backend="numpy")
+    recorded = {}
+
+    def spy(*args, **kwargs):
+        recorded["args"], recorded["kwargs"] = args, kwargs
+        return exact_discriminator_loss(*args, **kwargs)
+
+    monkeypatch.setattr(_adversarial_reward, "exact_discriminator_loss", spy)
+    state = method.start(np.random.default_rng(0), resuming=False)
+    rng = np.random.default_rng(3)
+    params, h_params = (state.arrays[name] for name in ("reward_params", "shaping_params"))
+    params[:] = rng.normal(scale=0.3, size=params.size)
+    h_params[:] = rng.normal(scale=0.3, size=h_params.size)
+    params, h_params = params.copy(), h_params.copy()
+    info, (grad, grad_h) = method.evaluate(state)
+    _, table, log_pi, expert, generator, beta = recorded["args"]
+    T = spec.horizon
+    weights = counts / (counts[:, 0].sum() * T)
+    if shaping == "state":
+        weights = weights[..., None] * method.model.dense_transition()
+    np.testing.assert_allclose(expert, weights, rtol=1e-13, atol=1e-16)
+
+    def objective(x, h):
+        method.head.set_flat(x)
+        value = exact_discriminator_loss(method.head.reward_tables(method.observed),
+                                         h.reshape(table.shape), log_pi, expert, generator,
+                                         beta, **recorded["kwargs"])[0]
+        return value + 0.15 * float(x @ x)
+
+    assert info["objective"] == pytest.approx(objective(params, h_params), rel=1e-13)
+    np.testing.assert_allclose(grad, _central(lambda x: objective(x, h_params), params),
+                               rtol=1e-5, atol=1e-9)
+    np.testing.assert_allclose(grad_h, _central(lambda h: objective(params, h), h_params),
+                               rtol=1e-5, atol=1e-9)
+    assert info["grad_norm"] == pytest.approx(np.sqrt(grad @ grad + grad_h @ grad_h))
+
+
+@pytest.mark.parametrize("shaping", ["state", "expected"])
+def test_exact_encoder_term_is_the_posterior_gradient_of_the_discriminator_loss(
+        data, monkeypatch, shaping):
+    """G = dL_D/dq of the fit's exact step: L_D with the experts' weights C(q) / (NT) and
+    the generator's p(m) = sum_j q_jm / N, the tables frozen (central differences in q)."""
+    spec, _, demos = data
+    method = _exact_adversarial(spec, demos, shaping, encoder_gradient="discriminator")
+    state = _random_state(method)
+    recorded = {}
+
+    def spy(*args, **kwargs):
+        recorded["args"], recorded["kwargs"] = args, kwargs
+        return exact_discriminator_loss(*args, **kwargs)
+
+    monkeypatch.setattr(_adversarial, "exact_discriminator_loss", spy)
+    _, (_, _, step) = method.evaluate(state)
+    reward, table, log_pi, expert, generator, beta = recorded["args"]
+    q0 = method._posterior()
+    N, T = demos.actions.shape
+    prior0 = q0.sum(axis=0) / N
+    unit = generator / prior0.reshape((-1,) + (1,) * (generator.ndim - 1))
+
+    def loss(flat):
+        q = flat.reshape(q0.shape)
+        weights = transition_counts(demos.states, demos.actions, q, spec.n_states,
+                                    spec.n_actions) / (N * T)
+        if shaping == "expected":
+            weights = weights.sum(axis=-1)
+        prior = (q.sum(axis=0) / N).reshape((-1,) + (1,) * (unit.ndim - 1))
+        return exact_discriminator_loss(reward, table, log_pi, weights, prior * unit, beta,
+                                        **recorded["kwargs"])[0]
+
+    np.testing.assert_allclose(step.posterior_grad, _central(loss, q0.ravel()).reshape(q0.shape),
+                               rtol=1e-6, atol=1e-10)

@@ -1,7 +1,13 @@
 r"""PEMMFIRL in ``adversarial`` mode (AIRL discriminator) and its baselines.
 
-The faithful variant of the method (design notes, section 3, step 4,
-``adversarial``), with the exact soft backward pass as the sampler.  Inputs
+The paper's algorithm (design notes, section 3, step 4, ``adversarial``):
+context encoder, context-conditioned AIRL discriminator with shaping,
+mutual-information regulariser, per-context empirical mean field; with the
+exact soft backward pass as the generator, and the discriminator's
+expectations either sampled (``expectation="sampled"``, what a deep
+implementation does) or exact (``"exact"``, *Exact expectations* below).
+Every departure from the paper is listed under *Deviations from the paper*
+at the end.  Inputs
 and notation are those of :mod:`tabmfirl.irl._em`: unlabelled trajectories
 :math:`\tau_j = (s^j_0, a^j_0, \dots, s^j_T)`, :math:`j = 1..N`, the game's
 dynamics, :math:`K` discrete types, temperature :math:`\beta > 0`, tables
@@ -11,7 +17,7 @@ One iteration
 -------------
 1. **Encoder.**  A neural :class:`~tabmfirl.ContextEncoder` (categorical)
    gives :math:`q_\psi(m\mid\tau_j)`; one type :math:`m_j \sim q_\psi(\cdot\mid
-   \tau_j)` is sampled per demonstration (seeded ``rng``).
+   \tau_j)` is sampled per demonstration (seeded ``rng``; sampled mode).
 2. **Flows.**  :math:`\hat\mu(\cdot\mid m)` and the weights :math:`W_m`
    are the posterior-weighted empirical statistics of
    :func:`~tabmfirl.irl._learner.weighted_statistics` (with the full posterior, not the
@@ -71,7 +77,9 @@ One iteration
 
    * the encoder ascends :math:`J(\psi) = \sum_i p(m_i)/n_S\,
      \log q_\psi(m_i\mid\tau^S_i)` on the sampler trajectories (their type
-     is known) - ``n_encoder_steps`` Adam steps per iteration;
+     is known) - ``n_encoder_steps`` Adam steps per iteration (with an
+     ``encoder_gradient``, :math:`J` is one term of its objective,
+     *Encoder gradient*);
    * the reward gets the score-function (REINFORCE) gradient of the same
      expectation through the sampler policy,
 
@@ -93,6 +101,56 @@ One iteration
    ``mi_weight=0`` is the ablation: the encoder is neither pre-trained nor
    trained (it stays at its random initialisation, so the sampled labels
    are nearly uniform noise) and the reward gets no MI signal.
+
+Exact expectations (``expectation="exact"``)
+--------------------------------------------
+Everything above is shared; only the expectations change
+(:mod:`tabmfirl.irl._adversarial_exact`).  No types are sampled: the
+experts' term weighs each observed transition by the posterior,
+:math:`e^m_t(s,a,s') = \frac{1}{NT}\sum_j q_\psi(m\mid\tau_j)\,\mathbb 1[s^j_t
+= s, a^j_t = a, s^j_{t+1} = s']` (exact over the observed trajectories), and
+no rollouts enter the discriminator: the generator's term is its exact
+occupancy measure at the frozen flow with the next state integrated out
+under the known transitions, :math:`g^m_t(s,a,s') = p(m)\rho^m_t(s,a)
+P^m_t(s'\mid s,a)/T` (forward pass, :func:`tabmfirl.occupancy_measure`).  The
+loss is the expectation of the sampled loss over the types and the rollouts,
+so its gradients are the expectations of the sampled ones (tested:
+``tests/test_adversarial_exact.py``).  The generator was exact already.  The
+one expectation without a closed form is the MI term's,
+:math:`\mathbb E_{\tau\sim\pi^m}\log q_\psi(m\mid\tau)` over all
+trajectories of a trajectory-level neural encoder: with :math:`\lambda > 0`
+it is still estimated on ``n_sampler_agents`` rollouts per type (seeded), so
+the exact mode is noise-free only with ``mi_weight=0`` or :math:`K = 1`.
+Deterministic given ``seed`` either way.  Dense transitions: small games.
+
+Encoder gradient (``encoder_gradient``)
+---------------------------------------
+PEMIRL (Yu et al. 2019, and the paper) trains the encoder through the
+discriminator as well as through the MI term; ``"none"`` (default) keeps
+the first implementation's choice, the encoder ascends :math:`J` alone (plus
+its pre-training).  With ``"discriminator"`` the encoder descends the
+discriminator loss as a function of its posterior, flows, rewards and
+policies held fixed,
+
+.. math::
+
+    L_D(q) = \sum_{j,m} q_\psi(m\mid\tau_j)\Big(\frac{\ell^E_{jm}}{NT}
+    + \frac{g_m}{N}\Big), \qquad
+    \ell^E_{jm} = \sum_t \mathrm{softplus}(-z^m_t(s^j_t, a^j_t, s^j_{t+1})),
+
+with :math:`g_m` the generator's loss per unit mass of type :math:`m` (exact,
+or its mean over the rollouts of type :math:`m` in the sampled mode); the sum
+over :math:`m` is exact (PEMIRL reparameterises a Gaussian context; ours is
+categorical).  With ``"likelihood"`` the data term is the demonstrations'
+causal likelihood under the generator, :math:`-\frac{1}{NT}\sum_{j,m}
+q_\psi(m\mid\tau_j)\sum_t\log\pi^m_t(a^j_t\mid s^j_t)` (PEMIRL's objective
+:math:`\mathbb E_{\tau\sim\pi_E, m\sim q_\psi}\log p_\theta(\tau\mid m)`,
+which its code approximates with the discriminator).  Either way the MI term
+becomes a real term with its weight: the encoder descends
+:math:`L - (\lambda/T)J`, the objective the reward descends too (gradient:
+:meth:`AdversarialFit.encoder_direction`, the softmax VJP
+:func:`~tabmfirl.irl._adversarial_exact.posterior_logits_vjp`), and
+``mi_weight=0`` trains the encoder by the data term alone.
 
 Initialisation (ours, as in the exact mode): the linear head and the
 shaping table start at 0 (uniform sampler).  With ``init="mixture"``
@@ -181,6 +239,55 @@ Convergence: adversarial training has no gradient that vanishes at the
 solution (the discriminator's gradient is stochastic); ``converged`` means
 that the mean discriminator loss of the last ``min(20, num_iter)``
 iterations is within ``tol`` of :math:`\log 4`.
+
+The numbers above are those of the first implementation; the current
+comparison with the EM method and the Bayes reference, and the ablations
+that explain the gap, are in ``docs/adversarial.md``
+(``benchmarks/adversarial_gap.py``).
+
+Deviations from the paper
+-------------------------
+Where the paper (adversarial PEMMFIRL: encoder, context-conditioned AIRL
+discriminator, MI regulariser, per-context empirical mean field) is silent,
+the choice is ours and named; where it is explicit, this implementation
+departs from it only as listed.
+
+1. **Generator**: the exact soft best response to the current reward at the
+   frozen flows (backward pass), not a policy trained by RL; it is recomputed
+   every iteration (no lag behind the discriminator).
+2. **Encoder pre-training** (ours, default): the encoder first fits the
+   clusters of a stationary-policy mixture or of k-means (``init``,
+   ``n_pretrain``); ``init="random"`` is the paper's start.  Without it the
+   loop did not break the symmetry between types (*Initialisation*).
+3. **No encoder gradient from the discriminator** (default
+   ``encoder_gradient="none"``): PEMIRL trains the encoder through the
+   discriminator; ``"discriminator"`` does (exact sum over the categorical
+   types instead of a reparameterised sample), ``"likelihood"`` uses the
+   causal likelihood (*Encoder gradient*).
+4. **MI weight**: by default :math:`\lambda` scales only the reward's MI
+   gradient (the encoder ascends :math:`J` at its own step size); with an
+   encoder gradient, :math:`\lambda` weighs :math:`J` in the encoder's
+   objective too.  :math:`J` enters per step (:math:`\lambda/T`), like
+   :math:`L_D`.  The reward's MI gradient is the score function with a
+   per-type baseline, its inner gradient exact through the backward pass.
+5. **Temperature**: :math:`D = \exp(f/\beta)/(\exp(f/\beta) + \pi)`
+   (the paper's :math:`\beta = 1`).
+6. **Finite horizon**: :math:`h(s_T, m) = 0`; the potential :math:`h(s, m)`
+   is time-independent (AIRL's), which cannot hold :math:`V^*_t`: with it the
+   true reward is not an optimum of the discriminator even with infinite
+   data (``docs/adversarial.md``).  ``shaping="expected"`` (ours) is a
+   time-dependent potential with the next state integrated out, for which
+   the true reward is an optimum and is recovered on exact counts.
+7. **Flows** (ours; the paper's estimator is not available to us):
+   posterior-weighted empirical flows with the full posterior, data in every
+   gradient (no derivative through :math:`\hat\mu`).
+8. **Expectations**: the discriminator sees every demonstration and a fresh
+   batch of rollouts each iteration, with per-type weights so that both
+   classes carry the same mass per type (step 4); ``expectation="exact"``
+   replaces both by their expectations.
+9. **Regularisation** (ours): weight decay :math:`\kappa` on the reward head.
+10. **One discriminator step per iteration** on the full data (no
+    minibatches, no replay of old rollouts), Adam for every module.
 """
 from __future__ import annotations
 
@@ -196,6 +303,10 @@ from ..kernels._backend import resolve_backend
 from ..solvers._model import EvaluatedModel
 from ..solvers._model import evaluate_model
 from ..solvers._soft_bellman import soft_bellman_backward
+from ._adversarial_exact import (discriminator_logits, exact_discriminator_loss,
+                                 expert_type_losses, generator_type_losses, generator_weights,
+                                 posterior_logits_vjp, shaping_table, step_logits,
+                                 transition_counts)
 from ._checkpoint import LoopState
 from ._demos import sample_rows
 from ._driver import FitMethod, FitOptions, l2_penalty, run_fit
@@ -204,14 +315,19 @@ from ._init import INITIALISATIONS, initial_posterior
 from ._learner import (copy_head, game_config, learner_spec, make_head, observed_mean_field, trajectories,
                        weighted_statistics)
 from ._likelihood import mce_log_likelihood, trajectory_log_likelihood
-from ._nn import Adam, log_softmax, logsumexp
+from ._nn import Adam, log_softmax, logsumexp, softmax
 from ._results import IRLResult
 
 __all__ = ["AdversarialResult", "AdversarialFit", "fit_pemmfirl_adversarial", "fit_mf_airl",
            "fit_pemirl", "discriminator_loss", "expected_shaping_loss", "rollout_sampler",
-           "score_function_gradient", "signed_score_gradient", "sample_types", "LOG4"]
+           "score_function_gradient", "signed_score_gradient", "sample_types", "LOG4",
+           "EXPECTATIONS", "ENCODER_GRADIENTS"]
 
 LOG4 = float(np.log(4.0))
+#: How the discriminator's expectations are computed (module docstring, *Exact expectations*).
+EXPECTATIONS = ("sampled", "exact")
+#: What else, besides the MI term, trains the encoder (module docstring, *Encoder gradient*).
+ENCODER_GRADIENTS = ("none", "discriminator", "likelihood")
 
 # ---------------------------------------------------------------------------
 # Pure functions.
@@ -484,11 +600,14 @@ class AdversarialResult(IRLResult):
         :math:`J = \mathbb E_{m\sim p(m),\tau\sim\pi^m}\log q_\psi(m\mid\tau)`
         on each iteration's sampler batch (0 for MF-AIRL; :math:`J + H(p)`
         lower-bounds :math:`I(m;\tau)`).
+    expectation : str
+        ``"sampled"`` or ``"exact"`` (module docstring, *Exact expectations*).
     """
 
     shaping: object
     encoder: Optional[ContextEncoder]
     mi_history: np.ndarray
+    expectation: str = "sampled"
 
 
 
@@ -511,13 +630,6 @@ def _pretrain_encoder(encoder, states, actions, targets, n_steps, learning_rate)
     encoder.set_flat(params)
 
 
-def _shaping_table(h_params, K, T, S):
-    """Time-dependent potential ``(K, T+1, S)`` with ``h_T = 0``."""
-    table = np.zeros((K, T + 1, S))
-    table[:, :T] = h_params.reshape(K, T, S)
-    return table
-
-
 def expected_shaping_loss(model, reward, h_params, log_policy, expert, sampler, temperature):
     r"""Discriminator loss with :math:`\bar f = R + \sum_{s'} P h_{t+1}(s') - h_t(s)`.
 
@@ -525,7 +637,7 @@ def expected_shaping_loss(model, reward, h_params, log_policy, expert, sampler, 
     flat potential :math:`h_{0..T-1}` (``h_T = 0``).
     """
     K, T, S, A = reward.shape
-    H = _shaping_table(h_params, K, T, S)
+    H = shaping_table(h_params, K, T, S)
     P = model.dense_transition()                                    # (K, T, S, A, S)
     F = reward + np.einsum("ktsaj,ktj->ktsa", P, H[:, 1:]) - H[:, :T, :, None]
     loss, G, _ = discriminator_loss(F, np.zeros((K, S)), log_policy, expert, sampler,
@@ -548,6 +660,23 @@ def _copy_module(module, factory):
     return copy
 
 
+@dataclass(frozen=True)
+class EncoderStep:
+    r"""What an iteration hands to the encoder's update (:meth:`AdversarialFit.encoder_direction`).
+
+    Attributes
+    ----------
+    mi_batch : tuple or None
+        The MI term's sampler batch ``(states, actions, types, weights,
+        grad)``, with ``grad`` :math:`\nabla_\psi J` at the current parameters.
+    posterior_grad : ndarray, shape (N, K), or None
+        :math:`G = \partial L/\partial q` of the encoder's data term.
+    """
+
+    mi_batch: Optional[tuple]
+    posterior_grad: Optional[np.ndarray]
+
+
 class AdversarialFit(FitMethod):
     """Steps 1-5 of the module docstring: one discriminator step an iteration.
 
@@ -567,7 +696,8 @@ class AdversarialFit(FitMethod):
     def __init__(self, name, spec, demos, n_contexts, *, types, mean_field_reward, mi_weight,
                  reward_kind, hidden_sizes, temperature, learning_rate, encoder_learning_rate,
                  weight_decay, shaping, n_sampler_agents, n_encoder_steps, init,
-                 init_smoothing, n_pretrain, backend):
+                 init_smoothing, n_pretrain, backend, expectation="sampled",
+                 encoder_gradient="none"):
         self.name, self.spec = name, spec
         self.types, self.mean_field_reward = bool(types), bool(mean_field_reward)
         self.temperature = check_temperature(temperature, allow_zero=False)
@@ -592,6 +722,14 @@ class AdversarialFit(FitMethod):
         self.dyn_spec = learner_spec(spec, self.K)
         self.expected = self.shaping_kind == "expected"
         self.use_mi = self.types and self.mi_weight > 0.0 and self.K > 1
+        self.exact = check_choice(expectation, "expectation", EXPECTATIONS) == "exact"
+        self.encoder_gradient = check_choice(encoder_gradient, "encoder_gradient",
+                                             ENCODER_GRADIENTS)
+        if self.encoder_gradient != "none" and not self.types:
+            raise ValueError("encoder_gradient needs types (a fit with an encoder)")
+        #: The encoder learns (MI term and/or discriminator or likelihood term).
+        self.trains_encoder = self.use_mi or (self.types and self.K > 1
+                                              and self.encoder_gradient != "none")
 
     def config(self, options):
         return {"method": self.name, **game_config(self.spec, self.states, self.actions),
@@ -606,7 +744,9 @@ class AdversarialFit(FitMethod):
                 "n_sampler_agents": self.n_sampler, "n_encoder_steps": self.n_encoder_steps,
                 "init": self.init, "init_smoothing": self.smoothing,
                 "n_pretrain": self.n_pretrain, "tol": options.tol,
-                "seed": options.seed_config()}
+                "seed": options.seed_config(),
+                "expectation": "exact" if self.exact else "sampled",
+                "encoder_gradient": self.encoder_gradient}
 
     def start(self, rng, resuming):
         S, A, K, T = self.spec.n_states, self.spec.n_actions, self.K, self.spec.horizon
@@ -618,7 +758,8 @@ class AdversarialFit(FitMethod):
                                      else self.shaping.get_flat())}
         if self.types:
             self.encoder = ContextEncoder(S, A, n_contexts=K, seed=rng)
-            if not resuming and self.use_mi and self.init != "random" and self.n_pretrain > 0:
+            if (not resuming and self.trains_encoder and self.init != "random"
+                    and self.n_pretrain > 0):
                 targets = initial_posterior(self.states, self.actions, K, S, A, self.init,
                                             self.smoothing, rng)
                 _pretrain_encoder(self.encoder, self.states, self.actions, targets,
@@ -657,6 +798,13 @@ class AdversarialFit(FitMethod):
         backward = soft_bellman_backward(model_r, self.temperature, backend=self.backend)
         return totals, mf, sa, observed, reward, model_r, backward
 
+    def _potential(self, state, model_r):
+        """The potential and the transitions as :func:`discriminator_logits` reads them."""
+        if self.expected:
+            K, T, S = self.K, self.spec.horizon, self.spec.n_states
+            return state.arrays["shaping_params"].reshape(K, T, S), model_r.dense_transition()
+        return self.shaping.table(), None
+
     def _discriminator(self, state, reward, model_r, log_pi, expert, sampler):
         """Step 4: the loss and its gradients w.r.t. the reward table and the potential."""
         if self.expected:
@@ -665,6 +813,25 @@ class AdversarialFit(FitMethod):
         loss, g_r, g_h = discriminator_loss(reward, self.shaping.table(), log_pi, expert,
                                             sampler, self.temperature)
         return loss, g_r, self.shaping.table_vjp(g_h)
+
+    def _exact_discriminator(self, state, posterior, prior, reward, model_r, log_pi, policy):
+        """Step 4 with exact expectations (module docstring, *Exact expectations*).
+
+        Returns the loss, its gradients w.r.t. the reward table and the
+        potential's parameters, and the generator's per-unit-mass weights.
+        """
+        S, A, T, N = self.spec.n_states, self.spec.n_actions, self.spec.horizon, \
+            self.states.shape[0]
+        shaping, transition = self._potential(state, model_r)
+        generator, unit = generator_weights(model_r, policy, self.spec.mu0, prior,
+                                            state_potential=not self.expected,
+                                            backend=self.backend)
+        expert = transition_counts(self.states, self.actions, posterior, S, A) / (N * T)
+        if self.expected:
+            expert = expert.sum(axis=-1)
+        loss, g_r, g_h = exact_discriminator_loss(reward, shaping, log_pi, expert, generator,
+                                                  self.temperature, transition=transition)
+        return loss, g_r, (g_h.ravel() if self.expected else self.shaping.table_vjp(g_h)), unit
 
     def _mutual_information(self, prior, sampled, model_r, observed):
         """Step 5: :math:`J`, its reward-head gradient and the encoder's gradient."""
@@ -679,56 +846,110 @@ class AdversarialFit(FitMethod):
         return (float(np.sum(weights * log_q)), self.head.reward_tables_vjp(observed, g_mi),
                 (s_states, s_actions, s_types, weights, g_enc))
 
+    def _posterior_gradient(self, state, reward, model_r, log_pi, ll, unit, sampled):
+        r""":math:`G_{jm} = \partial L/\partial q_{jm}` of the encoder's data term.
+
+        Module docstring, *Encoder gradient*: the discriminator loss (expert
+        part exact over the observed trajectories; generator part exact with
+        ``unit``, else estimated on the rollouts ``sampled``) or minus the
+        causal log-likelihood per step.
+        """
+        N, T, K = self.states.shape[0], self.spec.horizon, self.K
+        if self.encoder_gradient == "likelihood":
+            return -ll / (N * T)
+        shaping, transition = self._potential(state, model_r)
+        z = discriminator_logits(reward, shaping, log_pi, self.temperature,
+                                 transition=transition)
+        if unit is not None:
+            generator = generator_type_losses(z, unit)
+        else:
+            s_types, s_states, s_actions = sampled
+            per_agent = np.logaddexp(0.0, step_logits(z, s_types, s_states, s_actions)).sum(1)
+            generator = np.bincount(s_types, weights=per_agent, minlength=K) / (self.n_sampler
+                                                                                 * T)
+        return expert_type_losses(z, self.states, self.actions) / (N * T) + generator / N
+
     def evaluate(self, state):
         N, T, K = self.states.shape[0], self.spec.horizon, self.K
         self._set_modules(state)
         posterior = self._posterior()
-        expert_types = (sample_types(posterior, state.rng) if self.encoder is not None
-                        else np.zeros(N, dtype=np.int64))
+        expert_types = None
+        if not self.exact:
+            expert_types = (sample_types(posterior, state.rng) if self.encoder is not None
+                            else np.zeros(N, dtype=np.int64))
         totals, _, _, observed, reward, model_r, backward = self._tables(posterior)
         prior = totals / N
         log_pi = (backward.q - backward.value[:, :T, :, None]) / self.temperature
         ll = trajectory_log_likelihood(backward, self.states, self.actions, self.temperature)
         with np.errstate(divide="ignore"):
             log_lik = float(np.mean(logsumexp(np.log(prior)[None] + ll, axis=1)))
-        sampled = rollout_sampler(model_r, backward.policy, self.spec.mu0, self.n_sampler,
-                                  state.rng)
-        n_m = np.bincount(expert_types, minlength=K)
-        expert = (expert_types, self.states, self.actions, np.full(N, 1.0 / (N * T)))
-        sampler = (*sampled, (n_m / N)[sampled[0]] / (self.n_sampler * T))
-        loss, g_r, grad_h = self._discriminator(state, reward, model_r, log_pi, expert, sampler)
+        sampled = unit = None
+        if not self.exact or self.use_mi:
+            sampled = rollout_sampler(model_r, backward.policy, self.spec.mu0, self.n_sampler,
+                                      state.rng)
+        if self.exact:
+            loss, g_r, grad_h, unit = self._exact_discriminator(
+                state, posterior, prior, reward, model_r, log_pi, backward.policy)
+        else:
+            n_m = np.bincount(expert_types, minlength=K)
+            expert = (expert_types, self.states, self.actions, np.full(N, 1.0 / (N * T)))
+            sampler = (*sampled, (n_m / N)[sampled[0]] / (self.n_sampler * T))
+            loss, g_r, grad_h = self._discriminator(state, reward, model_r, log_pi, expert,
+                                                    sampler)
         grad = self.head.reward_tables_vjp(observed, g_r)
-        mi, encoder_batch = 0.0, None
+        mi, mi_batch, encoder_step = 0.0, None, None
         if self.use_mi:
-            mi, g_mi, encoder_batch = self._mutual_information(prior, sampled, model_r, observed)
+            mi, g_mi, mi_batch = self._mutual_information(prior, sampled, model_r, observed)
             grad = grad - (self.mi_weight / T) * g_mi
+        if self.trains_encoder:
+            encoder_step = EncoderStep(mi_batch, None if self.encoder_gradient == "none" else
+                                       self._posterior_gradient(state, reward, model_r, log_pi,
+                                                                ll, unit, sampled))
         grad_norm = float(np.linalg.norm(grad))
         for name, record in (("objective_history", loss), ("log_likelihood_history", log_lik),
                              ("mi_history", mi), ("grad_norm_history", grad_norm)):
             state.histories[name].append(record)
         info = {"objective": loss, "loss": loss, "log_likelihood": log_lik,
                 "grad_norm": grad_norm, "mi": mi, "posterior": posterior}
-        return info, (grad, grad_h, encoder_batch)
+        return info, (grad, grad_h, encoder_step)
 
     def update(self, state, pending):
-        grad, grad_h, encoder_batch = pending
-        if encoder_batch is not None:
-            self._encoder_steps(state, encoder_batch)
+        grad, grad_h, encoder_step = pending
+        if encoder_step is not None:
+            self._encoder_steps(state, encoder_step)
         params = state.arrays["reward_params"]
         _, penalty_grad = l2_penalty(params, 1.0, self.weight_decay)
         state.optimisers["reward"].step(params, grad + penalty_grad)
         state.optimisers["shaping"].step(state.arrays["shaping_params"], grad_h)
 
-    def _encoder_steps(self, state, batch):
-        """``n_encoder_steps`` ascent steps of :math:`J` on this iteration's sampler batch."""
-        s_states, s_actions, s_types, weights, g_enc = batch
+    def _encoder_steps(self, state, step):
+        """``n_encoder_steps`` steps of the encoder on this iteration's batch and terms."""
         enc_params = state.arrays["encoder_params"]
-        for step in range(self.n_encoder_steps):
-            if step > 0:
+        for k in range(self.n_encoder_steps):
+            if k > 0:
                 self.encoder.set_flat(enc_params)
+            state.optimisers["encoder"].step(enc_params, self.encoder_direction(step, k == 0))
+
+    def encoder_direction(self, step, first: bool = True):
+        r"""Descent direction of the encoder's objective at its current parameters.
+
+        :math:`-\nabla_\psi J` alone with ``encoder_gradient="none"``; otherwise
+        :math:`\nabla_\psi \sum_{jm} G_{jm} q_\psi(m\mid\tau_j) - (\lambda/T)
+        \nabla_\psi J` (module docstring, *Encoder gradient*).  ``first``: the
+        MI gradient of ``step`` is at these parameters (else recomputed).
+        """
+        direction = 0.0
+        if step.mi_batch is not None:
+            s_states, s_actions, s_types, weights, g_enc = step.mi_batch
+            if not first:
                 g_enc = self.encoder.log_prob_grad(s_states, s_actions, s_types,
                                                    weights=weights)[1]
-            state.optimisers["encoder"].step(enc_params, -g_enc)
+            if step.posterior_grad is None:
+                return -g_enc
+            direction = -(self.mi_weight / self.spec.horizon) * g_enc
+        logits, cache = self.encoder.encode(self.states, self.actions)
+        return direction + self.encoder.backward(
+            cache, posterior_logits_vjp(softmax(logits), step.posterior_grad))
 
     def measures(self, state):
         losses = state.histories["objective_history"]
@@ -750,10 +971,11 @@ class AdversarialFit(FitMethod):
             policy=backward.policy, **histories, converged=converged,
             num_iter=len(histories["objective_history"]), temperature=self.temperature,
             seconds=seconds,
-            shaping=(_shaping_table(h_params, K, T, S) if self.expected
+            shaping=(shaping_table(h_params, K, T, S) if self.expected
                      else _copy_module(self.shaping, lambda: ShapingHead(S, n_contexts=K))),
             encoder=(None if self.encoder is None else _copy_module(
-                self.encoder, lambda: ContextEncoder(S, self.spec.n_actions, n_contexts=K))))
+                self.encoder, lambda: ContextEncoder(S, self.spec.n_actions, n_contexts=K))),
+            expectation="exact" if self.exact else "sampled")
 
 
 def _run_adversarial(name, spec, demos, n_contexts, *, max_iter, tol, seed, backend, warn,
@@ -778,6 +1000,7 @@ def fit_pemmfirl_adversarial(spec: MFGSpec, demos, n_contexts: int, *,
                              mi_weight: float = 1.0, n_sampler_agents: int = 100,
                              n_encoder_steps: int = 1, init: str = "mixture",
                              init_smoothing: float = 0.2, n_pretrain: int = 100,
+                             expectation: str = "sampled", encoder_gradient: str = "none",
                              tol: float = 0.02, seed: int = 0, backend: str = "auto",
                              warn: bool = True, checkpoint=None,
                              checkpoint_every: int = 10, callback=None) -> AdversarialResult:
@@ -795,10 +1018,9 @@ def fit_pemmfirl_adversarial(spec: MFGSpec, demos, n_contexts: int, *,
         ``states (N, T+1)``, ``actions (N, T)``; ``types`` is never read.
     n_contexts : int
         :math:`K`.
-    reward_kind : {"linear", "additive", "mlp"}
-        :class:`~tabmfirl.RewardHead` kind (linear and additive heads start
-        at 0; ``"additive"``: types differ in state utilities and action
-        costs, ``docs/heads.md``).
+    reward_kind : {"linear", "additive", "state", "mlp"}
+        :class:`~tabmfirl.RewardHead` kind (the linear ones start at 0;
+        ``docs/heads.md``).
     hidden_sizes : tuple of int
         MLP head only.
     temperature : float, default 1.0
@@ -820,8 +1042,8 @@ def fit_pemmfirl_adversarial(spec: MFGSpec, demos, n_contexts: int, *,
         :math:`h_T = 0`, with :math:`s'` integrated out under the frozen model
         (module docstring, *Expected shaping*).
     mi_weight : float, default 1.0
-        :math:`\lambda \ge 0` of the MI term; 0 is the ablation (encoder
-        frozen at its random initialisation, no MI signal to the reward).
+        :math:`\lambda \ge 0` of the MI term; 0 is the ablation (no MI signal;
+        without an ``encoder_gradient`` the encoder stays at its random start).
     n_sampler_agents : int, default 100
         Sampler agents rolled out per type and iteration.
     n_encoder_steps : int, default 1
@@ -833,7 +1055,16 @@ def fit_pemmfirl_adversarial(spec: MFGSpec, demos, n_contexts: int, *,
     init_smoothing : float, default 0.2
         :math:`\varepsilon` of the pre-training targets.
     n_pretrain : int, default 100
-        Pre-training steps (``init`` not ``"random"``, :math:`\lambda > 0`).
+        Pre-training steps (``init`` not ``"random"``, and an encoder that
+        learns: :math:`\lambda > 0` or ``encoder_gradient`` not ``"none"``).
+    expectation : {"sampled", "exact"}
+        Sampled types and generator rollouts (default), or the discriminator
+        under the posterior-weighted transition counts and the generator's
+        exact occupancy (module docstring, *Exact expectations*).
+    encoder_gradient : {"none", "discriminator", "likelihood"}
+        What trains the encoder besides the MI term: nothing (default), the
+        discriminator loss (as in PEMIRL) or the causal likelihood (module
+        docstring, *Encoder gradient*).
     tol : float, default 0.02
         Converged when the mean discriminator loss of the last
         ``min(20, max_iter)`` iterations is within ``tol`` of :math:`\log 4`.
@@ -843,21 +1074,14 @@ def fit_pemmfirl_adversarial(spec: MFGSpec, demos, n_contexts: int, *,
     warn : bool, default True
         Warn (:class:`~tabmfirl.ConvergenceWarning`) when not converged.
     checkpoint : str or os.PathLike, optional
-        Path of a resumable checkpoint (``.npz``, written atomically, no
-        pickle; :mod:`tabmfirl.irl._checkpoint`), as in
-        :func:`~tabmfirl.fit_pemmfirl`.  It holds the complete loop state:
-        the reward-head, shaping and encoder parameters, the moments and step
-        counts of their three Adam optimisers, the four histories, the
-        iteration counter and the generator's state (the posterior is a
-        function of the encoder's parameters and is recomputed), and the
-        run's configuration (every argument above except ``max_iter``,
-        ``backend`` and ``warn``, with digests of the game and of the
-        trajectories).  If the file exists the fit resumes from it (skipping
-        the encoder's pre-training), and the result is bit-identical to an
-        uninterrupted run with the same backend; a checkpoint of a different
-        configuration (or of another method) raises ``ValueError``.  A
-        checkpoint that already holds ``max_iter`` or more iterations is
-        returned as it is.
+        Path of a resumable checkpoint (``.npz``, atomic, no pickle;
+        :mod:`tabmfirl.irl._checkpoint`), as in :func:`~tabmfirl.fit_pemmfirl`:
+        the complete loop state (the three parameter vectors, their Adam
+        states, the histories, the iteration counter, the generator's state)
+        and the configuration (every argument above except ``max_iter``,
+        ``backend`` and ``warn``, digests of the game and the data).  An
+        existing file is resumed (without pre-training), bit-identically; one
+        of another configuration raises ``ValueError``.
     checkpoint_every : int, default 10
         Write the checkpoint every this many iterations, and after the last.
     callback : callable, optional
@@ -882,8 +1106,9 @@ def fit_pemmfirl_adversarial(spec: MFGSpec, demos, n_contexts: int, *,
         encoder_learning_rate=encoder_learning_rate, weight_decay=weight_decay,
         shaping=shaping, n_sampler_agents=n_sampler_agents,
         n_encoder_steps=n_encoder_steps, init=init, init_smoothing=init_smoothing,
-        n_pretrain=n_pretrain, tol=tol, seed=seed, backend=backend, warn=warn,
-        checkpoint=checkpoint, checkpoint_every=checkpoint_every, callback=callback)
+        n_pretrain=n_pretrain, expectation=expectation, encoder_gradient=encoder_gradient,
+        tol=tol, seed=seed, backend=backend, warn=warn, checkpoint=checkpoint,
+        checkpoint_every=checkpoint_every, callback=callback)
 
 
 def fit_pemirl(spec: MFGSpec, demos, n_contexts: int, *, reward_kind: str = "linear",
@@ -891,7 +1116,8 @@ def fit_pemirl(spec: MFGSpec, demos, n_contexts: int, *, reward_kind: str = "lin
                learning_rate: float = 0.02, encoder_learning_rate: float = 0.02,
                weight_decay: float = 0.01, shaping: str = "state", mi_weight: float = 1.0,
                n_sampler_agents: int = 100, n_encoder_steps: int = 1, init: str = "mixture",
-               init_smoothing: float = 0.2, n_pretrain: int = 100, tol: float = 0.02,
+               init_smoothing: float = 0.2, n_pretrain: int = 100,
+               expectation: str = "sampled", encoder_gradient: str = "none", tol: float = 0.02,
                seed: int = 0, backend: str = "auto", warn: bool = True, checkpoint=None,
                checkpoint_every: int = 10, callback=None) -> AdversarialResult:
     r"""PEMIRL baseline: types, encoder and MI term, but a reward without mean field.
@@ -913,15 +1139,16 @@ def fit_pemirl(spec: MFGSpec, demos, n_contexts: int, *, reward_kind: str = "lin
         encoder_learning_rate=encoder_learning_rate, weight_decay=weight_decay,
         shaping=shaping, n_sampler_agents=n_sampler_agents,
         n_encoder_steps=n_encoder_steps, init=init, init_smoothing=init_smoothing,
-        n_pretrain=n_pretrain, tol=tol, seed=seed, backend=backend, warn=warn,
-        checkpoint=checkpoint, checkpoint_every=checkpoint_every, callback=callback)
+        n_pretrain=n_pretrain, expectation=expectation, encoder_gradient=encoder_gradient,
+        tol=tol, seed=seed, backend=backend, warn=warn, checkpoint=checkpoint,
+        checkpoint_every=checkpoint_every, callback=callback)
 
 
 def fit_mf_airl(spec: MFGSpec, demos, *, reward_kind: str = "linear", hidden_sizes=(32, 32),
                 temperature: float = 1.0, max_iter: int = 300, learning_rate: float = 0.02,
                 weight_decay: float = 0.01, shaping: str = "state",
-                n_sampler_agents: int = 100, tol: float = 0.02, seed: int = 0,
-                backend: str = "auto", warn: bool = True, checkpoint=None,
+                n_sampler_agents: int = 100, expectation: str = "sampled", tol: float = 0.02,
+                seed: int = 0, backend: str = "auto", warn: bool = True, checkpoint=None,
                 checkpoint_every: int = 10, callback=None) -> AdversarialResult:
     r"""MF-AIRL baseline: one shared reward, adversarial update, pooled empirical flow.
 
@@ -939,7 +1166,7 @@ def fit_mf_airl(spec: MFGSpec, demos, *, reward_kind: str = "linear", hidden_siz
         reward_kind=reward_kind, hidden_sizes=hidden_sizes, temperature=temperature,
         max_iter=max_iter, learning_rate=learning_rate, encoder_learning_rate=0.01,
         weight_decay=weight_decay, shaping=shaping, n_sampler_agents=n_sampler_agents,
-        n_encoder_steps=1, init="random", init_smoothing=0.0, n_pretrain=0, tol=tol, seed=seed,
-        backend=backend, warn=warn, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
-        callback=callback)
+        n_encoder_steps=1, init="random", init_smoothing=0.0, n_pretrain=0,
+        expectation=expectation, tol=tol, seed=seed, backend=backend, warn=warn,
+        checkpoint=checkpoint, checkpoint_every=checkpoint_every, callback=callback)
 
