@@ -18,6 +18,7 @@ setup(
     extras_require={
         "plot": ["matplotlib>=3.7"],
         "dist": ["dask[distributed]>=2024.1"],
+        "lint": ["ruff>=0.6"],
         "test": ["pytest>=8,<10", "hypothesis>=6.100,<7", "matplotlib>=3.7"],
     },
     entry_points={"console_scripts": ["tabmfirl = tabmfirl.apps.cli:main"]},

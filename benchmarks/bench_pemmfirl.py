@@ -29,7 +29,7 @@ from tabmfirl import envs, fit_pemmfirl, generate_demonstrations, solve_equilibr
 from tabmfirl.apps._experiment import _variant, evaluate_fit
 
 
-def full_run(game, *, agents, horizon, temperature, n_iter, n_warmup, backend, seed=0):
+def full_run(game, *, agents, horizon, temperature, max_iter, n_warmup, backend, seed=0):
     """Seconds of the three stages of one run, and its ARI and policy deviation."""
     times = {}
     with warnings.catch_warnings():
@@ -40,7 +40,7 @@ def full_run(game, *, agents, horizon, temperature, n_iter, n_warmup, backend, s
         demos = generate_demonstrations(spec, expert.policy, agents, seed=seed)
         times["expert"] = time.perf_counter() - start
         start = time.perf_counter()
-        result = fit_pemmfirl(spec, demos, 3, temperature=temperature, n_iter=n_iter,
+        result = fit_pemmfirl(spec, demos, 3, temperature=temperature, max_iter=max_iter,
                               n_warmup=n_warmup, seed=seed, backend=backend, warn=False)
         times["fit"] = time.perf_counter() - start
         start = time.perf_counter()
@@ -74,7 +74,7 @@ def main(argv=None):
           "| ARI | policy dev. |")
     print("|---|---|---|---|---|---|---|---|---|")
     kwargs = {"agents": args.agents, "horizon": args.horizon, "temperature": args.temperature,
-              "n_iter": args.iters, "n_warmup": args.warmup}
+              "max_iter": args.iters, "n_warmup": args.warmup}
     for game in games:
         for backend in backends:
             start = time.perf_counter()

@@ -93,8 +93,8 @@ def solver_settings(name: str) -> dict:
     return {"temperature": float(_module(name).TEMPERATURE)}
 
 
-def _check_builder_args(types, dynamics, known_dynamics, defaults, weights, weights_name):
-    """Validate a builder's ``dynamics`` and return the per-type weights.
+def check_builder_args(types, dynamics, known_dynamics, defaults, weights, weights_name):
+    """Validate a builder's ``dynamics`` and return the per-type weights (every game uses it).
 
     ``weights`` (explicit per-type values) wins over ``types`` (the first
     ``types`` entries of ``defaults``).

@@ -60,7 +60,7 @@ from numba import njit
 
 from tabmfirl import MFGSpec
 
-from . import _check_builder_args
+from . import check_builder_args
 
 N_LEVELS = 10
 NO, INVEST = 0, 1
@@ -140,8 +140,8 @@ def make(types: int = 3, *, dynamics: str = "original", horizon: int = HORIZON,
     -------
     MFGSpec
     """
-    costs = _check_builder_args(types, dynamics, DYNAMICS, INVEST_COSTS, invest_costs,
-                                "invest_costs")
+    costs = check_builder_args(types, dynamics, DYNAMICS, INVEST_COSTS, invest_costs,
+                               "invest_costs")
     if invest_costs is None and len(costs) == 1:
         costs = (SOURCE_INVEST_COST,)
     threshold = DYNAMICS[dynamics]

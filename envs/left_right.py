@@ -34,7 +34,7 @@ from numba import njit
 
 from tabmfirl import MFGSpec
 
-from . import _check_builder_args
+from . import check_builder_args
 
 CENTRE, LEFT, RIGHT = 0, 1, 2
 GO_LEFT, GO_RIGHT = 0, 1
@@ -88,8 +88,8 @@ def make(types: int = 3, *, dynamics: str = "original", horizon: int = HORIZON,
     -------
     MFGSpec
     """
-    weights = _check_builder_args(types, dynamics, DYNAMICS, RIGHT_AVERSIONS, right_aversions,
-                                  "right_aversions")
+    weights = check_builder_args(types, dynamics, DYNAMICS, RIGHT_AVERSIONS, right_aversions,
+                                 "right_aversions")
     if right_aversions is None and len(weights) == 1:
         weights = (SOURCE_RIGHT_AVERSION,)
     slip = DYNAMICS[dynamics]

@@ -36,7 +36,7 @@ from numba import njit
 
 from tabmfirl import MFGSpec
 
-from . import _check_builder_args
+from . import check_builder_args
 
 SUSCEPTIBLE, INFECTED = 0, 1
 OUT, DISTANCE = 0, 1
@@ -96,7 +96,7 @@ def make(types: int = 3, *, dynamics: str = "original", horizon: int = HORIZON,
     MFGSpec
     """
     given = costs
-    costs = _check_builder_args(types, dynamics, DYNAMICS, DISTANCING_COSTS, costs, "costs")
+    costs = check_builder_args(types, dynamics, DYNAMICS, DISTANCING_COSTS, costs, "costs")
     if given is None and len(costs) == 1:
         costs = (SOURCE_DISTANCING_COST,)
     infection, recovery = DYNAMICS[dynamics]

@@ -52,9 +52,9 @@ demos = tabmfirl.generate_demonstrations(spec, expert.policy, n_agents=AGENTS, s
 # %%
 # Fit one reward per type (PEMMFIRL) and one shared reward (MFIRL)
 # ----------------------------------------------------------------
-fit = tabmfirl.fit_pemmfirl(spec, demos, 3, temperature=BETA, n_iter=ITERATIONS,
+fit = tabmfirl.fit_pemmfirl(spec, demos, 3, temperature=BETA, max_iter=ITERATIONS,
                             n_warmup=ITERATIONS // 5, learning_rate=0.02, seed=0, warn=False)
-shared = tabmfirl.fit_mfirl(spec, demos, temperature=BETA, n_iter=ITERATIONS,
+shared = tabmfirl.fit_mfirl(spec, demos, temperature=BETA, max_iter=ITERATIONS,
                             learning_rate=0.02, seed=0, warn=False)
 type_map = match_types(demos.types, fit.assignments, 3)   # learned context of each true type
 

@@ -3,15 +3,19 @@
 The public API; see ``docs/`` for the theory and a tutorial.  ``tabmfirl.plot``
 (matplotlib) and the CUDA kernels are imported only when used.
 """
-from .irl._airl import AdversarialResult, fit_mf_airl, fit_pemirl, fit_pemmfirl_adversarial
-from .irl._demos import DEMOS_FORMAT, Demonstrations, generate_demonstrations
+from .irl._adversarial import (AdversarialResult, fit_mf_airl, fit_pemirl,
+                               fit_pemmfirl_adversarial)
+from .irl._adversarial_reward import fit_reward_adversarial
+from ._io import DEMOS_FORMAT
+from .irl._demos import Demonstrations, generate_demonstrations
 from .solvers._equilibrium import (EQUILIBRIUM_METHODS, METHODS, ConvergenceWarning,
                                    EquilibriumResult, solve_equilibrium)
 from .solvers._exploitability import best_response, exploitability, regularised_return
 from .irl._gaussian_types import GaussianTypesResult, fit_pemmfirl_gaussian
 from .irl._heads import ContextEncoder, RewardHead, ShapingHead
-from .irl._irl import (IRLResult, fit_mfirl, fit_oracle, fit_pemmfirl, fit_reward,
-                   held_out_log_likelihood, predict_types)
+from .irl._em import (fit_mfirl, fit_oracle, fit_pemmfirl, fit_reward, held_out_log_likelihood,
+                      predict_types)
+from .irl._results import IRLResult
 from .evaluation._metrics import (RewardEvaluation, adjusted_rand_index, evaluate_reward,
                        mean_field_deviation, normalized_mutual_information, policy_deviation,
                        return_deviation)
@@ -35,6 +39,7 @@ __all__ = [
     "IRLResult", "fit_pemmfirl", "fit_mfirl", "fit_oracle", "fit_reward", "predict_types",
     "held_out_log_likelihood", "GaussianTypesResult", "fit_pemmfirl_gaussian",
     "AdversarialResult", "fit_pemmfirl_adversarial", "fit_mf_airl", "fit_pemirl",
+    "fit_reward_adversarial",
     "RewardEvaluation", "evaluate_reward", "return_deviation", "mean_field_deviation",
     "policy_deviation", "adjusted_rand_index", "normalized_mutual_information",
 ]

@@ -1,4 +1,4 @@
-"""Tests of tabmfirl.irl._airl: PEMMFIRL in adversarial (AIRL) mode, MF-AIRL and PEMIRL.
+"""Tests of tabmfirl.irl._adversarial: PEMMFIRL in adversarial (AIRL) mode, MF-AIRL and PEMIRL.
 
 Settings (measured when these tests were written, numpy backend, 2 shared
 cores): virus, 3 types, T = 10, beta = 0.2, 60 agents per type, 60
@@ -13,25 +13,25 @@ poorly and its policy deviation varies a lot with the seed (measured here
 with the current virus types, 0.1/0.5/1.5: ARI 0.53, 0.43, 0.43 for seeds 0,
 1, 2 with ``mi_weight=1``, 0.39 with ``mi_weight=0``; policy deviation 0.56,
 1.32, 0.81 vs 3.47 for the zero reward).  The
-larger comparison is in the module docstring of ``tabmfirl/irl/_airl.py``.
+larger comparison is in the module docstring of ``tabmfirl/irl/_adversarial.py``.
 """
 import numpy as np
 import pytest
 
 from tabmfirl import EvaluatedModel, occupancy_measure, soft_bellman_backward, solve_equilibrium
 from tabmfirl import envs
-from tabmfirl.irl._airl import (LOG4, AdversarialResult, _expected_shaping_loss,
+from tabmfirl.irl._adversarial import (LOG4, AdversarialResult, expected_shaping_loss,
                             discriminator_loss, fit_mf_airl,
                             fit_pemirl, fit_pemmfirl_adversarial, rollout_sampler,
                             score_function_gradient)
 from tabmfirl.irl._demos import Demonstrations, generate_demonstrations
-from tabmfirl.irl._irl import IRLResult
+from tabmfirl.irl._results import IRLResult
 from tabmfirl.evaluation._metrics import adjusted_rand_index, evaluate_reward, match_types
 
 BETA = 0.2
 T = 10
 SOLVER = {"method": "fixed_point", "damping": 0.3, "max_iter": 3000}
-FIT = {"temperature": BETA, "n_iter": 60, "n_sampler_agents": 60, "backend": "numpy",
+FIT = {"temperature": BETA, "max_iter": 60, "n_sampler_agents": 60, "backend": "numpy",
        "warn": False}
 
 
@@ -182,7 +182,7 @@ def test_score_function_gradient_finite_differences(sparse):
 
 
 @pytest.mark.parametrize("sparse", [False, True])
-def test_expected_shaping_loss_finite_differences(sparse):
+def testexpected_shaping_loss_finite_differences(sparse):
     """f = R + sum_s' P h_{t+1}(s') - h_t(s), h_T = 0: gradients w.r.t. R and h_{0..T-1}."""
     rng = np.random.default_rng(11)
     model = _random_model(rng, sparse=sparse)
@@ -190,11 +190,11 @@ def test_expected_shaping_loss_finite_differences(sparse):
     expert, sampler = _random_batch(rng, 6), _random_batch(rng, 5)
     h = rng.normal(size=2 * 3 * 3)
     beta = 0.8
-    loss, g_r, g_h = _expected_shaping_loss(model, model.reward, h, log_policy, expert,
+    loss, g_r, g_h = expected_shaping_loss(model, model.reward, h, log_policy, expert,
                                             sampler, beta)
 
     def value(r, hh):
-        return _expected_shaping_loss(model, r, hh, log_policy, expert, sampler, beta)[0]
+        return expected_shaping_loss(model, r, hh, log_policy, expert, sampler, beta)[0]
 
     eps = 1e-5
     num_r = np.zeros(model.shape)
@@ -269,7 +269,7 @@ def test_adversarial_run_on_virus_improves(virus, adversarial_fit):
 
 def test_adversarial_is_deterministic_by_seed(virus, adversarial_fit):
     spec, _, demos = virus
-    kwargs = dict(FIT, n_iter=10, n_pretrain=30)
+    kwargs = dict(FIT, max_iter=10, n_pretrain=30)
     a = fit_pemmfirl_adversarial(spec, demos, 3, seed=0, **kwargs)
     np.testing.assert_array_equal(a.reward_params, fit_pemmfirl_adversarial(
         spec, demos, 3, seed=0, **kwargs).reward_params)
@@ -323,7 +323,7 @@ def test_baselines(virus):
     ev = evaluate_reward(spec, mf.head, temperature=BETA, expert=eq, solver_kwargs=SOLVER,
                          backend="numpy")
     assert ev.mean_policy_deviation < zero.mean_policy_deviation
-    pem = fit_pemirl(spec, demos, 3, seed=0, n_pretrain=20, **dict(FIT, n_iter=20))
+    pem = fit_pemirl(spec, demos, 3, seed=0, n_pretrain=20, **dict(FIT, max_iter=20))
     assert pem.method == "pemirl" and pem.encoder is not None
     # the reward ignores the mean field: the linear head's mean-field block
     # stays 0 and every step has the same table
@@ -335,7 +335,7 @@ def test_baselines(virus):
 def test_expected_shaping_runs(virus):
     spec, _, demos = virus
     res = fit_pemmfirl_adversarial(spec, demos, 3, shaping="expected", seed=0, n_pretrain=10,
-                                   **dict(FIT, n_iter=10))
+                                   **dict(FIT, max_iter=10))
     assert res.shaping.shape == (3, T + 1, 2)
     np.testing.assert_array_equal(res.shaping[:, T], 0.0)
     assert np.any(res.shaping != 0)
@@ -347,11 +347,11 @@ def test_expected_shaping_runs(virus):
 def test_mlp_head_and_numba_backend_run(virus):
     spec, _, demos = virus
     res = fit_pemmfirl_adversarial(spec, demos, 2, reward_kind="mlp", hidden_sizes=(8,),
-                                   seed=0, n_pretrain=10, **dict(FIT, n_iter=10))
+                                   seed=0, n_pretrain=10, **dict(FIT, max_iter=10))
     assert res.head.kind == "mlp" and np.all(np.isfinite(res.reward))
     assert res.objective_history[-1] < res.objective_history[0]
     # the backends agree (measured: 7e-17 after 20 iterations)
-    kwargs = dict(FIT, n_iter=10)
+    kwargs = dict(FIT, max_iter=10)
     slow = fit_pemmfirl_adversarial(spec, demos, 3, seed=0, n_pretrain=10, **kwargs)
     kwargs["backend"] = "numba"
     fast = fit_pemmfirl_adversarial(spec, demos, 3, seed=0, n_pretrain=10, **kwargs)
@@ -363,7 +363,7 @@ def test_convergence_warning(virus):
 
     spec, _, demos = virus
     with pytest.warns(ConvergenceWarning, match="log 4"):
-        fit_mf_airl(spec, demos, **dict(FIT, n_iter=2, warn=True))
+        fit_mf_airl(spec, demos, **dict(FIT, max_iter=2, warn=True))
 
 
 def test_input_validation(virus):

@@ -1,4 +1,4 @@
-"""Resumable adversarial fits (tabmfirl.irl._airl with ``checkpoint=``).
+"""Resumable adversarial fits (tabmfirl.irl._adversarial with ``checkpoint=``).
 
 The adversarial loop carries more state than the exact one (three Adam
 optimisers, the encoder, a generator drawn from every iteration for the
@@ -20,11 +20,11 @@ import numpy as np
 import pytest
 
 from tabmfirl import envs, solve_equilibrium
-from tabmfirl.irl import _airl
-from tabmfirl.irl._airl import fit_mf_airl, fit_pemirl, fit_pemmfirl_adversarial
+from tabmfirl.irl import _adversarial
+from tabmfirl.irl._adversarial import fit_mf_airl, fit_pemirl, fit_pemmfirl_adversarial
 from tabmfirl.irl._checkpoint import load_checkpoint, save_checkpoint
 from tabmfirl.irl._demos import generate_demonstrations
-from tabmfirl.irl._irl import fit_pemmfirl
+from tabmfirl import fit_pemmfirl
 
 BETA = 0.2
 HORIZON = 5
@@ -81,27 +81,27 @@ def _no_iteration(monkeypatch):
     """Make the encoder's pre-training and any iteration (each rolls out the sampler) fail."""
     def refuse(*args, **kwargs):
         raise AssertionError("pre-training or an iteration ran")
-    monkeypatch.setattr(_airl, "rollout_sampler", refuse)
-    monkeypatch.setattr(_airl, "_pretrain_encoder", refuse)
+    monkeypatch.setattr(_adversarial, "rollout_sampler", refuse)
+    monkeypatch.setattr(_adversarial, "_pretrain_encoder", refuse)
 
 
 @pytest.mark.parametrize("method", sorted(FITS))
 def test_resumed_run_is_bit_identical(game, tmp_path, monkeypatch, method):
     spec, demos = game
     fit = FITS[method]
-    full = fit(spec, demos, n_iter=10, **FIT)
+    full = fit(spec, demos, max_iter=10, **FIT)
     path = tmp_path / "ck.npz"
     # stopped after 5 iterations (checkpoints at 2, 4 and the last, 5) ...
-    part = fit(spec, demos, n_iter=5, checkpoint=path, checkpoint_every=2, **FIT)
+    part = fit(spec, demos, max_iter=5, checkpoint=path, checkpoint_every=2, **FIT)
     assert part.num_iter == 5 and path.exists()
     np.testing.assert_array_equal(part.objective_history, full.objective_history[:5])
     # ... resumed to the full length
-    resumed = fit(spec, demos, n_iter=10, checkpoint=path, checkpoint_every=2, **FIT)
+    resumed = fit(spec, demos, max_iter=10, checkpoint=path, checkpoint_every=2, **FIT)
     _assert_same(full, resumed)
     # a finished checkpoint is returned as it is, without pre-training or iterating
     with monkeypatch.context() as patch:
         _no_iteration(patch)
-        again = fit(spec, demos, n_iter=10, checkpoint=path, checkpoint_every=2, **FIT)
+        again = fit(spec, demos, max_iter=10, checkpoint=path, checkpoint_every=2, **FIT)
     _assert_same(full, again)
     assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
 
@@ -109,11 +109,11 @@ def test_resumed_run_is_bit_identical(game, tmp_path, monkeypatch, method):
 def test_checkpoint_holds_the_loop_state(game, tmp_path):
     spec, demos = game
     path = tmp_path / "ck.npz"
-    fit_pemmfirl_adversarial(spec, demos, 2, n_iter=3, checkpoint=path, checkpoint_every=2,
+    fit_pemmfirl_adversarial(spec, demos, 2, max_iter=3, checkpoint=path, checkpoint_every=2,
                              **TYPED, **FIT)
     state, meta = _contents(path)
     assert load_checkpoint(path, meta["config"]) is not None
-    assert meta["scalars"] == {"iteration": 3} and meta["rng_state"] is not None
+    assert meta["scalars"] == {"iteration": 3, "stopped": False} and meta["rng_state"] is not None
     for name in ("reward", "shaping", "encoder"):
         assert int(state[f"{name}_opt_n_steps"]) == 3
         assert state[f"{name}_opt_m"].shape == state[f"{name}_opt_v"].shape
@@ -126,10 +126,10 @@ def test_checkpoint_holds_the_loop_state(game, tmp_path):
 def test_resume_from_an_intermediate_checkpoint(game, tmp_path, monkeypatch):
     """Interrupted during iteration 8: the periodic checkpoint of iteration 6 resumes exactly."""
     spec, demos = game
-    full = fit_pemmfirl_adversarial(spec, demos, 2, n_iter=10, **TYPED, **FIT)
+    full = fit_pemmfirl_adversarial(spec, demos, 2, max_iter=10, **TYPED, **FIT)
     path = tmp_path / "ck.npz"
     calls = []
-    rollout = _airl.rollout_sampler
+    rollout = _adversarial.rollout_sampler
 
     def interrupt_8th(*args, **kwargs):
         calls.append(1)
@@ -138,12 +138,12 @@ def test_resume_from_an_intermediate_checkpoint(game, tmp_path, monkeypatch):
         return rollout(*args, **kwargs)
 
     with monkeypatch.context() as patch:
-        patch.setattr(_airl, "rollout_sampler", interrupt_8th)
+        patch.setattr(_adversarial, "rollout_sampler", interrupt_8th)
         with pytest.raises(KeyboardInterrupt):
-            fit_pemmfirl_adversarial(spec, demos, 2, n_iter=10, checkpoint=path,
+            fit_pemmfirl_adversarial(spec, demos, 2, max_iter=10, checkpoint=path,
                                      checkpoint_every=3, **TYPED, **FIT)
     assert _contents(path)[1]["scalars"]["iteration"] == 6
-    resumed = fit_pemmfirl_adversarial(spec, demos, 2, n_iter=10, checkpoint=path,
+    resumed = fit_pemmfirl_adversarial(spec, demos, 2, max_iter=10, checkpoint=path,
                                        checkpoint_every=3, **TYPED, **FIT)
     _assert_same(full, resumed)
 
@@ -151,13 +151,13 @@ def test_resume_from_an_intermediate_checkpoint(game, tmp_path, monkeypatch):
 def test_mismatched_checkpoint_is_refused(game, tmp_path):
     spec, demos = game
     path = tmp_path / "ck.npz"
-    fit_pemmfirl_adversarial(spec, demos, 2, n_iter=2, checkpoint=path, **TYPED, **FIT)
+    fit_pemmfirl_adversarial(spec, demos, 2, max_iter=2, checkpoint=path, **TYPED, **FIT)
     before = path.read_bytes()
 
     def resume(fit=fit_pemmfirl_adversarial, *args, **changes):
         kw = dict(TYPED, **FIT)
         kw.update(changes)
-        return fit(spec, demos, *args, n_iter=4, checkpoint=path, **kw)
+        return fit(spec, demos, *args, max_iter=4, checkpoint=path, **kw)
 
     with pytest.raises(ValueError, match="different configuration.*learning_rate"):
         resume(fit_pemmfirl_adversarial, 2, learning_rate=0.01)
@@ -176,17 +176,17 @@ def test_mismatched_checkpoint_is_refused(game, tmp_path):
     with pytest.raises(ValueError, match="method"):
         resume(fit_pemirl, 2)
     with pytest.raises(ValueError, match="method"):
-        fit_mf_airl(spec, demos, n_iter=4, checkpoint=path, **FIT)
+        fit_mf_airl(spec, demos, max_iter=4, checkpoint=path, **FIT)
     other = generate_demonstrations(spec, np.full((2, HORIZON, 2, 2), 0.5), 15, seed=1)
     with pytest.raises(ValueError, match="data_digest"):
-        fit_pemmfirl_adversarial(spec, other, 2, n_iter=4, checkpoint=path, **TYPED, **FIT)
+        fit_pemmfirl_adversarial(spec, other, 2, max_iter=4, checkpoint=path, **TYPED, **FIT)
     assert path.read_bytes() == before               # a refused resume writes nothing
     # an exact-mode checkpoint is not an adversarial one (and vice versa)
     exact = tmp_path / "exact.npz"
-    fit_pemmfirl(spec, demos, 2, n_iter=2, checkpoint=exact, temperature=BETA,
+    fit_pemmfirl(spec, demos, 2, max_iter=2, checkpoint=exact, temperature=BETA,
                  backend="numpy", warn=False)
     with pytest.raises(ValueError, match="different configuration"):
-        fit_pemmfirl_adversarial(spec, demos, 2, n_iter=4, checkpoint=exact, **TYPED, **FIT)
+        fit_pemmfirl_adversarial(spec, demos, 2, max_iter=4, checkpoint=exact, **TYPED, **FIT)
     arrays, meta = _contents(path)                  # a damaged (incomplete) checkpoint
     del arrays["encoder_params"]
     save_checkpoint(path, arrays, config=meta["config"], scalars=meta["scalars"])
@@ -196,28 +196,28 @@ def test_mismatched_checkpoint_is_refused(game, tmp_path):
     with pytest.raises(ValueError, match="cannot be read"):
         resume(fit_pemmfirl_adversarial, 2)
     with pytest.raises(ValueError, match="checkpoint_every"):
-        fit_mf_airl(spec, demos, n_iter=4, checkpoint=tmp_path / "x.npz", checkpoint_every=0,
+        fit_mf_airl(spec, demos, max_iter=4, checkpoint=tmp_path / "x.npz", checkpoint_every=0,
                     **FIT)
 
 
 _CHILD = textwrap.dedent("""
     import sys, time
     from tabmfirl import envs, solve_equilibrium
-    from tabmfirl.irl import _airl
+    from tabmfirl.irl import _adversarial
     from tabmfirl.irl._demos import generate_demonstrations
 
     spec = envs.make("virus", types=2, horizon=5)
     eq = solve_equilibrium(spec, temperature=0.2, backend="numpy", method="fixed_point",
                            damping=0.3, max_iter=3000)
     demos = generate_demonstrations(spec, eq.policy, 15, seed=0)
-    rollout = _airl.rollout_sampler
+    rollout = _adversarial.rollout_sampler
 
     def slow(*args, **kwargs):
         time.sleep(0.03)
         return rollout(*args, **kwargs)
 
-    _airl.rollout_sampler = slow
-    _airl.fit_pemmfirl_adversarial(spec, demos, 2, n_iter=2000, checkpoint=sys.argv[1],
+    _adversarial.rollout_sampler = slow
+    _adversarial.fit_pemmfirl_adversarial(spec, demos, 2, max_iter=2000, checkpoint=sys.argv[1],
                                    checkpoint_every=3, n_pretrain=5, learning_rate=0.05,
                                    temperature=0.2, n_sampler_agents=15, backend="numpy",
                                    warn=False, seed=4)
@@ -248,21 +248,22 @@ def test_sigkill_then_resume(game, tmp_path):
     assert _kill_after_first_checkpoint(script, path) == -signal.SIGKILL
     done = _contents(path)[1]["scalars"]["iteration"]
     assert 3 <= done < 2000 and done % 3 == 0
-    n_iter = done + 4
-    resumed = fit_pemmfirl_adversarial(spec, demos, 2, n_iter=n_iter, checkpoint=path,
+    max_iter = done + 4
+    resumed = fit_pemmfirl_adversarial(spec, demos, 2, max_iter=max_iter, checkpoint=path,
                                        checkpoint_every=3, **TYPED, **FIT)
-    full = fit_pemmfirl_adversarial(spec, demos, 2, n_iter=n_iter, **TYPED, **FIT)
+    full = fit_pemmfirl_adversarial(spec, demos, 2, max_iter=max_iter, **TYPED, **FIT)
     _assert_same(full, resumed)
 
 
 def test_cli_fit_resumes_an_adversarial_run(tmp_path, capsys):
     """``tabmfirl fit --method mf_airl`` writes a checkpoint and resumes from it exactly."""
     from tabmfirl.irl._checkpoint import load_result
-    from tabmfirl.apps._experiment import METHODS
+    from tabmfirl.apps._fit_methods import FIT_METHODS
     from tabmfirl.apps.cli import main
 
     for name in ("pemmfirl_adversarial", "pemirl", "mf_airl"):
-        assert {"checkpoint", "checkpoint_every"} <= METHODS[name].accepts
+        assert FIT_METHODS[name].takes("checkpoint") and FIT_METHODS[name].takes(
+            "checkpoint_every")
     demos = str(tmp_path / "demos.npz")
     assert main(["demos", "--game", "virus", "--types", "2", "--agents", "10", "--out", demos,
                  "--seed", "1", "--backend", "numpy"]) == 0
@@ -291,7 +292,7 @@ def test_callback_reports_each_iteration(game, tmp_path, method):
     def record(iteration, info):
         seen.append((iteration, dict(info, posterior=info["posterior"].copy())))
 
-    full = fit(spec, demos, n_iter=6, callback=record, **FIT)
+    full = fit(spec, demos, max_iter=6, callback=record, **FIT)
     assert [i for i, _ in seen] == list(range(6))
     K = 2 if method == "pemmfirl-adversarial" else 1
     for i, info in seen:
@@ -309,13 +310,13 @@ def test_callback_reports_each_iteration(game, tmp_path, method):
         assert not np.array_equal(seen[0][1]["posterior"], seen[-1][1]["posterior"])
     # a resumed run reports only the iterations it computes, after their checkpoint
     path = tmp_path / "ck.npz"
-    fit(spec, demos, n_iter=4, checkpoint=path, checkpoint_every=2, **FIT)
+    fit(spec, demos, max_iter=4, checkpoint=path, checkpoint_every=2, **FIT)
     later = []
 
     def after_checkpoint(iteration, info):
         later.append((iteration, _contents(path)[1]["scalars"]["iteration"]))
 
-    resumed = fit(spec, demos, n_iter=6, checkpoint=path, checkpoint_every=2,
+    resumed = fit(spec, demos, max_iter=6, checkpoint=path, checkpoint_every=2,
                   callback=after_checkpoint, **FIT)
     assert later == [(4, 4), (5, 6)]
     _assert_same(full, resumed)

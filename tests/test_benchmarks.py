@@ -60,3 +60,20 @@ def test_bench_solvers_quick(capsys):
         assert cells[5].endswith(" s") and " it, " in cells[5], row  # auto reached it
     ring = [row for row in rows if "congestion ring" in row]
     assert len(ring) == 2 and all("not reached" in row for row in ring)
+
+
+def test_adversarial_gap_quick(capsys, tmp_path):
+    """The smoke run prints one row per method; a rerun reads the cells back."""
+    module = _load("adversarial_gap")
+    methods = "em,adversarial_exact,exact_600,exact_true_labels"
+    module.main(["--quick", "--methods", methods, "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("| virus |")]
+    assert [r.split("|")[2].strip() for r in rows] == methods.split(",")
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        policy_deviation = float(cells[5].split("±")[0])
+        assert 0.0 <= policy_deviation < 100.0
+    assert (tmp_path / "checkpoints" / "virus__adversarial_exact__100.npz").exists()
+    module.main(["--quick", "--methods", methods, "--out", str(tmp_path)])
+    assert "0 cells computed" in capsys.readouterr().out

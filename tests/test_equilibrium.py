@@ -3,12 +3,12 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import tabmfirl
-from tabmfirl import MFGSpec, ConvergenceWarning
-from tabmfirl.testing.games import (congestion_game, graph_neighbours, random_game,
-                                    random_policy)
+from tabmfirl import ConvergenceWarning, MFGSpec
+from tabmfirl.testing.games import congestion_game, graph_neighbours, random_game, random_policy
 from tabmfirl.testing.strategies import congestion_games, games, low_temperatures, temperatures
 
 

@@ -18,10 +18,11 @@ import pytest
 
 distributed = pytest.importorskip("distributed")
 
-from tabmfirl.apps._experiment import METRICS, _collect, cell_path, run_experiment  # noqa: E402
+from tabmfirl.apps._experiment import METRICS, _collect, run_experiment  # noqa: E402
+from tabmfirl.apps._runs import cell_path  # noqa: E402
 from tabmfirl.apps.cli import main  # noqa: E402
 
-TINY = {"agents": 15, "horizon": 5, "n_iter": 8, "n_warmup": 2, "held_out_agents": 5}
+TINY = {"agents": 15, "horizon": 5, "max_iter": 8, "n_warmup": 2, "held_out_agents": 5}
 GRID = (["virus"], ["pemmfirl", "mfirl"], 3)
 NAMES = sorted(f"virus__{m}__{s}.json" for m in GRID[1] for s in range(GRID[2]))
 TIMEOUT = 90.0          # seconds for one run; the tiny grid takes a few

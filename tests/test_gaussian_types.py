@@ -21,13 +21,14 @@ from tabmfirl.irl._demos import Demonstrations, generate_demonstrations
 from tabmfirl.irl._gaussian_types import (GaussianTypesResult, encoder_mi_objective,
                                       fit_pemmfirl_gaussian, latent_flows,
                                       latent_log_likelihood, latent_weights)
-from tabmfirl.irl._irl import IRLResult, weighted_statistics
+from tabmfirl.irl._learner import weighted_statistics
+from tabmfirl.irl._results import IRLResult
 from tabmfirl.evaluation._metrics import adjusted_rand_index
 from tabmfirl.testing.games import random_game
 
 BETA = 0.1
 SOLVER = {"method": "fixed_point", "damping": 0.3, "max_iter": 3000}
-SMALL = {"temperature": 0.5, "n_iter": 8, "n_warmup": 2, "n_prior_samples": 6,
+SMALL = {"temperature": 0.5, "max_iter": 8, "n_warmup": 2, "n_prior_samples": 6,
          "n_rollouts": 2, "backend": "numpy", "warn": False}
 
 
@@ -70,7 +71,7 @@ def small_virus():
 def separated():
     """The 2-type virus fit with and without the MI term (numba backend)."""
     spec, eq, demos = _virus()
-    kw = {"temperature": BETA, "n_iter": 60, "backend": "numba", "warn": False}
+    kw = {"temperature": BETA, "max_iter": 60, "backend": "numba", "warn": False}
     fit = fit_pemmfirl_gaussian(spec, demos, 1, seed=0, **kw)
     ablation = fit_pemmfirl_gaussian(spec, demos, 1, mi_weight=0.0, seed=0, **kw)
     return spec, eq, demos, fit, ablation
@@ -278,7 +279,7 @@ def test_ablation_is_mfirl(small_virus):
     # linear head, mi_weight = 0: the z-blocks get zero gradient, the c_0 = 1
     # block follows exactly MFIRL's iterates (pooled flow, same Adam)
     spec, _, demos = small_virus
-    kw = {"temperature": 0.5, "n_iter": 15, "learning_rate": 0.05, "backend": "numpy",
+    kw = {"temperature": 0.5, "max_iter": 15, "learning_rate": 0.05, "backend": "numpy",
           "warn": False}
     fit = fit_pemmfirl_gaussian(spec, demos, 2, mi_weight=0.0, **kw)
     mf = fit_mfirl(spec, demos, **kw)
@@ -316,7 +317,7 @@ def test_callback_and_convergence_warning(small_virus):
     spec, _, demos = small_virus
     seen = []
     kw = dict(SMALL, warn=True)
-    with pytest.warns(ConvergenceWarning, match="n_iter"):
+    with pytest.warns(ConvergenceWarning, match="max_iter"):
         fit_pemmfirl_gaussian(spec, demos, 1, callback=lambda i, info: seen.append(
             (i, sorted(info), info["posterior_mean"].shape)), **kw)
     assert [s[0] for s in seen] == list(range(8))
@@ -351,12 +352,12 @@ def test_input_validation(small_virus):
     for name, value in (("temperature", np.nan), ("learning_rate", np.nan),
                         ("mi_weight", np.nan), ("mi_weight", -1.0),
                         ("encoder_learning_rate", 0.0), ("n_prior_samples", 0),
-                        ("n_rollouts", 0), ("n_warmup", -1), ("n_iter", 0)):
+                        ("n_rollouts", 0), ("n_warmup", -1), ("max_iter", 0)):
         with pytest.raises(ValueError, match=name):
             fit_pemmfirl_gaussian(spec, demos, 1, **dict(SMALL, **{name: value}))
     with pytest.raises(ValueError, match="kind"):
         fit_pemmfirl_gaussian(spec, demos, 1, reward_kind="table", **SMALL)
-    fit = fit_pemmfirl_gaussian(spec, demos, 2, **dict(SMALL, n_iter=2))
+    fit = fit_pemmfirl_gaussian(spec, demos, 2, **dict(SMALL, max_iter=2))
     with pytest.raises(ValueError, match="centres"):
         fit.discretise(spec, demos, np.zeros((2, 3)), backend="numpy")
     with pytest.raises(ValueError, match="non-finite"):
@@ -407,7 +408,7 @@ def test_resumed_fit_is_bit_identical(small_virus, tmp_path, monkeypatch, varian
     path = tmp_path / "ck.npz"
     # stopped after 5 iterations (checkpoints at 2, 4 and the last, 5) ...
     part = fit_pemmfirl_gaussian(spec, demos, 2, checkpoint=path, checkpoint_every=2,
-                                 **dict(kw, n_iter=5))
+                                 **dict(kw, max_iter=5))
     assert part.num_iter == 5 and path.exists()
     np.testing.assert_array_equal(part.objective_history, full.objective_history[:5])
     # ... resumed to the full length: the callback sees only the computed iterations
@@ -427,7 +428,7 @@ def test_resumed_fit_is_bit_identical(small_virus, tmp_path, monkeypatch, varian
 def test_resume_after_an_interrupted_iteration(small_virus, tmp_path):
     """Killed during iteration 8: the periodic checkpoint of iteration 6 resumes exactly."""
     spec, _, demos = small_virus
-    kw = dict(SMALL, n_iter=10, seed=5)
+    kw = dict(SMALL, max_iter=10, seed=5)
     full = fit_pemmfirl_gaussian(spec, demos, 1, **kw)
     path = tmp_path / "ck.npz"
 
@@ -459,7 +460,7 @@ def test_converged_checkpoint_is_final(small_virus, tmp_path):
     path = tmp_path / "ck.npz"
     first = fit_pemmfirl_gaussian(spec, demos, 1, checkpoint=path, **kw)
     assert first.converged and first.num_iter == 1
-    again = fit_pemmfirl_gaussian(spec, demos, 1, checkpoint=path, **dict(kw, n_iter=20))
+    again = fit_pemmfirl_gaussian(spec, demos, 1, checkpoint=path, **dict(kw, max_iter=20))
     _assert_same_fit(first, again)
 
 
@@ -468,7 +469,7 @@ def test_mismatched_checkpoint_is_refused(small_virus, tmp_path):
 
     spec, _, demos = small_virus
     path = tmp_path / "ck.npz"
-    kw = dict(SMALL, n_iter=2)
+    kw = dict(SMALL, max_iter=2)
     fit_pemmfirl_gaussian(spec, demos, 1, checkpoint=path, **kw)
     before = path.read_bytes()
     for change, key in (({"learning_rate": 0.01}, "learning_rate"),
@@ -490,7 +491,7 @@ def test_mismatched_checkpoint_is_refused(small_virus, tmp_path):
     assert path.read_bytes() == before                 # a refused resume writes nothing
     # an exact-mode checkpoint is not a Gaussian one
     exact = tmp_path / "exact.npz"
-    fit_pemmfirl(spec, demos, 2, n_iter=2, checkpoint=exact, temperature=0.5,
+    fit_pemmfirl(spec, demos, 2, max_iter=2, checkpoint=exact, temperature=0.5,
                  backend="numpy", warn=False)
     with pytest.raises(ValueError, match="different configuration.*method"):
         fit_pemmfirl_gaussian(spec, demos, 1, checkpoint=exact, **kw)

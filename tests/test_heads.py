@@ -59,7 +59,7 @@ def reward_heads(draw):
     joint = draw(st.booleans())
     discrete = draw(st.booleans())
     n_ctx = draw(st.integers(1, 3))
-    kind = draw(st.sampled_from(["linear", "mlp"] + (["additive"] if discrete else [])))
+    kind = draw(st.sampled_from(["linear", "mlp"] + (["additive", "state"] if discrete else [])))
     activation = draw(st.sampled_from(ACT_NAMES))
     rng = np.random.default_rng(draw(SEEDS))
     head = RewardHead(S, A, S * A if joint else S,
@@ -161,6 +161,31 @@ def test_additive_head_is_the_linear_head_at_its_linear_parameters():
                                np.full(S, contrast[0, 0] - contrast[1, 0]), atol=1e-13)
 
 
+def test_state_head_is_the_linear_head_with_rewards_tied_over_actions(tmp_path):
+    rng = np.random.default_rng(2)
+    S, A, D, K = 3, 2, 3, 2
+    head = RewardHead(S, A, D, n_contexts=K, kind="state")
+    assert head.n_params == K * S * (1 + D)
+    head.set_flat(rng.normal(size=head.n_params))
+    bias, coef = head.linear_parameters()
+    # b_msa = b_ms and W_msa = W_ms for every action (class Notes)
+    np.testing.assert_array_equal(bias, np.stack([head.state_bias] * A, axis=-1))
+    np.testing.assert_array_equal(coef, np.stack([head.state_coef] * A, axis=2))
+    linear = RewardHead(S, A, D, n_contexts=K)
+    linear.bias, linear.coef = bias, coef
+    mf = _random_mean_field(rng, (K, 4), D)
+    tables = head.reward_tables(mf)
+    np.testing.assert_allclose(tables, linear.reward_tables(mf), rtol=0, atol=1e-13)
+    np.testing.assert_array_equal(tables[..., 0], tables[..., 1])
+    mask = head.decay_mask()
+    np.testing.assert_array_equal(mask, np.r_[np.zeros(K * S), np.ones(K * S * D)])
+    with pytest.raises(ValueError, match="state.*discrete"):
+        RewardHead(S, A, D, latent_dim=2, kind="state")
+    head.save(tmp_path / "h.npz")
+    other = RewardHead(S, A, D, n_contexts=K, kind="state").load(tmp_path / "h.npz")
+    np.testing.assert_array_equal(other.get_flat(), head.get_flat())
+
+
 def test_decay_mask_selects_the_mean_field_weights():
     linear = RewardHead(3, 2, 3, n_contexts=2)
     mask = linear.decay_mask()
@@ -181,7 +206,7 @@ def test_decay_mask_selects_the_mean_field_weights():
 def test_additive_head_needs_discrete_types_and_round_trips(tmp_path):
     with pytest.raises(ValueError, match="additive.*discrete"):
         RewardHead(3, 2, 3, latent_dim=2, kind="additive")
-    with pytest.raises(ValueError, match="'linear', 'additive' or 'mlp'"):
+    with pytest.raises(ValueError, match="'linear', 'additive', 'state' or 'mlp'"):
         RewardHead(3, 2, 3, n_contexts=2, kind="tabular")
     head = RewardHead(3, 2, 3, n_contexts=2, kind="additive")
     head.set_flat(np.random.default_rng(0).normal(size=head.n_params))

@@ -1,4 +1,4 @@
-"""Tests of tabmfirl.irl._irl: PEMMFIRL (exact mode, discrete types) and MFIRL.
+"""Tests of tabmfirl.irl._em: PEMMFIRL (exact mode, discrete types) and MFIRL.
 
 Settings (measured when these tests were written, numpy backend):
 
@@ -20,14 +20,17 @@ from tabmfirl import (EvaluatedModel, occupancy_measure, soft_bellman_backward,
                       solve_equilibrium)
 from tabmfirl import envs
 from tabmfirl.irl._demos import Demonstrations, generate_demonstrations
-from tabmfirl.irl._irl import (fit_mfirl, fit_oracle, fit_pemmfirl, fit_reward,
-                           held_out_log_likelihood, mce_log_likelihood, predict_types,
-                           trajectory_log_likelihood, weighted_statistics)
+from tabmfirl.irl._driver import FitOptions, run_fit
+from tabmfirl.irl._em import (SCREEN_ITERATIONS, SCREENED_STARTS, ExactLikelihoodFit, fit_mfirl,
+                              fit_oracle, fit_pemmfirl, fit_reward, held_out_log_likelihood,
+                              predict_types)
+from tabmfirl.irl._learner import weighted_statistics
+from tabmfirl.irl._likelihood import mce_log_likelihood, trajectory_log_likelihood
 from tabmfirl.evaluation._metrics import adjusted_rand_index, evaluate_reward, match_types
 
 BETA = 0.1
 SOLVER = {"method": "fixed_point", "damping": 0.3, "max_iter": 3000}
-FIT = {"temperature": BETA, "n_iter": 150, "n_warmup": 30, "learning_rate": 0.02,
+FIT = {"temperature": BETA, "max_iter": 150, "n_warmup": 30, "learning_rate": 0.02,
        "backend": "numpy", "warn": False}
 
 
@@ -164,7 +167,7 @@ def test_fit_reward_on_exact_counts_recovers_the_equilibrium():
     spec = envs.make("virus", types=3, horizon=10)
     eq = solve_equilibrium(spec, temperature=1.0, backend="numpy")
     counts = 1000.0 * eq.state_action          # exact expected counts of 1000 agents per type
-    res = fit_reward(spec, counts, eq.mean_field, temperature=1.0, n_iter=1000,
+    res = fit_reward(spec, counts, eq.mean_field, temperature=1.0, max_iter=1000,
                      learning_rate=0.05, backend="numpy", warn=False)
     ev = evaluate_reward(spec, res.head, temperature=1.0, expert=eq, backend="numpy")
     assert ev.policy_deviation.max() < 1e-4          # measured 5.8e-7
@@ -187,8 +190,8 @@ def test_fit_reward_warns_when_not_converged():
 
     spec = envs.make("virus", types=1, horizon=4)
     eq = solve_equilibrium(spec, backend="numpy")
-    with pytest.warns(ConvergenceWarning, match="n_iter"):
-        fit_reward(spec, 10 * eq.state_action, eq.mean_field, n_iter=2, backend="numpy")
+    with pytest.warns(ConvergenceWarning, match="max_iter"):
+        fit_reward(spec, 10 * eq.state_action, eq.mean_field, max_iter=2, backend="numpy")
 
 
 # ---------------------------------------------------------------------------
@@ -239,10 +242,10 @@ def test_likelihood_increases(virus_fits):
 def test_weight_decay_zero_objective_is_the_likelihood():
     spec, _, demos = _expert("virus", horizon=8, n_agents=40)
     kwargs = {k: v for k, v in FIT.items() if k != "n_warmup"}
-    mf = fit_mfirl(spec, demos, **dict(kwargs, n_iter=30, weight_decay=0.0))
+    mf = fit_mfirl(spec, demos, **dict(kwargs, max_iter=30, weight_decay=0.0))
     np.testing.assert_allclose(mf.log_likelihood_history, mf.objective_history, rtol=1e-12)
     with pytest.raises(ValueError, match="weight_decay"):
-        fit_mfirl(spec, demos, **dict(kwargs, n_iter=2, weight_decay=-1.0))
+        fit_mfirl(spec, demos, **dict(kwargs, max_iter=2, weight_decay=-1.0))
 
 
 def test_transfer_to_variant_dynamics(virus_fits):
@@ -281,7 +284,7 @@ def test_pemmfirl_recovers_malware_types():
 
 def test_mi_weight_zero_collapses_to_mfirl():
     spec, _, demos = _expert("virus", horizon=8, n_agents=60)
-    kwargs = dict(FIT, n_iter=40)
+    kwargs = dict(FIT, max_iter=40)
     ablation = fit_pemmfirl(spec, demos, 3, mi_weight=0.0, **kwargs)
     kwargs.pop("n_warmup")
     # each of the K = 3 heads sees the pooled data at weight 1/3 and the same
@@ -294,53 +297,54 @@ def test_mi_weight_zero_collapses_to_mfirl():
         np.testing.assert_allclose(ablation.policy[m], mf.policy[0], rtol=0, atol=1e-6)
 
 
-def test_screened_start_keeps_the_most_likely_short_fit():
-    from tabmfirl.irl._irl import SCREEN_ITERATIONS, SCREENED_STARTS, _fit, _screened_posterior
+def _exact_method(spec, demos, init="screened"):
+    return ExactLikelihoodFit("pemmfirl-exact", spec, demos, 3, mi_weight=1.0,
+                              reward_kind="linear", hidden_sizes=(), temperature=BETA,
+                              learning_rate=0.02, init=init, init_smoothing=0.2, n_warmup=3,
+                              weight_decay=1.0, backend="numpy")
 
+
+def test_screened_start_keeps_the_most_likely_short_fit():
     spec, _, demos = _expert("virus", horizon=6, n_agents=30)
-    options = {"mi_weight": 1.0, "reward_kind": "linear", "hidden_sizes": (), "temperature": BETA,
-               "learning_rate": 0.02, "init_smoothing": 0.2, "n_warmup": 3, "tol": 1e-6,
-               "backend": "numpy", "weight_decay": 1.0}
-    chosen = _screened_posterior("pemmfirl-exact", spec, demos, 3, np.random.default_rng(7),
-                                 options)
+    method = _exact_method(spec, demos)
+    chosen = method.screened_posterior(np.random.default_rng(7))
     rng = np.random.default_rng(7)
-    fits = [_fit("pemmfirl-exact", spec, demos, 3, init=start, seed=int(rng.integers(2 ** 32)),
-                 warn=False, n_iter=3 + SCREEN_ITERATIONS, **options)
+    fits = [run_fit(method.with_init(start),
+                    FitOptions(max_iter=3 + SCREEN_ITERATIONS, tol=1e-6,
+                               seed=int(rng.integers(2 ** 32)), backend="numpy", warn=False))
             for start in SCREENED_STARTS]
     lls = [f.log_likelihood_history[-1] for f in fits]
+    assert len(set(lls)) > 1                       # the starts differ: the choice matters
     np.testing.assert_array_equal(chosen, fits[int(np.argmax(lls))].posterior)
     # the default fit starts from it: same posterior during the warm-up
     seen = []
-    fit_pemmfirl(spec, demos, 3, seed=7, **dict(FIT, n_iter=2, n_warmup=3),
+    fit_pemmfirl(spec, demos, 3, seed=7, **dict(FIT, max_iter=2, n_warmup=3),
                  callback=lambda i, info: seen.append(info["posterior"].copy()))
-    rng = np.random.default_rng(7)
-    np.testing.assert_array_equal(seen[0], _screened_posterior(
-        "pemmfirl-exact", spec, demos, 3, rng, dict(options, n_warmup=3)))
+    np.testing.assert_array_equal(seen[0], _exact_method(spec, demos).screened_posterior(
+        np.random.default_rng(7)))
 
 
 def test_resumed_fit_skips_the_screened_start(tmp_path, monkeypatch):
-    import tabmfirl.irl._irl as irl
-
     spec, _, demos = _expert("virus", horizon=6, n_agents=30)
     kwargs = dict(FIT, n_warmup=2)
     path = tmp_path / "ck.npz"
-    fit_pemmfirl(spec, demos, 3, seed=3, checkpoint=path, **dict(kwargs, n_iter=4))
-    full = fit_pemmfirl(spec, demos, 3, seed=3, **dict(kwargs, n_iter=7))
+    fit_pemmfirl(spec, demos, 3, seed=3, checkpoint=path, **dict(kwargs, max_iter=4))
+    full = fit_pemmfirl(spec, demos, 3, seed=3, **dict(kwargs, max_iter=7))
 
     def no_screening(*args, **kw):
         raise AssertionError("a resumed fit must start from its checkpoint")
 
-    monkeypatch.setattr(irl, "_screened_posterior", no_screening)
-    resumed = fit_pemmfirl(spec, demos, 3, seed=3, checkpoint=path, **dict(kwargs, n_iter=7))
+    monkeypatch.setattr(ExactLikelihoodFit, "screened_posterior", no_screening)
+    resumed = fit_pemmfirl(spec, demos, 3, seed=3, checkpoint=path, **dict(kwargs, max_iter=7))
     np.testing.assert_array_equal(resumed.reward_params, full.reward_params)
     np.testing.assert_array_equal(resumed.posterior, full.posterior)
     with pytest.raises(AssertionError, match="checkpoint"):      # a fresh fit screens
-        fit_pemmfirl(spec, demos, 3, seed=3, **dict(kwargs, n_iter=2))
+        fit_pemmfirl(spec, demos, 3, seed=3, **dict(kwargs, max_iter=2))
 
 
 def test_determinism_by_seed():
     spec, _, demos = _expert("virus", horizon=8, n_agents=40)
-    kwargs = dict(FIT, n_iter=25, n_warmup=5, init="random")
+    kwargs = dict(FIT, max_iter=25, n_warmup=5, init="random")
     a = fit_pemmfirl(spec, demos, 3, seed=5, **kwargs)
     b = fit_pemmfirl(spec, demos, 3, seed=5, **kwargs)
     c = fit_pemmfirl(spec, demos, 3, seed=6, **kwargs)
@@ -359,15 +363,15 @@ def test_determinism_by_seed():
 def test_mlp_head_and_numba_backend_run():
     spec, _, demos = _expert("virus", horizon=6, n_agents=20)
     res = fit_pemmfirl(spec, demos, 2, reward_kind="mlp", hidden_sizes=(8,), seed=0,
-                       **dict(FIT, n_iter=15, n_warmup=3))
+                       **dict(FIT, max_iter=15, n_warmup=3))
     assert res.reward.shape == (2, 6, 2, 2) and np.all(np.isfinite(res.reward))
     assert res.log_likelihood_history[-1] > res.log_likelihood_history[0]
     ev = evaluate_reward(spec, res.head, type_map=[0, 1, 1], temperature=BETA,
                          solver_kwargs=SOLVER, backend="numpy")
     assert np.all(np.isfinite(ev.policy_deviation)) and ev.learned.converged
-    fast = fit_pemmfirl(spec, demos, 2, seed=0, **dict(FIT, n_iter=15, n_warmup=3,
+    fast = fit_pemmfirl(spec, demos, 2, seed=0, **dict(FIT, max_iter=15, n_warmup=3,
                                                        backend="numba"))
-    slow = fit_pemmfirl(spec, demos, 2, seed=0, **dict(FIT, n_iter=15, n_warmup=3))
+    slow = fit_pemmfirl(spec, demos, 2, seed=0, **dict(FIT, max_iter=15, n_warmup=3))
     np.testing.assert_allclose(fast.reward_params, slow.reward_params, rtol=1e-9, atol=1e-12)
 
 
@@ -393,7 +397,7 @@ def test_state_action_game_runs():
                    mean_field_kind="state_action", name="crowd")
     eq = solve_equilibrium(spec, backend="numpy", **SOLVER)
     demos = generate_demonstrations(spec, eq.policy, 30, seed=0)
-    res = fit_pemmfirl(spec, demos, 2, temperature=1.0, n_iter=20, n_warmup=5,
+    res = fit_pemmfirl(spec, demos, 2, temperature=1.0, max_iter=20, n_warmup=5,
                        backend="numpy", warn=False)
     assert res.head.mean_field_dim == 6
     assert res.state_action.shape == (2, 4, 3, 2)

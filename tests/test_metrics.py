@@ -226,7 +226,7 @@ def test_learned_game_rejects_bad_inputs():
 @pytest.mark.parametrize("activation", ["tanh", "relu", "leaky_relu", "softplus"])
 def test_mlp_head_reward_matches_the_head(activation):
     from tabmfirl import evaluate_model
-    from tabmfirl.evaluation._metrics import _mlp_head_reward
+    from tabmfirl.evaluation._metrics import mlp_head_reward
 
     spec = envs.make("virus", types=3, horizon=5)
     head = RewardHead(2, 2, 2, n_contexts=3, kind="mlp", hidden_sizes=(5, 4),
@@ -238,7 +238,7 @@ def test_mlp_head_reward_matches_the_head(activation):
     reward = evaluate_model(game, mu, backend="numpy").reward   # pure-Python body
     np.testing.assert_allclose(reward, expected, rtol=0, atol=1e-14)
     out = np.zeros((2, 2))
-    _mlp_head_reward(3, mu[1, 3], 1, game.params, out)           # compiled
+    mlp_head_reward(3, mu[1, 3], 1, game.params, out)           # compiled
     np.testing.assert_allclose(out, expected[1, 3], rtol=0, atol=1e-14)
     # the game's own transition still reads its leading parameters
     np.testing.assert_array_equal(game.params[:2], spec.params)

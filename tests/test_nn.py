@@ -386,7 +386,7 @@ def test_read_npz_closes_a_damaged_file(tmp_path):
     import gc
     import warnings
 
-    from tabmfirl.irl._nn import NPZ_READ_ERRORS, read_npz
+    from tabmfirl._io import NPZ_READ_ERRORS, read_npz
 
     good = tmp_path / "good.npz"
     np.savez(good, a=np.arange(300.0), b=np.ones(50))

@@ -389,11 +389,15 @@ def match_types(true_types, assignments, n_contexts: int, n_types: Optional[int]
 
 
 @njit(cache=True)
-def _linear_head_reward(t, observed, context, params, out):
-    """Reward of a linear head packed at the end of ``params`` (see ``_pack_linear``).
+def linear_head_reward(t, observed, context, params, out):
+    r"""Reward of a linear head packed at the end of ``params`` (see ``_pack_linear``).
 
-    ``params = (game params..., bias (K,S,A), coef (K,S,A,D), K, S, A, D, offset)``:
-    the game's own functions keep reading their leading entries.
+    ``out[s, a] = bias[context, s, a] + sum_d coef[context, s, a, d] observed[d]``
+    with ``params = (game params..., bias (K,S,A), coef (K,S,A,D), K, S, A, D,
+    offset)``: the game's own functions keep reading their leading entries.
+    The reward function of :func:`learned_game` for a linear head; public so
+    that an application can compose it with a game's own terms in another
+    Numba reward function (the taxi study adds a surge's fare income).
     """
     n = params.shape[0]
     K = int(params[n - 5])
@@ -418,7 +422,7 @@ def _pack_linear(spec_params, bias, coef):
                            np.array([K, S, A, D, offset], dtype=np.float64)])
 
 
-#: Codes of the MLP activations in :func:`_mlp_head_reward` (names of ``_nn.ACTIVATIONS``).
+#: Codes of the MLP activations in :func:`mlp_head_reward` (names of ``_nn.ACTIVATIONS``).
 _ACTIVATION_CODES = {"identity": 0, "tanh": 1, "relu": 2, "leaky_relu": 3, "softplus": 4}
 
 
@@ -436,13 +440,15 @@ def _activate(code, z):
 
 
 @njit(cache=True)
-def _mlp_head_reward(t, observed, context, params, out):
+def mlp_head_reward(t, observed, context, params, out):
     """Reward of a discrete-type MLP head packed at the end of ``params``.
 
     ``params[-1]`` is the offset of the block ``(n_layers, activation,
     output_activation, K_L, S, A, D, K, sizes[0..n_layers], type_map[0..K-1],
     W_0, b_0, W_1, b_1, ...)`` (see ``_pack_mlp``); the input of the network
     is ``[e_s, e_a, observed, e_{type_map[context]}]`` as in ``RewardHead``.
+    The reward function of :func:`learned_game` for an MLP head; public for
+    the same reason as :func:`linear_head_reward`.
     """
     offset = int(params[params.shape[0] - 1])
     n_layers = int(params[offset])
@@ -549,12 +555,12 @@ def learned_game(spec: MFGSpec, learned, type_map=None) -> MFGSpec:
     if spec.context_coupling is not None:
         raise ValueError("games with a context_coupling are not supported")
     if isinstance(learned, RewardHead) and learned.kind == "mlp":
-        return spec.replace(reward=_mlp_head_reward, n_contexts=K,
+        return spec.replace(reward=mlp_head_reward, n_contexts=K,
                             params=_pack_mlp(spec.params, learned, type_map))
     if isinstance(learned, RewardHead):
         bias, coef = learned.linear_parameters()
         bias, coef = bias[type_map], coef[type_map]
-        return spec.replace(reward=_linear_head_reward, n_contexts=K,
+        return spec.replace(reward=linear_head_reward, n_contexts=K,
                             params=_pack_linear(spec.params, bias, coef))
     return spec.replace(reward=np.ascontiguousarray(tables[type_map]), n_contexts=K)
 

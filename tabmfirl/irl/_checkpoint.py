@@ -1,168 +1,126 @@
-r"""Resumable fits and result files: atomic, pickle-free ``.npz`` and JSON.
-
-Three kinds of file, all written **atomically** (a temporary file in the
-same directory, flushed and ``fsync``-ed, then ``os.replace``-d over the
-target, so a reader sees either the old file or the new one, never half of
-one; a process killed mid-write leaves at most a stray ``.*.tmp`` file that
-every reader here ignores):
+r"""Checkpoints of a fit's loop state, and fit result files.
 
 * **checkpoints** (:func:`save_checkpoint`, :func:`load_checkpoint`): the
-  complete state of an iterative fit's loop, to resume it bit-identically.
-  Arrays are stored as they are; the JSON string ``meta`` holds the format
-  tag, the run's *configuration* (every setting that changes the iterates,
-  plus SHA-256 digests of the data) and its digest, scalars, and the state of
-  the random generator (``rng.bit_generator.state``, a dict of Python ints,
-  serialised to JSON).  Loading a checkpoint whose configuration differs from
-  the current run's raises a ``ValueError`` naming the differing keys:
-  resuming someone else's run silently would be wrong.
+  complete state of an iterative fit's loop (:class:`LoopState`), to resume it
+  bit-identically.  One layout for every fit: the flat parameter vectors and
+  other state arrays as they are, each Adam/SGD optimiser ``name``'s state as
+  ``name_opt_*`` arrays, each history as a float64 array; the JSON string
+  ``meta`` holds the format tag (:data:`tabmfirl._io.CHECKPOINT_FORMAT`), the
+  run's *configuration* (every setting that changes the iterates, plus
+  SHA-256 digests of the game and the data) and its digest, the scalars (the
+  iteration counter, whether the run stopped on convergence, and the
+  method's own), and the state of the random generator
+  (``rng.bit_generator.state``, a dict of Python ints).  Loading a checkpoint
+  whose configuration differs from the current run's raises a ``ValueError``
+  naming the differing keys: resuming someone else's run silently would be
+  wrong.
 * **fit results** (:func:`save_result`, :func:`load_result`): an
   :class:`~tabmfirl.IRLResult` with the reward head's constructor arguments,
   so the head is rebuilt exactly.
-* **JSON records** (:func:`atomic_write_json`, :func:`read_json`).
 
-Which settings belong to the configuration is the caller's choice; the fits
-of :mod:`tabmfirl.irl._irl` leave ``n_iter`` out, so that a run stopped after
-``k`` iterations resumes and continues to any larger ``n_iter``.
+Every file is written atomically and read without pickle (:mod:`tabmfirl._io`).
+The fits leave ``max_iter`` out of the configuration, so that a run stopped
+after ``k`` iterations resumes and continues to any larger ``max_iter``.
 """
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from ._nn import NPZ_READ_ERRORS, pickle_free, read_npz
+from .._io import (CHECKPOINT_FORMAT, NPZ_READ_ERRORS, RESULT_FORMAT, atomic_write,
+                   canonical_json, config_digest, pickle_free, read_npz)
+from ._heads import RewardHead
+from ._results import IRLResult
 
-__all__ = ["CHECKPOINT_FORMAT", "RESULT_FORMAT", "atomic_write_bytes", "atomic_write_json",
-           "read_json", "config_digest", "array_digest", "save_checkpoint", "load_checkpoint",
-           "optimizer_state", "restore_optimizer", "save_result", "load_result"]
-
-#: Format tag of checkpoint files.
-CHECKPOINT_FORMAT = "tabmfirl.checkpoint/1"
-#: Format tag of fit result files.
-RESULT_FORMAT = "tabmfirl.irl_result/1"
+__all__ = ["LoopState", "save_checkpoint", "load_checkpoint", "optimizer_state",
+           "restore_optimizer", "save_result", "load_result"]
 
 
 # ---------------------------------------------------------------------------
-# Atomic writes.
+# Loop state.
 # ---------------------------------------------------------------------------
 
 
-def _atomic_write(path, write):
-    """Call ``write(handle)`` on a temporary file next to ``path``, then replace ``path``."""
-    path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return path
+@dataclass
+class LoopState:
+    """The complete, mutable state of a fit's loop: what a checkpoint holds.
 
+    Everything else a fit computes is a function of this state (and of the
+    data and configuration), so saving it and restoring it resumes a run
+    bit-identically.
 
-def atomic_write_bytes(path, data: bytes):
-    """Write ``data`` to ``path`` atomically (temporary file, ``fsync``, ``os.replace``).
-
-    Parameters
+    Attributes
     ----------
-    path : str or os.PathLike
-    data : bytes
-
-    Returns
-    -------
-    pathlib.Path
+    arrays : dict of str to ndarray
+        Flat parameter vectors (updated in place by the optimisers) and other
+        state arrays (e.g. the exact mode's posterior), by name.
+    optimisers : dict of str to Adam or SGD
+        One per parameter vector that is optimised.
+    histories : dict of str to list of float
+        Per-iteration records (``objective_history``, ...).
+    rng : numpy.random.Generator
+        The fit's generator.
+    iteration : int
+        Iterations completed.
+    stopped : bool
+        Whether the run stopped on its convergence test.
+    scalars : dict
+        The method's own JSON-serialisable scalars.
     """
-    return _atomic_write(path, lambda handle: handle.write(data))
 
+    arrays: dict
+    optimisers: dict
+    histories: dict
+    rng: np.random.Generator
+    iteration: int = 0
+    stopped: bool = False
+    scalars: dict = field(default_factory=dict)
 
-def atomic_write_json(path, obj):
-    """Write ``obj`` as indented JSON to ``path`` atomically.
+    def save(self, path, config: dict):
+        """Write this state to ``path`` (:func:`save_checkpoint`)."""
+        arrays = dict(self.arrays)
+        for name, optimiser in self.optimisers.items():
+            arrays.update({f"{name}_{key}": value
+                           for key, value in optimizer_state(optimiser).items()})
+        arrays.update({name: np.array(values, dtype=np.float64)
+                       for name, values in self.histories.items()})
+        scalars = {"iteration": int(self.iteration), "stopped": bool(self.stopped),
+                   **self.scalars}
+        return save_checkpoint(path, arrays, config=config, scalars=scalars, rng=self.rng)
 
-    Parameters
-    ----------
-    path : str or os.PathLike
-    obj : JSON-serialisable object
-        ``NaN`` and infinities are written as Python's ``json`` writes them
-        (``NaN``, ``Infinity``), which :func:`read_json` reads back.
+    def restore(self, path, loaded: dict):
+        """Copy a checkpoint read by :func:`load_checkpoint` into this state (in place).
 
-    Returns
-    -------
-    pathlib.Path
-    """
-    text = json.dumps(obj, indent=2, sort_keys=True) + "\n"
-    return atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def read_json(path):
-    """Read a JSON file, or ``None`` if it is missing, truncated or not JSON.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-
-    Returns
-    -------
-    object or None
-    """
-    try:
-        with open(path, "r", encoding="utf-8") as handle:
-            return json.load(handle)
-    except (OSError, ValueError, UnicodeDecodeError):
-        return None
-
-
-# ---------------------------------------------------------------------------
-# Digests.
-# ---------------------------------------------------------------------------
-
-
-def array_digest(*arrays) -> str:
-    """SHA-256 of the dtypes, shapes and bytes of ``arrays`` (hex).
-
-    Parameters
-    ----------
-    *arrays : array_like
-
-    Returns
-    -------
-    str
-    """
-    digest = hashlib.sha256()
-    for array in arrays:
-        array = np.ascontiguousarray(array)
-        digest.update(f"{array.dtype.str}{array.shape}".encode())
-        digest.update(array.tobytes())
-    return digest.hexdigest()
-
-
-def _canonical(config) -> str:
-    return json.dumps(config, sort_keys=True, separators=(",", ":"))
-
-
-def config_digest(config: dict) -> str:
-    """SHA-256 (hex) of the canonical JSON of ``config`` (sorted keys).
-
-    Parameters
-    ----------
-    config : dict
-        JSON-serialisable.
-
-    Returns
-    -------
-    str
-    """
-    return hashlib.sha256(_canonical(config).encode("utf-8")).hexdigest()
+        Raises
+        ------
+        ValueError
+            The checkpoint lacks an array of this state, or has one of another shape.
+        """
+        for name, array in self.arrays.items():
+            if name not in loaded or loaded[name].shape != array.shape:
+                raise ValueError(f"checkpoint {str(path)!r} has no array {name!r} of shape "
+                                 f"{array.shape}")
+        for name in self.histories:
+            if name not in loaded:
+                raise ValueError(f"checkpoint {str(path)!r} has no array {name!r}")
+        for name, array in self.arrays.items():
+            array[...] = loaded[name]
+        for name, optimiser in self.optimisers.items():
+            prefix = f"{name}_"
+            restore_optimizer(optimiser, {key[len(prefix):]: value
+                                          for key, value in loaded.items()
+                                          if key.startswith(prefix + "opt_")})
+        for name, values in self.histories.items():
+            values[:] = loaded[name].tolist()
+        if loaded["rng_state"] is not None:
+            self.rng.bit_generator.state = loaded["rng_state"]
+        scalars = dict(loaded["scalars"])
+        self.iteration = int(scalars.pop("iteration"))
+        self.stopped = bool(scalars.pop("stopped"))
+        self.scalars.update(scalars)
 
 
 # ---------------------------------------------------------------------------
@@ -197,7 +155,7 @@ def save_checkpoint(path, arrays: dict, *, config: dict, scalars: dict, rng=None
             "scalars": scalars,
             "rng_state": None if rng is None else rng.bit_generator.state}
     clean["meta"] = np.array(json.dumps(meta))
-    return _atomic_write(path, lambda handle: np.savez(handle, **clean))
+    return atomic_write(path, lambda handle: np.savez(handle, **clean))
 
 
 def _differences(a, b, prefix=""):
@@ -208,7 +166,7 @@ def _differences(a, b, prefix=""):
                 keys.append(prefix + key)
             else:
                 keys.extend(_differences(a[key], b[key], prefix + key + "."))
-    elif _canonical(a) != _canonical(b):
+    elif canonical_json(a) != canonical_json(b):
         keys.append(prefix.rstrip("."))
     return keys
 
@@ -252,7 +210,8 @@ def load_checkpoint(path, config: dict):
     if not isinstance(meta, dict) or meta.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{where}: unknown format "
                          f"{meta.get('format') if isinstance(meta, dict) else meta!r} "
-                         f"(expected {CHECKPOINT_FORMAT!r})")
+                         f"(expected {CHECKPOINT_FORMAT!r}; a checkpoint of an older version "
+                         f"cannot be resumed: delete it)")
     if meta.get("config_digest") != config_digest(config):
         keys = _differences(meta.get("config"), config) or ["(digest)"]
         raise ValueError(f"{where} belongs to a run with a different configuration "
@@ -272,39 +231,22 @@ def optimizer_state(optimizer) -> dict:
     Returns
     -------
     dict of str to ndarray
-        ``opt_n_steps`` and the moment vectors (``opt_m``, ``opt_v`` or
-        ``opt_velocity``; absent before the first step).
+        :meth:`~tabmfirl.Adam.state_arrays`: ``opt_n_steps`` and the moment
+        vectors (``opt_m``, ``opt_v`` or ``opt_velocity``; absent before the
+        first step).
     """
-    state = {"opt_n_steps": np.array(int(optimizer.n_steps), dtype=np.int64)}
-    if optimizer.n_steps > 0:
-        for name in ("_m", "_v", "_velocity"):
-            if hasattr(optimizer, name):
-                moments = getattr(optimizer, name)
-                if len(moments) != 1:
-                    raise ValueError("only single-vector optimiser states are supported")
-                state["opt" + name] = np.array(moments[0])
-    return state
+    return optimizer.state_arrays()
 
 
 def restore_optimizer(optimizer, state: dict):
-    """Load :func:`optimizer_state`'s output into a fresh ``optimizer`` (in place).
+    """Load :func:`optimizer_state`'s output into ``optimizer`` (in place).
 
     Parameters
     ----------
     optimizer : Adam or SGD
     state : dict of str to ndarray
     """
-    n_steps = int(state["opt_n_steps"])
-    optimizer.reset()
-    if n_steps == 0:
-        return
-    moments = {name: state["opt" + name] for name in ("_m", "_v", "_velocity")
-               if "opt" + name in state}
-    shape = next(iter(moments.values())).shape
-    optimizer._shapes = [shape]
-    for name, value in moments.items():
-        setattr(optimizer, name, [np.array(value, dtype=np.float64)])
-    optimizer.n_steps = n_steps
+    optimizer.load_state_arrays(state)
 
 
 # ---------------------------------------------------------------------------
@@ -351,7 +293,7 @@ def save_result(path, result, extra: dict = None):
             "seconds": float(result.seconds), "head": _head_config(result.head),
             "extra": extra or {}}
     arrays["meta"] = np.array(json.dumps(meta))
-    return _atomic_write(path, lambda handle: np.savez(handle, **arrays))
+    return atomic_write(path, lambda handle: np.savez(handle, **arrays))
 
 
 def load_result(path):
@@ -373,9 +315,6 @@ def load_result(path):
     ValueError
         Not a readable result file, or arrays inconsistent with the head.
     """
-    from ._heads import RewardHead
-    from ._irl import IRLResult
-
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no result file at {str(path)!r}")

@@ -43,14 +43,11 @@ from typing import Optional, Union
 import numpy as np
 
 from ..solvers._mean_field import check_policy
-from ._nn import NPZ_READ_ERRORS, read_npz
+from .._io import DEMOS_FORMAT, NPZ_READ_ERRORS, read_npz
 from ..solvers._model import evaluate_step
 from ..game._spec import MFGSpec
 
-__all__ = ["Demonstrations", "generate_demonstrations", "DEMOS_FORMAT"]
-
-#: Format tag stored in every demonstrations file.
-DEMOS_FORMAT = "tabmfirl.demonstrations/1"
+__all__ = ["Demonstrations", "generate_demonstrations", "sample_rows"]
 
 _ARRAY_KEYS = ("states", "actions", "types")
 _FILE_KEYS = _ARRAY_KEYS + ("meta",)
@@ -318,7 +315,7 @@ def _default_params(spec: MFGSpec) -> dict:
     return params if same else {}
 
 
-def _sample_rows(cdf: np.ndarray, uniform: np.ndarray) -> np.ndarray:
+def sample_rows(cdf: np.ndarray, uniform: np.ndarray) -> np.ndarray:
     """Index ``j`` with ``cdf[i, j-1] <= u_i < cdf[i, j]``, for ``u`` scaled to each row's total.
 
     Scaling by the row total ``cdf[i, -1]`` keeps the result in range despite
@@ -395,14 +392,14 @@ def generate_demonstrations(spec: MFGSpec, policy, n_agents: int = 100, *,
     types = rng.permutation(np.repeat(np.arange(K, dtype=np.int64), n))
     states = np.empty((N, T + 1), dtype=np.int64)
     actions = np.empty((N, T), dtype=np.int64)
-    states[:, 0] = _sample_rows(np.cumsum(np.broadcast_to(spec.mu0, (N, S)), axis=1),
+    states[:, 0] = sample_rows(np.cumsum(np.broadcast_to(spec.mu0, (N, S)), axis=1),
                                 rng.random(N))
     policy_cdf = np.cumsum(policy, axis=-1)
     state_action_game = spec.mean_field_kind == "state_action"
     next_states = spec.next_states
     for t in range(T):
         s = states[:, t]
-        a = _sample_rows(policy_cdf[types, t, s], rng.random(N))
+        a = sample_rows(policy_cdf[types, t, s], rng.random(N))
         actions[:, t] = a
         mean_field_t = np.bincount(types * S + s, minlength=K * S).reshape(K, S) / n
         state_action_t = None
@@ -410,7 +407,7 @@ def generate_demonstrations(spec: MFGSpec, policy, n_agents: int = 100, *,
             state_action_t = np.bincount((types * S + s) * A + a,
                                          minlength=K * S * A).reshape(K, S, A) / n
         transition_t, _ = evaluate_step(spec, t, mean_field_t, state_action_t)
-        column = _sample_rows(np.cumsum(transition_t[types, s, a], axis=1), rng.random(N))
+        column = sample_rows(np.cumsum(transition_t[types, s, a], axis=1), rng.random(N))
         states[:, t + 1] = column if next_states is None else next_states[s, a, column]
     return Demonstrations(states=states, actions=actions, types=types, n_states=S,
                           n_actions=A, n_types=K, game=spec.name, params=params,

@@ -3,7 +3,7 @@ r"""PEMMFIRL (``exact`` reward update) with continuous Gaussian types.
 The continuous option of the design notes (section 3, step 6): instead of
 :math:`K` discrete types, each agent has a latent type :math:`z \in \mathbb
 R^d` with prior :math:`p(z) = \mathcal N(0, I)`.  Inputs and outputs are
-those of :mod:`tabmfirl.irl._irl` (unlabelled trajectories :math:`\tau_j`,
+those of :mod:`tabmfirl.irl._em` (unlabelled trajectories :math:`\tau_j`,
 :math:`j = 1..N`, the game's dynamics and :math:`\mu_0`; temperature
 :math:`\beta > 0`).  The model has two learnable parts:
 
@@ -25,7 +25,7 @@ One iteration
 1. **Encode** the demonstrations: :math:`\nu_j, \sigma_j`, and take
    :math:`z_j = \nu_j` (the posterior mean: deterministic).
 2. **Per-latent empirical mean field** (ours; the kernel generalisation of the
-   discrete posterior-weighted estimator of :func:`tabmfirl.irl._irl.weighted_statistics`):
+   discrete posterior-weighted estimator of :func:`tabmfirl.irl._learner.weighted_statistics`):
 
    .. math::
 
@@ -63,9 +63,9 @@ One iteration
    - \mathbb E_{\pi^{z_j}}\phi(\cdot; z_j)]`, expert minus model feature
    counts, the expectation taken exactly by the forward occupancy pass.
    Each demonstration is one context whose counts are its own one-hot
-   state-action indicators, so this is :func:`tabmfirl.irl._irl.mce_log_likelihood`
+   state-action indicators, so this is :func:`tabmfirl.irl._likelihood.mce_log_likelihood`
    (and the head's VJP) applied to the batch: the same code as the discrete
-   exact mode (``_irl._reward_step``), not a copy.  One
+   exact mode (``_learner.reward_step``), not a copy.  One
    :class:`~tabmfirl.Adam` ascent step on :math:`\omega`, on
    :math:`\ell(\omega) - \frac\kappa2\|\omega\|^2` with :math:`\kappa` =
    ``weight_decay`` (the discrete mode's prior).
@@ -83,7 +83,7 @@ One iteration
    :math:`n_z` = ``n_prior_samples`` latents from the prior, each solved
    exactly (step 3, flow frozen at :math:`\hat\mu(\cdot\mid z_i)`) and rolled
    out :math:`n_r` = ``n_rollouts`` times in that frozen model
-   (:func:`tabmfirl.irl._airl.rollout_sampler`, seeded).  The gradient of the
+   (:func:`tabmfirl.irl._adversarial.rollout_sampler`, seeded).  The gradient of the
    Gaussian log-density
 
    .. math::
@@ -135,7 +135,7 @@ Measured (numba backend, virus with distancing costs (0.05, 2.0), :math:`T =
 iterations, 4 demonstration seeds x 3 fit seeds, ``tests/test_gaussian_types.py``):
 the posterior means of the two true types end 5.1-6.3 pooled within-type
 standard deviations apart (0.15-2.45 when the encoder is never trained,
-``n_warmup = n_iter``; 0 for ``mi_weight=0``), the 2-means discretisation
+``n_warmup = max_iter``; 0 for ``mi_weight=0``), the 2-means discretisation
 has ARI 0.85-0.96 (the discrete exact mode: 1.0) and a mean policy deviation
 of 0.04-0.24 against 2.9-3.0 for the ablation (= MFIRL); about 10 ms per
 iteration (:math:`N + n_z = 232` contexts).
@@ -158,24 +158,24 @@ algorithm for unsupervised neural networks. Science 268.
 """
 from __future__ import annotations
 
-import time
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..kernels._backend import resolve_backend
-from ..solvers._equilibrium import ConvergenceWarning
-from ._heads import ContextEncoder, RewardHead
-from ._irl import (IRLResult, _check_positive_float, _check_positive_int, _checkpoint_config,
-                   _decay, _kmeans_labels, _learner_spec, _reward_step, _trajectories,
-                   weighted_statistics)
-from ..solvers._model import EvaluatedModel, evaluate_model
-from ._nn import Adam
-from ..solvers._soft_bellman import _check_temperature
+from .._checks import check_positive_float, check_positive_int, check_temperature
 from ..game._spec import MFGSpec
+from ..kernels._backend import resolve_backend
+from ..solvers._model import EvaluatedModel, evaluate_model
+from ._adversarial import rollout_sampler
+from ._checkpoint import LoopState
+from ._driver import FitMethod, FitOptions, l2_penalty, run_fit
+from ._heads import ContextEncoder, RewardHead
+from ._init import kmeans_labels
+from ._learner import game_config, learner_spec, reward_step, trajectories, weighted_statistics
+from ._nn import Adam
+from ._results import IRLResult
 
-__all__ = ["GaussianTypesResult", "fit_pemmfirl_gaussian", "latent_weights",
+__all__ = ["GaussianTypesResult", "GaussianTypesFit", "fit_pemmfirl_gaussian", "latent_weights",
            "latent_flows", "latent_log_likelihood", "encoder_mi_objective"]
 
 
@@ -207,7 +207,7 @@ def latent_weights(latents, posterior_mean, posterior_log_std):
     -------
     ndarray, shape (N, Q)
         ``w[j, k]``, the ``posterior`` argument of
-        :func:`tabmfirl.irl._irl.weighted_statistics`.
+        :func:`tabmfirl.irl._learner.weighted_statistics`.
 
     Examples
     --------
@@ -227,7 +227,7 @@ def latent_flows(states, actions, latents, posterior_mean, posterior_log_std,
                  n_states: int, n_actions: int):
     r"""Per-latent empirical flows :math:`\hat\mu(\cdot\mid z_k)`, :math:`\hat L(\cdot\mid z_k)`.
 
-    Step 2 of the module docstring: :func:`tabmfirl.irl._irl.weighted_statistics`
+    Step 2 of the module docstring: :func:`tabmfirl.irl._learner.weighted_statistics`
     with the kernel weights of :func:`latent_weights`.
 
     Parameters
@@ -250,7 +250,7 @@ def latent_flows(states, actions, latents, posterior_mean, posterior_log_std,
 
 
 class _BoundLatentHead:
-    """A latent :class:`RewardHead` with its contexts bound, as ``_reward_step`` calls it."""
+    """A latent :class:`RewardHead` with its contexts bound, as ``reward_step`` calls it."""
 
     def __init__(self, head, latents):
         self.head, self.latents = head, latents
@@ -276,7 +276,7 @@ def _batch_step(dyn_spec, head, latents, mean_field, state_action, counts, tempe
     state_action_game = dyn_spec.mean_field_kind == "state_action"
     model = evaluate_model(dyn_spec, mean_field, state_action if state_action_game else None,
                            backend=backend)
-    value, grad, reward, backward = _reward_step(
+    value, grad, reward, backward = reward_step(
         dyn_spec, _BoundLatentHead(head, latents), model, mean_field, state_action, counts,
         temperature, n_total, backend)
     return model, value, grad, reward, backward
@@ -294,7 +294,7 @@ def latent_log_likelihood(spec: MFGSpec, head: RewardHead, demos, latents, mean_
     with :math:`\pi^{z_j}` soft-optimal for :math:`f_\omega(\cdot, \hat\mu_t, z_j)`
     under the dynamics frozen at ``mean_field[j]`` (step 4 of the module
     docstring).  The gradient with respect to the head's parameters is that of
-    :func:`tabmfirl.irl._irl.mce_log_likelihood` (one context per trajectory,
+    :func:`tabmfirl.irl._likelihood.mce_log_likelihood` (one context per trajectory,
     one-hot counts) pushed through the head's VJP.
 
     Parameters
@@ -323,10 +323,10 @@ def latent_log_likelihood(spec: MFGSpec, head: RewardHead, demos, latents, mean_
         :math:`\nabla_\omega \ell`.
     """
     backend = resolve_backend(backend)
-    temperature = _check_temperature(temperature, allow_zero=False)
+    temperature = check_temperature(temperature, allow_zero=False)
     if not isinstance(head, RewardHead) or head.discrete:
         raise ValueError("head must be a RewardHead with a latent_dim")
-    states, actions = _trajectories(spec, demos)
+    states, actions = trajectories(spec, demos)
     N = states.shape[0]
     S, A, T = spec.n_states, spec.n_actions, spec.horizon
     latents = _finite(latents, "latents", (N, head.latent_dim))
@@ -338,7 +338,7 @@ def latent_log_likelihood(spec: MFGSpec, head: RewardHead, demos, latents, mean_
         state_action = np.full((N, T, S, A), 1.0 / (S * A))
     state_action = _finite(state_action, "state_action", (N, T, S, A))
     counts = _demo_counts(states, actions, S, A)
-    _, value, grad, _, _ = _batch_step(_learner_spec(spec, N), head, latents, mean_field,
+    _, value, grad, _, _ = _batch_step(learner_spec(spec, N), head, latents, mean_field,
                                        state_action, counts, temperature, float(N), backend)
     return value, grad
 
@@ -447,11 +447,11 @@ class GaussianTypesResult:
         -------
         ndarray, shape (K, d)
         """
-        K = _check_positive_int(n_contexts, "n_contexts")
+        K = check_positive_int(n_contexts, "n_contexts")
         nu = self.posterior_mean
         if K > nu.shape[0]:
             raise ValueError(f"n_contexts={K} exceeds the number of demonstrations")
-        labels = _kmeans_labels(nu, K, np.random.default_rng(seed))
+        labels = kmeans_labels(nu, K, np.random.default_rng(seed))
         # an empty cluster keeps a demonstration's mean (k-means++ picks distinct points)
         return np.array([nu[labels == k].mean(axis=0) if np.any(labels == k) else nu[k]
                          for k in range(K)])
@@ -487,7 +487,7 @@ class GaussianTypesResult:
             ``method="pemmfirl-gaussian"``.
         """
         backend = resolve_backend(backend)
-        states, actions = _trajectories(spec, demos)
+        states, actions = trajectories(spec, demos)
         if states.shape[0] != self.posterior_mean.shape[0]:
             raise ValueError(f"demos have {states.shape[0]} trajectories, the fit "
                              f"{self.posterior_mean.shape[0]}")
@@ -504,13 +504,13 @@ class GaussianTypesResult:
         posterior = np.eye(K)[assignments]
         mean_field, state_action = latent_flows(states, actions, centres, self.posterior_mean,
                                                 np.log(self.posterior_std), S, A)
-        dyn_spec = _learner_spec(spec, K)
+        dyn_spec = learner_spec(spec, K)
         disc = _discrete_head(self.head, centres)
         model = evaluate_model(dyn_spec, mean_field,
                                state_action if spec.mean_field_kind == "state_action" else None,
                                backend=backend)
         counts = weighted_statistics(states, actions, posterior, S, A)[0]
-        _, _, reward, backward = _reward_step(dyn_spec, disc, model, mean_field, state_action,
+        _, _, reward, backward = reward_step(dyn_spec, disc, model, mean_field, state_action,
                                               counts, self.temperature, float(N), backend)
         return IRLResult(
             method=self.method, head=disc, reward_params=disc.get_flat(), posterior=posterior,
@@ -571,23 +571,6 @@ def _discrete_head(head: RewardHead, centres) -> RewardHead:
     return disc
 
 
-def _gaussian_config(spec, states, actions, latent_dim, *, reward_kind, hidden_sizes,
-                     temperature, learning_rate, encoder_learning_rate, n_warmup, mi_weight,
-                     weight_decay, n_prior_samples, n_rollouts, tol, seed):
-    """Everything that changes the iterates of :func:`fit_pemmfirl_gaussian`, except ``n_iter``."""
-    config = _checkpoint_config("pemmfirl-gaussian", spec, states, actions, latent_dim,
-                                mi_weight, reward_kind, hidden_sizes, temperature,
-                                learning_rate, None, None, n_warmup, tol, seed, None,
-                                weight_decay)
-    for key in ("n_contexts", "init", "init_smoothing", "fixed_posterior_digest"):
-        del config[key]
-    config.update({"latent_dim": int(latent_dim),
-                   "encoder_learning_rate": encoder_learning_rate,
-                   "n_prior_samples": int(n_prior_samples),
-                   "n_rollouts": int(n_rollouts)})
-    return config
-
-
 def _copy_encoder(encoder: ContextEncoder) -> ContextEncoder:
     copy = ContextEncoder(encoder.n_states, encoder.n_actions, kind="gaussian",
                           latent_dim=encoder.latent_dim, embed_dim=encoder.embed_dim,
@@ -598,13 +581,166 @@ def _copy_encoder(encoder: ContextEncoder) -> ContextEncoder:
 
 
 # ---------------------------------------------------------------------------
+# The method.
+# ---------------------------------------------------------------------------
+
+
+class GaussianTypesFit(FitMethod):
+    """Steps 1-5 of the module docstring: one reward step and one encoder step an iteration.
+
+    The encoder's step (after the warm-up) belongs to :meth:`evaluate`, like
+    the E-step of the discrete fit: the change of the posterior means it causes
+    is a convergence measure.  Parameters are those of
+    :func:`fit_pemmfirl_gaussian` (validated here).
+    """
+
+    name = "pemmfirl-gaussian"
+
+    def __init__(self, spec, demos, latent_dim, *, reward_kind, hidden_sizes, temperature,
+                 learning_rate, encoder_learning_rate, n_warmup, mi_weight, weight_decay,
+                 n_prior_samples, n_rollouts, backend):
+        self.spec = spec
+        self.d = check_positive_int(latent_dim, "latent_dim")
+        self.temperature = check_temperature(temperature, allow_zero=False)
+        self.learning_rate = check_positive_float(learning_rate, "learning_rate")
+        self.encoder_learning_rate = check_positive_float(encoder_learning_rate,
+                                                          "encoder_learning_rate")
+        self.n_warmup = check_positive_int(n_warmup, "n_warmup", minimum=0)
+        self.mi_weight = check_positive_float(mi_weight, "mi_weight", allow_zero=True)
+        self.weight_decay = check_positive_float(weight_decay, "weight_decay", allow_zero=True)
+        self.n_z = check_positive_int(n_prior_samples, "n_prior_samples")
+        self.n_r = check_positive_int(n_rollouts, "n_rollouts")
+        self.reward_kind, self.hidden_sizes = reward_kind, hidden_sizes
+        self.backend = resolve_backend(backend)
+        if np.shape(getattr(demos, "actions", None))[:1] == (0,):
+            raise ValueError("demos must hold at least one trajectory")
+        self.states, self.actions = trajectories(spec, demos)
+        learner_spec(spec, 1)                                   # spec checks
+        self.use_mi = self.mi_weight > 0.0
+        N, T = self.actions.shape
+        self.counts = np.concatenate([
+            _demo_counts(self.states, self.actions, spec.n_states, spec.n_actions),
+            np.zeros((self.n_z if self.use_mi else 0, T, spec.n_states, spec.n_actions))])
+        self.dyn_spec = learner_spec(spec, self.counts.shape[0])
+
+    def config(self, options):
+        return {"method": self.name, **game_config(self.spec, self.states, self.actions),
+                "latent_dim": self.d, "mi_weight": self.mi_weight,
+                "reward_kind": self.reward_kind,
+                "hidden_sizes": ([int(h) for h in self.hidden_sizes]
+                                 if self.reward_kind == "mlp" else None),
+                "temperature": self.temperature, "learning_rate": self.learning_rate,
+                "encoder_learning_rate": self.encoder_learning_rate, "n_warmup": self.n_warmup,
+                "weight_decay": self.weight_decay, "n_prior_samples": self.n_z,
+                "n_rollouts": self.n_r, "tol": options.tol, "seed": options.seed_config()}
+
+    def start(self, rng, resuming):
+        S, A = self.spec.n_states, self.spec.n_actions
+        self.head = RewardHead(S, A, self.spec.mean_field_dim, latent_dim=self.d,
+                               kind=self.reward_kind, hidden_sizes=self.hidden_sizes, seed=rng)
+        self.encoder = ContextEncoder(S, A, kind="gaussian", latent_dim=self.d, seed=rng)
+        self.decay_mask = self.head.decay_mask()
+        self.nu = self.log_std = None           # the posterior of the encoder's parameters
+        optimisers = {"reward": Adam(lr=self.learning_rate)}
+        if self.use_mi:
+            optimisers["encoder"] = Adam(lr=self.mi_weight * self.encoder_learning_rate)
+        histories = {name: [] for name in ("objective_history", "grad_norm_history",
+                                           "mi_history", "posterior_change_history")}
+        return LoopState(arrays={"reward_params": self.head.get_flat(),
+                                 "encoder_params": self.encoder.get_flat()},
+                         optimisers=optimisers, histories=histories, rng=rng)
+
+    def _posterior(self, state):
+        """Posterior means and log standard deviations ``(N, d)`` (zeros without the MI term)."""
+        if not self.use_mi:
+            N = self.states.shape[0]
+            return np.zeros((N, self.d)), np.zeros((N, self.d))
+        self.encoder.set_flat(state.arrays["encoder_params"])
+        return self.encoder.mean_log_std(self.states, self.actions)
+
+    def _reward_step(self, state):
+        """Steps 1-4: latents, kernel flows, model, backward pass, objective and gradient."""
+        N = self.states.shape[0]
+        S, A = self.spec.n_states, self.spec.n_actions
+        params = state.arrays["reward_params"]
+        self.head.set_flat(params)
+        prior_z = None
+        if self.use_mi:
+            prior_z = state.rng.standard_normal((self.n_z, self.d))
+            latents = np.concatenate([self.nu, prior_z])
+            weights = latent_weights(latents, self.nu, self.log_std)
+        else:
+            latents, weights = self.nu, np.ones((N, N))
+        mean_field, state_action = weighted_statistics(self.states, self.actions, weights,
+                                                       S, A)[2:]
+        model, value, grad, _, backward = _batch_step(
+            self.dyn_spec, self.head, latents, mean_field, state_action, self.counts,
+            self.temperature, float(N), self.backend)
+        penalty, penalty_grad = l2_penalty(params, self.decay_mask, self.weight_decay)
+        return value - penalty, grad - penalty_grad, model, backward, prior_z
+
+    def _encoder_step(self, state, model, backward, prior_z):
+        """Step 5: MI objective on prior rollouts; after the warm-up, one encoder step."""
+        N, T = self.actions.shape
+        S, A = self.spec.n_states, self.spec.n_actions
+        sub = EvaluatedModel(model.transition, np.ascontiguousarray(model.slice_index[N:]),
+                             np.zeros((self.n_z, T, S, A)), model.next_states)
+        idx, r_states, r_actions = rollout_sampler(sub, backward.policy[N:], self.spec.mu0,
+                                                   self.n_r, state.rng)
+        enc_params = state.arrays["encoder_params"]
+        self.encoder.set_flat(enc_params)
+        mi, g_enc = encoder_mi_objective(self.encoder, r_states, r_actions, prior_z[idx])
+        change = 0.0
+        if state.iteration >= self.n_warmup:
+            state.optimisers["encoder"].step(enc_params, -g_enc)
+            new_nu, self.log_std = self._posterior(state)
+            change = float(np.max(np.abs(new_nu - self.nu)))
+            self.nu = new_nu
+        return mi, change
+
+    def evaluate(self, state):
+        if self.nu is None:
+            self.nu, self.log_std = self._posterior(state)
+        value, grad, model, backward, prior_z = self._reward_step(state)
+        grad_norm = float(np.linalg.norm(grad))
+        mi, change = np.nan, 0.0
+        if self.use_mi:
+            mi, change = self._encoder_step(state, model, backward, prior_z)
+        for name, record in (("objective_history", value), ("grad_norm_history", grad_norm),
+                             ("mi_history", mi), ("posterior_change_history", change)):
+            state.histories[name].append(record)
+        info = {"objective": value, "grad_norm": grad_norm, "mi": mi, "posterior_mean": self.nu}
+        return info, grad
+
+    def update(self, state, grad):
+        state.optimisers["reward"].step(state.arrays["reward_params"], -grad)
+
+    def measures(self, state):
+        return {"gradient norm": state.histories["grad_norm_history"][-1],
+                "posterior change": state.histories["posterior_change_history"][-1]}
+
+    def result(self, state, *, converged, seconds):
+        params, enc_params = state.arrays["reward_params"], state.arrays["encoder_params"]
+        self.head.set_flat(params)
+        self.encoder.set_flat(enc_params)
+        nu, log_std = self._posterior(state)
+        histories = {name: np.array(values) for name, values in state.histories.items()}
+        return GaussianTypesResult(
+            method=self.name, head=_copy_latent_head(self.head), reward_params=params.copy(),
+            encoder=_copy_encoder(self.encoder), encoder_params=enc_params.copy(),
+            posterior_mean=nu.copy(), posterior_std=np.exp(log_std), **histories,
+            converged=converged, num_iter=len(histories["objective_history"]),
+            temperature=self.temperature, seconds=seconds)
+
+
+# ---------------------------------------------------------------------------
 # The fit.
 # ---------------------------------------------------------------------------
 
 
 def fit_pemmfirl_gaussian(spec: MFGSpec, demos, latent_dim: int, *,
                           reward_kind: str = "linear", hidden_sizes=(32, 32),
-                          temperature: float = 1.0, n_iter: int = 200,
+                          temperature: float = 1.0, max_iter: int = 200,
                           learning_rate: float = 0.02, encoder_learning_rate: float = 0.01,
                           n_warmup: int = 20, mi_weight: float = 1.0,
                           weight_decay: float = 1.0,
@@ -634,8 +770,10 @@ def fit_pemmfirl_gaussian(spec: MFGSpec, demos, latent_dim: int, *,
         MLP head only.
     temperature : float, default 1.0
         :math:`\beta`, the experts' temperature.
-    n_iter : int, default 200
-        Iterations (one reward step and, after the warm-up, one encoder step).
+    max_iter : int, default 200
+        Iterations at most (one reward step and, after the warm-up, one encoder
+        step).  Fewer than the discrete fits' 300: each iteration runs one
+        backward pass per demonstration and prior latent.
     learning_rate : float, default 0.02
         Adam step size of the reward head.
     encoder_learning_rate : float, default 0.01
@@ -650,7 +788,7 @@ def fit_pemmfirl_gaussian(spec: MFGSpec, demos, latent_dim: int, *,
         log-likelihood minus :math:`\frac\kappa2\|M\omega\|^2`, with
         :math:`M` the head's :meth:`~tabmfirl.RewardHead.decay_mask` (the
         mean-field weights of a linear head; module docstring of
-        :mod:`tabmfirl.irl._irl`).
+        :mod:`tabmfirl.irl._em`).
     n_prior_samples : int, default 32
         :math:`n_z` latents drawn from :math:`\mathcal N(0, I)` per iteration.
     n_rollouts : int, default 4
@@ -663,21 +801,9 @@ def fit_pemmfirl_gaussian(spec: MFGSpec, demos, latent_dim: int, *,
     warn : bool, default True
         Warn (:class:`~tabmfirl.ConvergenceWarning`) when not converged.
     checkpoint : str or os.PathLike, optional
-        Path of a resumable checkpoint (``.npz``, written atomically, no
-        pickle; :mod:`tabmfirl.irl._checkpoint`), as in
-        :func:`~tabmfirl.fit_pemmfirl`.  It holds the complete loop state:
-        the reward-head and encoder parameters, the moments and step counts
-        of their two Adam optimisers, the four histories, the iteration
-        counter, whether the run stopped on convergence, and the generator's
-        state (the posterior means and standard deviations are functions of
-        the encoder's parameters and are recomputed), and the run's
-        configuration (every argument above except ``n_iter``, ``backend``
-        and ``warn``, with digests of the game and of the trajectories).  If
-        the file exists the fit resumes from it, and the result is
-        bit-identical to an uninterrupted run with the same backend; a
-        checkpoint of a different configuration (or of another method)
-        raises ``ValueError``.  A checkpoint that already holds ``n_iter`` or
-        more iterations (or a converged run) is returned as it is.
+        Resumable checkpoint, as in :func:`~tabmfirl.fit_pemmfirl` (the fit
+        driver's loop state: both heads' parameters, their Adam states, the
+        histories, the counters and the generator; bit-identical resume).
     checkpoint_every : int, default 10
         Write the checkpoint every this many iterations, and after the last.
     callback : callable, optional
@@ -711,136 +837,21 @@ def fit_pemmfirl_gaussian(spec: MFGSpec, demos, latent_dim: int, *,
     >>> spec = envs.make("virus", types=2, horizon=3)
     >>> demos = generate_demonstrations(spec, solve_equilibrium(spec, backend="numpy").policy,
     ...                                 5, seed=0)
-    >>> fit = fit_pemmfirl_gaussian(spec, demos, 2, n_iter=3, n_warmup=1, n_prior_samples=4,
+    >>> fit = fit_pemmfirl_gaussian(spec, demos, 2, max_iter=3, n_warmup=1, n_prior_samples=4,
     ...                             n_rollouts=2, backend="numpy", warn=False)
     >>> fit.posterior_mean.shape, fit.num_iter
     ((10, 2), 3)
     >>> fit.discretise(spec, demos, 2, backend="numpy").reward.shape   # K = 2 centres
     (2, 3, 2, 2)
     """
-    start = time.perf_counter()
-    backend = resolve_backend(backend)
-    d = _check_positive_int(latent_dim, "latent_dim")
-    temperature = _check_temperature(temperature, allow_zero=False)
-    n_iter = _check_positive_int(n_iter, "n_iter")
-    learning_rate = _check_positive_float(learning_rate, "learning_rate")
-    encoder_learning_rate = _check_positive_float(encoder_learning_rate,
-                                                  "encoder_learning_rate")
-    n_warmup = _check_positive_int(n_warmup, "n_warmup", minimum=0)
-    mi_weight = _check_positive_float(mi_weight, "mi_weight", allow_zero=True)
-    weight_decay = _check_positive_float(weight_decay, "weight_decay", allow_zero=True)
-    n_z = _check_positive_int(n_prior_samples, "n_prior_samples")
-    n_r = _check_positive_int(n_rollouts, "n_rollouts")
-    tol = _check_positive_float(tol, "tol")
-    if np.shape(getattr(demos, "actions", None))[:1] == (0,):
-        raise ValueError("demos must hold at least one trajectory")
-    states, actions = _trajectories(spec, demos)
-    N, T = actions.shape
-    S, A = spec.n_states, spec.n_actions
-    _learner_spec(spec, 1)                                   # spec checks
-    rng = np.random.default_rng(seed)
-    head = RewardHead(S, A, spec.mean_field_dim, latent_dim=d, kind=reward_kind,
-                      hidden_sizes=hidden_sizes, seed=rng)
-    encoder = ContextEncoder(S, A, kind="gaussian", latent_dim=d, seed=rng)
-    use_mi = mi_weight > 0.0
-    params, enc_params = head.get_flat(), encoder.get_flat()
-    decay_mask = head.decay_mask()
-    opt_r = Adam(lr=learning_rate)
-    opt_e = Adam(lr=mi_weight * encoder_learning_rate) if use_mi else None
-    counts = np.concatenate([_demo_counts(states, actions, S, A),
-                             np.zeros((n_z if use_mi else 0, T, S, A))])
-    dyn_spec = _learner_spec(spec, counts.shape[0])
-    from ._airl import _restore_loop, _save_loop, rollout_sampler
-
-    def posterior():
-        if not use_mi:
-            return np.zeros((N, d)), np.zeros((N, d))
-        encoder.set_flat(enc_params)
-        return encoder.mean_log_std(states, actions)
-
-    objectives, grad_norms, mis, changes = [], [], [], []
-    # the complete loop state (nu and log_std are recomputed from the encoder's parameters)
-    vectors = {"reward_params": params, "encoder_params": enc_params}
-    optimisers = {"reward": opt_r}
-    if use_mi:
-        optimisers["encoder"] = opt_e
-    histories = {"objective_history": objectives, "grad_norm_history": grad_norms,
-                 "mi_history": mis, "posterior_change_history": changes}
-    start_iter, stopped, config = 0, False, None
-    if checkpoint is not None:
-        from ._checkpoint import load_checkpoint
-
-        checkpoint_every = _check_positive_int(checkpoint_every, "checkpoint_every")
-        config = _gaussian_config(spec, states, actions, d, reward_kind=reward_kind,
-                                  hidden_sizes=hidden_sizes, temperature=temperature,
-                                  learning_rate=learning_rate,
-                                  encoder_learning_rate=encoder_learning_rate,
-                                  n_warmup=n_warmup, mi_weight=mi_weight,
-                                  weight_decay=weight_decay, n_prior_samples=n_z,
-                                  n_rollouts=n_r, tol=tol, seed=seed)
-        state = load_checkpoint(checkpoint, config)
-        if state is not None:
-            scalars = _restore_loop(checkpoint, state, vectors, optimisers, histories, rng)
-            start_iter, stopped = int(scalars["iteration"]), bool(scalars["stopped"])
-    nu, log_std = posterior()
-    for iteration in range(start_iter, start_iter if stopped else n_iter):
-        head.set_flat(params)
-        if use_mi:
-            prior_z = rng.standard_normal((n_z, d))
-            latents = np.concatenate([nu, prior_z])
-            weights = latent_weights(latents, nu, log_std)
-        else:
-            latents = nu
-            weights = np.ones((N, N))
-        mean_field, state_action = weighted_statistics(states, actions, weights, S, A)[2:]
-        model, value, grad, _, backward = _batch_step(dyn_spec, head, latents, mean_field,
-                                                      state_action, counts, temperature,
-                                                      float(N), backend)
-        value, grad = _decay(value, grad, params, decay_mask, weight_decay)
-        objectives.append(value)
-        grad_norms.append(float(np.linalg.norm(grad)))
-        mi, change = np.nan, 0.0
-        if use_mi:
-            sub = EvaluatedModel(model.transition, np.ascontiguousarray(model.slice_index[N:]),
-                                 np.zeros((n_z, T, S, A)), model.next_states)
-            idx, r_states, r_actions = rollout_sampler(sub, backward.policy[N:], spec.mu0,
-                                                       n_r, rng)
-            encoder.set_flat(enc_params)
-            mi, g_enc = encoder_mi_objective(encoder, r_states, r_actions, prior_z[idx])
-            if iteration >= n_warmup:
-                opt_e.step(enc_params, -g_enc)
-                new_nu, log_std = posterior()
-                change = float(np.max(np.abs(new_nu - nu)))
-                nu = new_nu
-        mis.append(mi)
-        changes.append(change)
-        if callback is not None:
-            callback(iteration, {"objective": value, "grad_norm": grad_norms[-1], "mi": mi,
-                                 "posterior_mean": nu})
-        if grad_norms[-1] < tol and change < tol:
-            if checkpoint is not None:
-                _save_loop(checkpoint, config, vectors, optimisers, histories, rng,
-                           {"iteration": iteration + 1, "stopped": True})
-            break
-        opt_r.step(params, -grad)
-        if checkpoint is not None and ((iteration + 1) % checkpoint_every == 0
-                                       or iteration + 1 == n_iter):
-            _save_loop(checkpoint, config, vectors, optimisers, histories, rng,
-                       {"iteration": iteration + 1, "stopped": False})
-    converged = grad_norms[-1] < tol and changes[-1] < tol
-    if not converged and warn:
-        warnings.warn(
-            f"fit_pemmfirl_gaussian did not converge: gradient norm {grad_norms[-1]:.3e}, "
-            f"posterior change {changes[-1]:.3e} (tol={tol:.1e}) after n_iter={n_iter} "
-            f"iterations; increase `n_iter` or `learning_rate`",
-            ConvergenceWarning, stacklevel=2)
-    head.set_flat(params)
-    encoder.set_flat(enc_params)
-    return GaussianTypesResult(
-        method="pemmfirl-gaussian", head=_copy_latent_head(head), reward_params=params.copy(),
-        encoder=_copy_encoder(encoder), encoder_params=enc_params.copy(),
-        posterior_mean=nu.copy(), posterior_std=np.exp(log_std),
-        objective_history=np.array(objectives), grad_norm_history=np.array(grad_norms),
-        mi_history=np.array(mis), posterior_change_history=np.array(changes),
-        converged=converged, num_iter=len(objectives), temperature=temperature,
-        seconds=time.perf_counter() - start)
+    options = FitOptions(max_iter=max_iter, tol=tol, seed=seed, backend=backend, warn=warn,
+                         checkpoint=checkpoint, checkpoint_every=checkpoint_every,
+                         callback=callback)
+    method = GaussianTypesFit(spec, demos, latent_dim, reward_kind=reward_kind,
+                              hidden_sizes=hidden_sizes, temperature=temperature,
+                              learning_rate=learning_rate,
+                              encoder_learning_rate=encoder_learning_rate, n_warmup=n_warmup,
+                              mi_weight=mi_weight, weight_decay=weight_decay,
+                              n_prior_samples=n_prior_samples, n_rollouts=n_rollouts,
+                              backend=backend)
+    return run_fit(method, options)

@@ -44,15 +44,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._nn import (
-    MLP,
-    flatten_arrays,
-    load_npz_checked,
-    log_softmax,
-    save_npz_checked,
-    softmax,
-    unflatten_array,
-)
+from .._io import load_npz_checked, save_npz_checked
+from ._nn import MLP, flatten_arrays, log_softmax, softmax, unflatten_array
 
 __all__ = ["RewardHead", "ShapingHead", "ContextEncoder"]
 
@@ -240,7 +233,7 @@ class _Module:
 
 
 #: The kinds of :class:`RewardHead`.
-REWARD_KINDS = ("linear", "additive", "mlp")
+REWARD_KINDS = ("linear", "additive", "state", "mlp")
 
 
 class RewardHead(_ContextMixin, _Module):
@@ -259,9 +252,10 @@ class RewardHead(_ContextMixin, _Module):
         ``latent_dim``.
     latent_dim : int, optional
         :math:`d`, dimension of a continuous latent type :math:`z`.
-    kind : {"linear", "additive", "mlp"}, optional
+    kind : {"linear", "additive", "state", "mlp"}, optional
         Linear in a fixed feature map (default), the additive-types linear
-        head (discrete types only), or an MLP.
+        head (discrete types only), the state-only linear head (discrete
+        types only), or an MLP.
     hidden_sizes : sequence of int, optional
         Hidden layers of the MLP (``kind="mlp"`` only; default (32, 32)).
     activation : str, optional
@@ -326,6 +320,21 @@ class RewardHead(_ContextMixin, _Module):
     action costs across states removes that freedom (``docs/results.md``,
     investment).
 
+    **State-only** (``kind="state"``, discrete types only).  The linear
+    head with rewards that do not depend on the action,
+
+    .. math::
+
+        r(s, a, \mu, m) = b_{ms} + W_{ms}\cdot\mu,
+
+    arrays ``state_bias`` :math:`b` ``(K, S)`` and ``state_coef`` :math:`W`
+    ``(K, S, D)`` (``bias`` :math:`b_{msa} = b_{ms}`, ``coef``
+    :math:`W_{msa} = W_{ms}`, :meth:`linear_parameters`).  AIRL's
+    disentanglement result (Fu, Luo & Levine 2018) is about such rewards:
+    with deterministic dynamics the adversarial fit recovers them up to a
+    constant (:mod:`tabmfirl.irl._adversarial_exact`); the left-right game's
+    rewards are of this form.
+
     **MLP** (``kind="mlp"``). :math:`r = g_\omega([e_s, e_a, \mu, e_m])`
     (or :math:`z` in place of :math:`e_m`), a scalar-output :class:`MLP`.
 
@@ -367,9 +376,10 @@ class RewardHead(_ContextMixin, _Module):
             )
         self.n_contexts, self.latent_dim = _context_spec(n_contexts, latent_dim)
         if kind not in REWARD_KINDS:
-            raise ValueError(f"kind must be 'linear', 'additive' or 'mlp', got {kind!r}")
-        if kind == "additive" and not self.discrete:
-            raise ValueError("kind='additive' needs discrete types (n_contexts), "
+            raise ValueError(f"kind must be 'linear', 'additive', 'state' or 'mlp', "
+                             f"got {kind!r}")
+        if kind in ("additive", "state") and not self.discrete:
+            raise ValueError(f"kind={kind!r} needs discrete types (n_contexts), "
                              "not a latent_dim")
         self.kind = kind
         S, A, D = self.n_states, self.n_actions, self.mean_field_dim
@@ -384,6 +394,9 @@ class RewardHead(_ContextMixin, _Module):
             self.type_action = np.zeros((K, A))
             self.shared_bias = np.zeros((S, A))
             self.shared_coef = np.zeros((S, A, D))
+        elif kind == "state":
+            self.state_bias = np.zeros((self.n_contexts, S))
+            self.state_coef = np.zeros((self.n_contexts, S, D))
         else:
             self.hidden_sizes = _hidden(hidden_sizes)
             n_in = S + A + D + self.context_dim
@@ -393,25 +406,28 @@ class RewardHead(_ContextMixin, _Module):
     # -- parameters -----------------------------------------------------------
 
     _ADDITIVE = ("type_state", "type_state_coef", "type_action", "shared_bias", "shared_coef")
+    _STATE = ("state_bias", "state_coef")
 
     def _named_arrays(self):
         if self.kind == "linear":
             return {"bias": self.bias, "coef": self.coef}
-        if self.kind == "additive":
-            return {name: getattr(self, name) for name in self._ADDITIVE}
+        if self.kind in ("additive", "state"):
+            names = self._ADDITIVE if self.kind == "additive" else self._STATE
+            return {name: getattr(self, name) for name in names}
         return self.mlp._named_params("mlp.")
 
     def _assign(self, arrays):
         if self.kind == "linear":
             self.bias, self.coef = arrays
-        elif self.kind == "additive":
-            for name, array in zip(self._ADDITIVE, arrays):
+        elif self.kind in ("additive", "state"):
+            names = self._ADDITIVE if self.kind == "additive" else self._STATE
+            for name, array in zip(names, arrays):
                 setattr(self, name, array)
         else:
             self.mlp.params = list(arrays)
 
     def linear_parameters(self):
-        r"""Per-context ``(bias, coef)`` of a linear or additive head.
+        r"""Per-context ``(bias, coef)`` of a linear, additive or state-only head.
 
         Returns
         -------
@@ -431,13 +447,18 @@ class RewardHead(_ContextMixin, _Module):
                     + self.shared_bias[None])
             coef = self.type_state_coef[:, :, None, :] + self.shared_coef[None]
             return bias, coef
+        if self.kind == "state":
+            A = self.n_actions
+            bias = np.repeat(self.state_bias[:, :, None], A, axis=2)
+            coef = np.repeat(self.state_coef[:, :, None, :], A, axis=2)
+            return bias, coef
         raise ValueError("an MLP head has no linear parameters")
 
     def decay_mask(self):
         """Which parameters weight decay shrinks: 1.0 entries, ordered like ``get_flat()``.
 
-        The mean-field weights of a linear or additive head (``coef``;
-        ``type_state_coef`` and ``shared_coef``): they are fitted on one noisy
+        The mean-field weights of a linear, additive or state-only head
+        (``coef``; ``type_state_coef`` and ``shared_coef``; ``state_coef``): they are fitted on one noisy
         flow and extrapolate off it, while the biases (action costs, state
         utilities) are what the data pins down.  Every parameter of an MLP.
 
@@ -445,7 +466,7 @@ class RewardHead(_ContextMixin, _Module):
         -------
         ndarray, shape (n_params,)
         """
-        decayed = {"coef", "type_state_coef", "shared_coef"}
+        decayed = {"coef", "type_state_coef", "shared_coef", "state_coef"}
         if self.kind == "mlp":
             return np.ones(self.n_params)
         return flatten_arrays([np.full(a.shape, float(name in decayed))
@@ -566,6 +587,8 @@ class RewardHead(_ContextMixin, _Module):
                 return flatten_arrays([g_bias.sum(axis=2), g_coef.sum(axis=2),
                                        g_bias.sum(axis=1), g_bias.sum(axis=0),
                                        g_coef.sum(axis=0)])
+            if self.kind == "state":                  # the same, bias and coef tied over a
+                return flatten_arrays([g_bias.sum(axis=2), g_coef.sum(axis=2)])
             grad = flatten_arrays([g_bias, g_coef])
             if self.discrete:
                 return grad

@@ -43,11 +43,9 @@ All arrays are float64.  Randomness always comes from an explicit ``seed``
 
 from __future__ import annotations
 
-import os
-import zipfile
-import zlib
-
 import numpy as np
+
+from .._io import load_npz_checked, save_npz_checked
 
 __all__ = [
     "ACTIVATIONS",
@@ -450,128 +448,6 @@ def clip_grad_norm(grads, max_norm):
 
 
 # ---------------------------------------------------------------------------
-# Parameter files.
-# ---------------------------------------------------------------------------
-
-
-def pickle_free(arrays):
-    """``arrays`` as ndarrays, refusing any that would need pickle (dtype object)."""
-    clean = {}
-    for name, value in arrays.items():
-        value = np.asarray(value)
-        if value.dtype == object:
-            raise ValueError(f"array {name!r} has dtype object; cannot save without pickle")
-        clean[name] = value
-    return clean
-
-
-def save_npz_checked(path, arrays):
-    """Save named arrays to an uncompressed ``.npz`` file.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-    arrays : dict of str to ndarray
-        Only numeric or unicode-string arrays (nothing that needs pickle).
-    """
-    np.savez(path, **pickle_free(arrays))
-
-
-#: What reading a damaged, truncated or foreign ``.npz`` file can raise.
-NPZ_READ_ERRORS = (OSError, ValueError, EOFError, KeyError, AttributeError,
-                   zipfile.BadZipFile, zlib.error)
-
-
-def read_npz(path):
-    """Every array of an ``.npz`` archive, read without pickle.
-
-    The file is opened here and closed on every path, also when it is
-    damaged (``np.load`` on a path can leave the handle of a truncated
-    archive open).
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-
-    Returns
-    -------
-    dict of str to ndarray
-
-    Raises
-    ------
-    OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error
-        (:data:`NPZ_READ_ERRORS`) when the file is missing, is not an
-        ``.npz`` archive (a single ``.npy`` array included), is damaged or
-        needs pickle.
-    """
-    with open(os.fspath(path), "rb") as handle:
-        archive = np.load(handle, allow_pickle=False)
-        if not isinstance(archive, np.lib.npyio.NpzFile):
-            raise ValueError("a single .npy array, not an .npz archive")
-        with archive:
-            return {name: np.array(archive[name]) for name in archive.files}
-
-
-def load_npz_checked(path, schema):
-    """Load a ``.npz`` file and check it against a schema.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-    schema : dict of str to tuple
-        Expected array names and shapes.  String metadata entries are given
-        as ``name: str_value`` and must match exactly.
-
-    Returns
-    -------
-    arrays : dict of str to ndarray
-        The float arrays (float64, finite) named in ``schema``.
-
-    Raises
-    ------
-    ValueError
-        If the file cannot be read (missing, corrupted, needs pickle), or if
-        names, shapes or metadata differ from ``schema``, or if an array is
-        not finite.
-    """
-    try:
-        loaded = read_npz(path)
-    except NPZ_READ_ERRORS as exc:
-        raise ValueError(
-            f"could not read parameter file {os.fspath(path)!r} "
-            f"(corrupted or not an .npz file): {exc}"
-        ) from exc
-    if set(loaded) != set(schema):
-        missing = sorted(set(schema) - set(loaded))
-        extra = sorted(set(loaded) - set(schema))
-        raise ValueError(
-            f"parameter file {os.fspath(path)!r} does not match the model: "
-            f"missing arrays {missing}, unexpected arrays {extra}"
-        )
-    out = {}
-    for name, expected in schema.items():
-        value = loaded[name]
-        if isinstance(expected, str):
-            if value.dtype.kind != "U" or value.shape != () or str(value) != expected:
-                raise ValueError(
-                    f"parameter file metadata {name!r} is {value!r}, expected {expected!r}"
-                )
-            continue
-        if value.shape != tuple(expected):
-            raise ValueError(
-                f"array {name!r} in {os.fspath(path)!r} has shape {value.shape}, "
-                f"expected {tuple(expected)}"
-            )
-        if value.dtype.kind not in "fiu":
-            raise ValueError(f"array {name!r} has non-numeric dtype {value.dtype}")
-        value = value.astype(np.float64)
-        if not np.all(np.isfinite(value)):
-            raise ValueError(f"array {name!r} in {os.fspath(path)!r} is not finite")
-        out[name] = value
-    return out
-
-
-# ---------------------------------------------------------------------------
 # MLP.
 # ---------------------------------------------------------------------------
 
@@ -873,6 +749,50 @@ class _Optimizer:
         self.n_steps = 0
         self._shapes = None
 
+    #: Names of the moment lists (one array per parameter array).
+    _MOMENTS = ()
+
+    def state_arrays(self) -> dict:
+        """The state on one flat parameter vector, as arrays (for checkpoints).
+
+        Returns
+        -------
+        dict of str to ndarray
+            ``opt_n_steps`` and, after the first step, the moment vectors
+            (``opt_m`` and ``opt_v`` for Adam, ``opt_velocity`` for SGD).
+
+        Raises
+        ------
+        ValueError
+            If the optimiser updates more than one parameter array.
+        """
+        state = {"opt_n_steps": np.array(int(self.n_steps), dtype=np.int64)}
+        if self.n_steps > 0:
+            for name in self._MOMENTS:
+                moments = getattr(self, name)
+                if len(moments) != 1:
+                    raise ValueError("only single-vector optimiser states are supported")
+                state["opt" + name] = np.array(moments[0])
+        return state
+
+    def load_state_arrays(self, state: dict):
+        """Restore :meth:`state_arrays`'s output (in place).
+
+        Parameters
+        ----------
+        state : dict of str to ndarray
+        """
+        n_steps = int(state["opt_n_steps"])
+        self.reset()
+        if n_steps == 0:
+            return
+        moments = {name: np.array(state["opt" + name], dtype=np.float64)
+                   for name in self._MOMENTS}
+        self._shapes = [next(iter(moments.values())).shape]
+        for name, value in moments.items():
+            setattr(self, name, [value])
+        self.n_steps = n_steps
+
 
 class SGD(_Optimizer):
     r"""Stochastic gradient descent with optional heavy-ball momentum.
@@ -905,6 +825,8 @@ class SGD(_Optimizer):
         if not 0.0 <= momentum < 1.0:
             raise ValueError(f"momentum must be in [0, 1), got {momentum}")
         self.momentum = float(momentum)
+
+    _MOMENTS = ("_velocity",)
 
     def _init_state(self, shapes):
         self._velocity = [np.zeros(s) for s in shapes]
@@ -955,6 +877,8 @@ class Adam(_Optimizer):
         if not eps > 0:
             raise ValueError(f"eps must be positive, got {eps}")
         self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
+
+    _MOMENTS = ("_m", "_v")
 
     def _init_state(self, shapes):
         self._m = [np.zeros(s) for s in shapes]

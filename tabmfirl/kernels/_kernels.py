@@ -38,6 +38,21 @@ ERROR_NONE = 0
 ERROR_TRANSITION = 1  # a transition row is not a probability vector
 ERROR_REWARD = 2  # a reward entry is not finite
 
+
+def raise_kernel_error(error: np.ndarray) -> None:
+    """Turn a kernel's error record ``(code, k, t, s, a)`` into a ValueError."""
+    code, k, t, s, a = (int(x) for x in error)
+    if code == ERROR_NONE:
+        return
+    if code == ERROR_TRANSITION:
+        raise ValueError(
+            f"transition function produced a row that is not a probability vector "
+            f"(negative, NaN, or not summing to 1) for context {k}, step {t}, state {s}, "
+            f"action {a}")
+    raise ValueError(
+        f"reward function produced a non-finite value for context {k}, step {t}, "
+        f"state {s}, action {a}")
+
 MODE_OPTIMAL = 0
 MODE_EVALUATE = 1
 

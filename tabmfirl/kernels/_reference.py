@@ -8,6 +8,9 @@ the same compiled function (under ``NUMBA_DISABLE_JIT=1``, its Python body).  Th
 """
 import numpy as np
 
+from ..game._spec import ROW_SUM_TOL
+from ._kernels import ERROR_REWARD, ERROR_TRANSITION, raise_kernel_error
+
 
 
 def expected_next_value(P_t, next_states, dense, V_next):
@@ -84,10 +87,6 @@ def evaluate_step(t, spec, mean_field_t, state_action_t, P, slices, R_t):
     distributions at step ``t``.  Raises the same ValueError as the Numba
     kernels on a bad table.
     """
-    from ._kernels import ERROR_REWARD, ERROR_TRANSITION
-    from ..solvers._model import raise_kernel_error
-    from ..game._spec import ROW_SUM_TOL
-
     observed = observed_mean_field(mean_field_t, state_action_t,
                                    spec.mean_field_kind == "state_action",
                                    spec.context_coupling)

@@ -11,7 +11,10 @@ from typing import Optional
 
 import numpy as np
 
-from ..game._spec import MFGSpec, check_finite, check_stochastic
+from ..game._spec import ROW_SUM_TOL, MFGSpec, check_finite, check_stochastic
+from ..kernels._backend import resolve_backend
+from ..kernels._kernels import _evaluate_model, _no_reward, _no_transition, raise_kernel_error
+from ..kernels._reference import evaluate_step as reference_evaluate_step
 
 __all__ = ["EvaluatedModel", "MeanFieldFlow", "evaluate_model", "evaluate_step"]
 
@@ -193,27 +196,8 @@ def allocate_model(spec: MFGSpec) -> EvaluatedModel:
     return EvaluatedModel(np.ascontiguousarray(P), slice_index, R, spec.next_states)
 
 
-def raise_kernel_error(error: np.ndarray) -> None:
-    """Turn a kernel's error record ``(code, k, t, s, a)`` into a ValueError."""
-    from ..kernels._kernels import ERROR_NONE, ERROR_TRANSITION
-
-    code, k, t, s, a = (int(x) for x in error)
-    if code == ERROR_NONE:
-        return
-    if code == ERROR_TRANSITION:
-        raise ValueError(
-            f"transition function produced a row that is not a probability vector "
-            f"(negative, NaN, or not summing to 1) for context {k}, step {t}, state {s}, "
-            f"action {a}")
-    raise ValueError(
-        f"reward function produced a non-finite value for context {k}, step {t}, "
-        f"state {s}, action {a}")
-
-
 def kernel_functions(spec: MFGSpec):
     """The mean field functions (or placeholders) and coupling the kernels take."""
-    from ..kernels._kernels import _no_reward, _no_transition
-
     transition_fn = spec.transition if spec.transition_is_dynamic else _no_transition
     reward_fn = spec.reward if spec.reward_is_dynamic else _no_reward
     use_coupling = spec.context_coupling is not None
@@ -275,7 +259,6 @@ def evaluate_model(spec: MFGSpec, mean_field, state_action=None, *,
         Wrong shapes, flows off the simplex, or a mean field function that
         produced a bad table.
     """
-    from ..kernels._backend import resolve_backend
 
     backend = resolve_backend(backend)
     mean_field, state_action = check_flow(spec, mean_field, state_action)
@@ -291,21 +274,15 @@ def evaluate_unchecked(spec: MFGSpec, mean_field: np.ndarray, state_action: np.n
     ``backend`` resolved.  ``model``, from :func:`allocate_model` for this
     spec, is filled in place and returned (its dynamic tables are overwritten).
     """
-    from ..game._spec import ROW_SUM_TOL
-
     if model is None:
         model = allocate_model(spec)
     if not (spec.transition_is_dynamic or spec.reward_is_dynamic):
         return model
     if backend == "numpy":
-        from ..kernels._reference import evaluate_step
-
         for t in range(spec.horizon):
-            evaluate_step(t, spec, mean_field[:, t], state_action[:, t], model.transition,
-                          model.slice_index[:, t], model.reward[:, t])
+            reference_evaluate_step(t, spec, mean_field[:, t], state_action[:, t],
+                                    model.transition, model.slice_index[:, t], model.reward[:, t])
         return model
-    from ..kernels._kernels import _evaluate_model
-
     transition_fn, reward_fn, coupling, use_coupling = kernel_functions(spec)
     observed = np.zeros((spec.n_contexts, spec.mean_field_dim))
     error = np.zeros(5, dtype=np.int64)
@@ -340,8 +317,6 @@ def evaluate_step(spec: MFGSpec, t: int, mean_field_t, state_action_t=None):
         (sparse) or over all states (dense).
     reward : ndarray, shape (K, S, A)
     """
-    from ..kernels._reference import evaluate_step as evaluate_reference
-
     K, T, S, A = spec.n_contexts, spec.horizon, spec.n_states, spec.n_actions
     if isinstance(t, (bool, np.bool_)) or not isinstance(t, (int, np.integer)) \
             or not 0 <= t < T:
@@ -376,5 +351,6 @@ def evaluate_step(spec: MFGSpec, t: int, mean_field_t, state_action_t=None):
         reward = spec.reward.copy()
     else:
         reward = spec.reward[:, t].copy()
-    evaluate_reference(t, spec, mean_field_t, state_action_t, transition, np.arange(K), reward)
+    reference_evaluate_step(t, spec, mean_field_t, state_action_t, transition, np.arange(K),
+                            reward)
     return transition, reward

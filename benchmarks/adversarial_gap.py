@@ -1,0 +1,388 @@
+"""Adversarial PEMMFIRL (exact and sampled expectations) against the EM method and Bayes.
+
+For each game, seed and method: solve the expert equilibrium of
+``envs.make(game, types=3, horizon=T)`` at temperature ``beta`` (the default
+solver, as in the experiment grid), roll out ``--agents`` agents per type (seed
+``seed``; types hidden from the learner), fit, then score: the adjusted Rand
+index of ``argmax q(m|tau)`` against the true types and the policy deviation
+``sum_t sum_s mu^E_t(s) KL(pi^E_t(.|s) || pi^L_t(.|s))`` of the learned
+game's equilibrium, averaged over the true types (learned contexts matched by
+the Hungarian algorithm, ``tabmfirl.evaluate_reward``).  The Bayes reference
+is the ARI of ``argmax_m sum_t log pi^E_t(a_t|s_t, m)`` under the *true*
+equilibrium policies (``benchmarks/type_identifiability.py``), on the same
+trajectories.
+
+Methods (all with the additive reward head, 300 iterations unless named
+otherwise, learning rate 0.02, every other option at the fit's default):
+
+=============================  ===============================================
+``em``                         ``fit_pemmfirl`` (EM multiple-intention MCE IRL,
+                               screened start, 30 warm-up iterations)
+``adversarial_sampled``        ``fit_pemmfirl_adversarial`` (sampled types and
+                               rollouts: what a deep implementation does)
+``adversarial_exact``          the same with ``expectation="exact"``
+``exact_expected``             exact, ``shaping="expected"`` (time-dependent
+                               potential: the discriminator's capacity)
+``exact_encoder_disc``         exact, ``encoder_gradient="discriminator"``
+                               (the encoder also minimises the discriminator
+                               loss, as in PEMIRL)
+``exact_encoder_lik``          exact, ``encoder_gradient="likelihood"``
+``exact_mi0``                  exact, ``mi_weight=0`` (no MI term; the encoder
+                               stays at its random initialisation)
+``exact_mi10``                 exact, ``mi_weight=10``
+``exact_600``, ``sampled_600`` 600 iterations (resumed from the 300-iteration
+                               cell's checkpoint when it is in ``--out``; the
+                               fit seconds are then those of the second half)
+``exact_true_labels``          the exact adversarial reward step alone on the
+                               true labels (``fit_reward_adversarial`` on the
+                               per-type empirical counts and flows, the
+                               adversarial fit's settings: state potential,
+                               weight decay 0.01); ``_expected``: with the
+                               expected potential
+``em_true_labels``             the EM method's reward step alone on the true
+                               labels (``fit_oracle``)
+``infinite_state``,            the reward steps alone on the experts' exact
+``infinite_expected``,         expected counts (``--agents`` per type, true
+``infinite_em``                labels, no data noise): adversarial with the
+                               state or the expected potential, and the EM
+                               method's (``fit_reward``, weight decay 1.0)
+=============================  ===============================================
+
+Every cell is written to ``--out/cells/<game>__<method>__<seed>.json`` as it
+finishes; a rerun skips the cells already there (same settings), so the script
+can be stopped and resumed.  It prints one Markdown table, mean +- sample
+standard deviation over seeds.  Run::
+
+    python benchmarks/adversarial_gap.py --out results_adversarial_gap      # main table
+    python benchmarks/adversarial_gap.py --methods exact_mi0,exact_mi10 --seeds 100-102 \\
+        --out results_adversarial_gap                                         # ablations
+    python benchmarks/adversarial_gap.py --quick                             # smoke run
+    python benchmarks/adversarial_gap.py --recovery                          # infinite data
+
+Tuning seeds 100-104 by default (``docs/results.md`` reports seeds 0-4).
+"""
+import os
+
+# one BLAS thread per process: the fits are many small matrix products, and
+# several worker processes share the cores (set before numpy is imported)
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import shutil  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+from concurrent.futures import ProcessPoolExecutor, as_completed  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+import tabmfirl  # noqa: E402
+from tabmfirl import envs  # noqa: E402
+
+_FIT = {"reward_kind": "additive", "learning_rate": 0.02}
+
+
+def _em(spec, demos, seed, settings, checkpoint=None):
+    return tabmfirl.fit_pemmfirl(spec, demos, 3, n_warmup=30, **_common(settings, seed))
+
+
+def _adversarial(spec, demos, seed, settings, checkpoint=None, **kw):
+    """The adversarial fit; with ``checkpoint`` its final state is kept there."""
+    extra = {} if checkpoint is None else {"checkpoint": checkpoint,
+                                           "checkpoint_every": settings["iters"]}
+    return tabmfirl.fit_pemmfirl_adversarial(spec, demos, 3, **{**_common(settings, seed), **kw},
+                                             **extra)
+
+
+def _continued(base, expectation):
+    """``base``'s fit run to twice the iterations, resumed from ``base``'s checkpoint."""
+    def fit(spec, demos, seed, settings, checkpoint=None):
+        longer = {**settings, "iters": 2 * settings["iters"]}
+        if checkpoint is None:
+            return _adversarial(spec, demos, seed, longer, expectation=expectation)
+        source = Path(checkpoint).parent / f"{spec.name}__{base}__{seed}.npz"
+        if source.exists():         # bit-identical to a fresh run of twice the iterations
+            shutil.copyfile(source, checkpoint)
+        return tabmfirl.fit_pemmfirl_adversarial(spec, demos, 3, expectation=expectation,
+                                                 **_common(longer, seed), checkpoint=checkpoint,
+                                                 checkpoint_every=longer["iters"])
+    return fit
+
+
+def _true_label_counts(spec, demos):
+    """Per-type empirical counts ``(K, T, S, A)`` and flows ``(K, T+1, S)`` (true labels)."""
+    K, T, S, A = spec.n_contexts, spec.horizon, spec.n_states, spec.n_actions
+    counts = np.zeros((K, T, S, A))
+    t = np.broadcast_to(np.arange(T), demos.actions.shape)
+    np.add.at(counts, (demos.types[:, None], t, demos.states[:, :T], demos.actions), 1.0)
+    flows = np.zeros((K, T + 1, S))
+    t1 = np.broadcast_to(np.arange(T + 1), demos.states.shape)
+    np.add.at(flows, (demos.types[:, None], t1, demos.states), 1.0)
+    return counts, flows / flows.sum(axis=-1, keepdims=True)
+
+
+def _true_labels(shaping):
+    def fit(spec, demos, seed, settings, checkpoint=None):
+        counts, flows = _true_label_counts(spec, demos)
+        return tabmfirl.fit_reward_adversarial(spec, counts, flows, shaping=shaping,
+                                               weight_decay=0.01, tol=1e-9,
+                                               **_common(settings, seed))
+    return fit
+
+
+def _em_true_labels(spec, demos, seed, settings, checkpoint=None):
+    return tabmfirl.fit_oracle(spec, demos, **_common(settings, seed))
+
+
+def _infinite(shaping):
+    """The reward step alone on the experts' expected counts (200 agents a type)."""
+    def fit(spec, demos, seed, settings, checkpoint=None, expert=None):
+        counts = settings["agents"] * expert.state_action
+        common = _common(settings, seed)
+        if shaping is None:                 # the EM method's reward step (its weight decay)
+            return tabmfirl.fit_reward(spec, counts, expert.mean_field, weight_decay=1.0,
+                                       tol=1e-9, **common)
+        return tabmfirl.fit_reward_adversarial(spec, counts, expert.mean_field,
+                                               shaping=shaping, weight_decay=0.01, tol=1e-9,
+                                               **common)
+    return fit
+
+
+def _common(settings, seed):
+    return {**_FIT, "temperature": settings["temperature"], "max_iter": settings["iters"],
+            "seed": seed, "backend": settings["backend"], "warn": False}
+
+
+def _variant(**options):
+    return lambda spec, demos, seed, settings, checkpoint=None: _adversarial(
+        spec, demos, seed, settings, checkpoint=checkpoint, **options)
+
+
+#: Method name -> fit(spec, demos, seed, settings, checkpoint=None) -> result.
+METHODS = {
+    "em": _em,
+    "adversarial_sampled": _variant(),
+    "adversarial_exact": _variant(expectation="exact"),
+    "exact_expected": _variant(expectation="exact", shaping="expected"),
+    "exact_encoder_disc": _variant(expectation="exact", encoder_gradient="discriminator"),
+    "exact_encoder_lik": _variant(expectation="exact", encoder_gradient="likelihood"),
+    "exact_mi0": _variant(expectation="exact", mi_weight=0.0),
+    "exact_mi10": _variant(expectation="exact", mi_weight=10.0),
+    "exact_600": _continued("adversarial_exact", "exact"),
+    "sampled_600": _continued("adversarial_sampled", "sampled"),
+    "exact_true_labels": _true_labels("state"),
+    "exact_true_labels_expected": _true_labels("expected"),
+    "em_true_labels": _em_true_labels,
+    "infinite_state": _infinite("state"),
+    "infinite_expected": _infinite("expected"),
+    "infinite_em": _infinite(None),
+}
+#: Methods that read the experts' exact expected counts (no demonstrations).
+INFINITE = ("infinite_state", "infinite_expected", "infinite_em")
+#: Methods whose final state is kept (``--out/checkpoints``) for the 600-iteration runs.
+CHECKPOINTED = ("adversarial_sampled", "adversarial_exact", "exact_600", "sampled_600")
+MAIN = ("em", "adversarial_sampled", "adversarial_exact")
+
+
+def solver_settings(game):
+    """The experiment grid's expert solver: the default, which needs no per-game settings.
+
+    (Until issue 13: fixed point with the game's damping capped at 0.3; the
+    equilibria of these games are unique, so the experts agree to ~1e-10.)
+    """
+    return {}
+
+
+def run_cell(game, method, seed, settings, checkpoints=None):
+    """Expert, demonstrations, fit and scores of one cell (a JSON-able dict).
+
+    ``checkpoints``: folder where the adversarial fits keep their final state.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        spec = envs.make(game, types=3, horizon=settings["horizon"])
+        solver = solver_settings(game)
+        beta = settings["temperature"]
+        expert = tabmfirl.solve_equilibrium(spec, temperature=beta, backend=settings["backend"],
+                                            **solver)
+        demos = tabmfirl.generate_demonstrations(spec, expert.policy, settings["agents"],
+                                                 seed=seed)
+        start = time.perf_counter()
+        checkpoint = None
+        if checkpoints is not None and method in CHECKPOINTED:
+            Path(checkpoints).mkdir(parents=True, exist_ok=True)
+            checkpoint = Path(checkpoints) / f"{game}__{method}__{seed}.npz"
+        extra = {"expert": expert} if method in INFINITE else {}
+        result = METHODS[method](spec, demos, seed, settings, checkpoint=checkpoint, **extra)
+        seconds = time.perf_counter() - start
+        if result.assignments is None:
+            type_map, ari = np.arange(3), None
+        else:
+            from tabmfirl.evaluation._metrics import match_types
+
+            type_map = match_types(demos.types, result.assignments, result.prior.shape[0], 3)
+            ari = float(tabmfirl.adjusted_rand_index(demos.types, result.assignments))
+        ev = tabmfirl.evaluate_reward(spec, result.head, type_map=type_map, temperature=beta,
+                                      expert=expert, solver_kwargs=solver,
+                                      backend=settings["backend"])
+    steps = np.arange(settings["horizon"])
+    log_pi = np.log(expert.policy[:, steps, demos.states[:, steps], demos.actions]).sum(-1)
+    return {"game": game, "method": method, "seed": seed, "settings": settings, "ari": ari,
+            "bayes_ari": float(tabmfirl.adjusted_rand_index(demos.types, log_pi.argmax(0))),
+            "policy_deviation": float(ev.mean_policy_deviation),
+            "per_type_policy_deviation": [float(x) for x in ev.policy_deviation],
+            "learned_converged": bool(ev.learned.converged), "fit_seconds": seconds,
+            "final_loss": float(result.objective_history[-1])}
+
+
+def _cell_file(out, game, method, seed):
+    return Path(out) / "cells" / f"{game}__{method}__{seed}.json"
+
+
+def _task(out, game, method, seed, settings):
+    record = run_cell(game, method, seed, settings, Path(out) / "checkpoints")
+    path = _cell_file(out, game, method, seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record))
+    os.replace(tmp, path)
+    return record
+
+
+def _cached(out, game, method, seed, settings):
+    if out is None or not _cell_file(out, game, method, seed).exists():
+        return None
+    path = _cell_file(out, game, method, seed)
+    record = json.loads(path.read_text())
+    return record if record.get("settings") == settings else None
+
+
+def _stat(values, digits=3):
+    values = [v for v in values if v is not None]
+    if not values:
+        return "-"
+    spread = np.std(values, ddof=1) if len(values) > 1 else 0.0
+    return f"{np.mean(values):.{digits}f} ± {spread:.{digits}f}"
+
+
+def table(records, games, methods):
+    """Markdown table of ARI, Bayes ARI, policy deviation and fit seconds per game and method."""
+    lines = ["| game | method | seeds | ARI | Bayes ARI | policy dev. | per seed policy dev. "
+             "| fit s |", "|---|---|---|---|---|---|---|---|"]
+    for game in games:
+        for method in methods:
+            rows = sorted((r for r in records if r["game"] == game and r["method"] == method),
+                          key=lambda r: r["seed"])
+            if not rows:
+                continue
+            per_seed = ", ".join(f"{r['policy_deviation']:.2g}" for r in rows)
+            lines.append(f"| {game} | {method} | {len(rows)} | {_stat([r['ari'] for r in rows])} "
+                         f"| {_stat([r['bayes_ari'] for r in rows])} "
+                         f"| {_stat([r['policy_deviation'] for r in rows])} | {per_seed} "
+                         f"| {_stat([r['fit_seconds'] for r in rows], 0)} |")
+    return "\n".join(lines)
+
+
+#: Infinite-data recovery: (game, types, horizon); temperature 1 (tests/test_adversarial_exact.py).
+RECOVERY = (("malware", 3, 10), ("investment", 3, 10), ("virus", 3, 10),
+            ("rock_paper_scissors", 3, 3), ("left_right", 3, 10))
+
+
+def recovery_table(iterations=1000):
+    """Markdown table: the exact adversarial reward fit on the experts' expected counts.
+
+    Expected counts of 100 agents per type (true labels), linear head, learning
+    rate 0.05; the largest policy deviation over the types of the learned game's
+    equilibrium, with the expected potential, with AIRL's state potential, and for
+    the exact MCE fit (``fit_reward``) on the same counts.
+    """
+    lines = ["| game | T | expected potential | state potential | MCE (`fit_reward`) |",
+             "|---|---|---|---|---|"]
+    for game, types, horizon in RECOVERY:
+        spec = envs.make(game, types=types, horizon=horizon)
+        solver = {**solver_settings(game), "max_iter": 5000, "tol": 1e-12}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            expert = tabmfirl.solve_equilibrium(spec, temperature=1.0, backend="numpy",
+                                                **solver)
+            counts, cells = 100.0 * expert.state_action, []
+            fits = [tabmfirl.fit_reward_adversarial(
+                spec, counts, expert.mean_field, shaping=shaping, temperature=1.0,
+                max_iter=iterations, learning_rate=0.05, backend="numpy", warn=False)
+                for shaping in ("expected", "state")]
+            fits.append(tabmfirl.fit_reward(spec, counts, expert.mean_field, temperature=1.0,
+                                            max_iter=iterations, learning_rate=0.05,
+                                            backend="numpy", warn=False))
+            for fit in fits:
+                ev = tabmfirl.evaluate_reward(spec, fit.head, type_map=np.arange(types),
+                                              temperature=1.0, expert=expert,
+                                              solver_kwargs=solver, backend="numpy")
+                cells.append(f"{ev.policy_deviation.max():.1e} ({fit.num_iter} it.)")
+        lines.append(f"| {game} | {horizon} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _seeds(text):
+    if "-" in text:
+        low, high = (int(x) for x in text.split("-"))
+        return list(range(low, high + 1))
+    return [int(x) for x in text.split(",")]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--games", default="malware,investment,virus")
+    parser.add_argument("--methods", default=",".join(MAIN))
+    parser.add_argument("--seeds", default="100-104", help="e.g. 100-104 or 100,102")
+    parser.add_argument("--agents", type=int, default=200, help="agents per type")
+    parser.add_argument("--horizon", type=int, default=50)
+    parser.add_argument("--temperature", type=float, default=0.1)
+    parser.add_argument("--iters", type=int, default=300)
+    parser.add_argument("--backend", default="numba")
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--out", default=None, help="folder of the cell files (resumable)")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run: virus, T = 5, 10 agents, 3 iterations, numpy")
+    parser.add_argument("--recovery", action="store_true",
+                        help="print the infinite-data recovery table instead (~1 min)")
+    args = parser.parse_args(argv)
+    if args.recovery:
+        print("Exact adversarial reward fit on the experts' expected counts: largest policy "
+              "deviation over the types (temperature 1, linear head)\n")
+        print(recovery_table())
+        return
+    if args.quick:
+        args.games, args.seeds, args.agents, args.horizon = "virus", "100", 10, 5
+        args.iters, args.backend = 3, "numpy"
+    games, methods = args.games.split(","), args.methods.split(",")
+    unknown = sorted(set(methods) - set(METHODS))
+    if unknown:
+        parser.error(f"unknown methods {unknown}; known: {sorted(METHODS)}")
+    settings = {"agents": args.agents, "horizon": args.horizon,
+                "temperature": args.temperature, "iters": args.iters, "backend": args.backend}
+    cells = [(g, m, s) for g in games for m in methods for s in _seeds(args.seeds)]
+    records = [r for r in (_cached(args.out, *c, settings) for c in cells) if r is not None]
+    todo = [c for c in cells if _cached(args.out, *c, settings) is None]
+    start = time.perf_counter()
+    if args.workers > 1 and len(todo) > 1:
+        with ProcessPoolExecutor(args.workers) as pool:
+            futures = [pool.submit(_task, args.out, *c, settings) if args.out else
+                       pool.submit(run_cell, *c, settings) for c in todo]
+            for future in as_completed(futures):
+                records.append(future.result())
+    else:
+        for cell in todo:
+            records.append(_task(args.out, *cell, settings) if args.out
+                           else run_cell(*cell, settings))
+    print(f"{len(games)} games, methods {', '.join(methods)}, seeds {args.seeds}; "
+          f"{args.agents} agents per type, T = {args.horizon}, beta = {args.temperature}, "
+          f"{args.iters} iterations, {args.backend} backend; mean ± sample std over seeds\n")
+    print(table(records, games, methods))
+    print(f"\n{len(todo)} cells computed in {time.perf_counter() - start:.0f} s "
+          f"({len(records) - len(todo)} from {args.out})")
+
+
+if __name__ == "__main__":
+    main()
