@@ -14,6 +14,13 @@ strengths :math:`\lambda_P, \lambda_r` are the Lipschitz constants (up to a
 factor) of the game in the mean field: small values give a unique equilibrium
 that damped fixed-point iteration finds; large ones may not.  Dense games have
 ``W = S`` successors ``s_j = j``; sparse ones ``W`` random successors per row.
+Strong random couplings need not be monotone, so their equilibrium need not
+be unique or attracting.
+
+:func:`congestion_game` builds the opposite: games on a graph (ring, grid or
+random, :func:`graph_neighbours`) with a congestion reward :math:`-c\,\nu(s)`
+as strong as wanted, which are monotone and have a unique equilibrium at every
+temperature, the test bed of the default solver.
 """
 from __future__ import annotations
 
