@@ -2,14 +2,20 @@
 import numpy as np
 import pytest
 
-from tabmfirl import solve_equilibrium
-from tabmfirl import envs
+from tabmfirl import envs, solve_equilibrium
+from tabmfirl.evaluation._metrics import (
+    adjusted_rand_index,
+    contingency_table,
+    evaluate_reward,
+    kl_divergence,
+    learned_game,
+    match_types,
+    mean_field_deviation,
+    normalized_mutual_information,
+    policy_deviation,
+    return_deviation,
+)
 from tabmfirl.irl._heads import RewardHead
-from tabmfirl.evaluation._metrics import (adjusted_rand_index, contingency_table, evaluate_reward,
-                               kl_divergence, learned_game, match_types, mean_field_deviation,
-                               normalized_mutual_information, policy_deviation,
-                               return_deviation)
-
 
 # ---------------------------------------------------------------------------
 # KL, mean field and policy deviations (hand-computed).

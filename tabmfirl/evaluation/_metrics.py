@@ -52,9 +52,9 @@ from typing import Optional
 import numpy as np
 from numba import njit
 
+from ..game._spec import MFGSpec
 from ..solvers._equilibrium import EquilibriumResult, solve_equilibrium
 from ..solvers._exploitability import regularised_return
-from ..game._spec import MFGSpec
 
 __all__ = ["kl_divergence", "return_deviation", "mean_field_deviation", "policy_deviation",
            "adjusted_rand_index", "normalized_mutual_information", "contingency_table",
