@@ -3,12 +3,12 @@ import numpy as np
 import pytest
 
 from tabmfirl import envs, solve_equilibrium
+from tabmfirl.evaluation._learned_game import ACTIVATION_CODES, activate, learned_game
 from tabmfirl.evaluation._metrics import (
     adjusted_rand_index,
     contingency_table,
     evaluate_reward,
     kl_divergence,
-    learned_game,
     match_types,
     mean_field_deviation,
     normalized_mutual_information,
@@ -16,6 +16,7 @@ from tabmfirl.evaluation._metrics import (
     return_deviation,
 )
 from tabmfirl.irl._heads import RewardHead
+from tabmfirl.irl._nn import ACTIVATIONS
 
 # ---------------------------------------------------------------------------
 # KL, mean field and policy deviations (hand-computed).
@@ -232,7 +233,7 @@ def test_learned_game_rejects_bad_inputs():
 @pytest.mark.parametrize("activation", ["tanh", "relu", "leaky_relu", "softplus"])
 def test_mlp_head_reward_matches_the_head(activation):
     from tabmfirl import evaluate_model
-    from tabmfirl.evaluation._metrics import mlp_head_reward
+    from tabmfirl.evaluation._learned_game import mlp_head_reward
 
     spec = envs.make("virus", types=3, horizon=5)
     head = RewardHead(2, 2, 2, n_contexts=3, kind="mlp", hidden_sizes=(5, 4),
@@ -252,7 +253,6 @@ def test_mlp_head_reward_matches_the_head(activation):
 
 def test_learned_game_of_an_additive_head_is_its_linear_equivalent():
     from tabmfirl import RewardHead, envs, solve_equilibrium
-    from tabmfirl.evaluation._metrics import learned_game
 
     spec = envs.make("virus", types=3, horizon=6)
     head = RewardHead(2, 2, 2, n_contexts=3, kind="additive")
@@ -264,3 +264,11 @@ def test_learned_game_of_an_additive_head_is_its_linear_equivalent():
     b = solve_equilibrium(learned_game(spec, linear, [2, 0, 1]), temperature=0.5,
                           backend="numpy")
     np.testing.assert_array_equal(a.policy, b.policy)
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_numba_activations_are_the_networks_activations(name):
+    """learned_game's scalar Numba activations equal tabmfirl.irl._nn.ACTIVATIONS."""
+    z = np.linspace(-40.0, 40.0, 801)
+    numba_values = np.array([activate(ACTIVATION_CODES[name], float(x)) for x in z])
+    np.testing.assert_allclose(numba_values, ACTIVATIONS[name](z), rtol=1e-14, atol=1e-300)

@@ -24,7 +24,7 @@ from tabmfirl.apps._taxi_study import (
 )
 from tabmfirl.envs import taxi
 from tabmfirl.envs.taxi import SurgeRule, surge_games
-from tabmfirl.evaluation._metrics import learned_game
+from tabmfirl.evaluation._learned_game import learned_game
 
 SURGE = SurgeRule(factor=1.5, n_zones=3, n_steps=2)
 SMALL = {"n_agents": 60, "max_iter": 20, "temperature": 0.2, "backend": "numba"}

@@ -22,7 +22,7 @@ What is predicted, and the assumption it rests on
 A learned reward is a function :math:`f_\omega(s, a, \mu, m)` of the
 state, action and mean field only (the linear head has no time input and no
 fare input).  Each method's prediction re-solves the equilibrium under the
-new dynamics :math:`P'` (through :func:`tabmfirl.evaluation._metrics.learned_game`) with
+new dynamics :math:`P'` (through :func:`tabmfirl.evaluation._learned_game.learned_game`) with
 the reward
 
 .. math::
@@ -92,12 +92,8 @@ from tabmfirl import (
 )
 from tabmfirl.envs import taxi
 from tabmfirl.envs.taxi import SurgeRule, surge_games, surge_income, surge_outcomes
-from tabmfirl.evaluation._metrics import (
-    learned_game,
-    linear_head_reward,
-    match_types,
-    mlp_head_reward,
-)
+from tabmfirl.evaluation._learned_game import learned_game, linear_head_reward, mlp_head_reward
+from tabmfirl.evaluation._metrics import match_types
 
 from ._errors import CommandError
 
