@@ -351,6 +351,10 @@ def test_state_only_reward_is_recovered_up_to_a_constant_per_step(game, types, h
 
 
 @pytest.mark.slow
+# The learned game of this failed fit need not have a unique, attracting equilibrium: the
+# default solver stops there with a flow residual of about 1e-3 (measured) and warns; the
+# policy deviation asserted below (> 1) is three orders of magnitude above that residual.
+@pytest.mark.filterwarnings("ignore::tabmfirl.ConvergenceWarning")
 def test_the_state_potential_does_not_recover_a_finite_horizon_reward():
     """AIRL's time-independent potential h(s, m) cannot hold V*_t, so with it the true
     reward is not a stationary point of the exact loss (module docstring): the same fit
