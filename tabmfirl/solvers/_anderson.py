@@ -204,7 +204,7 @@ class _Point:
 
 def anderson_stage(spec: MFGSpec, temperature: float, initial_flow: MeanFieldFlow, tol: float,
                    monitor: SolveMonitor, backend: str, *, memory: int = 8,
-                   patience: int = 100) -> StageOutcome:
+                   patience: int = 100, plain_steps: int = 0) -> StageOutcome:
     r"""Run safeguarded Anderson acceleration (module docstring) from ``initial_flow``.
 
     Parameters
@@ -222,6 +222,9 @@ def anderson_stage(spec: MFGSpec, temperature: float, initial_flow: MeanFieldFlo
         :math:`m`, secant pairs kept.
     patience : int, default 100
         Iterates allowed without halving the best :math:`\|f\|_2`.
+    plain_steps : int, default 0
+        Take this many plain steps :math:`x' = G(x)` first, whatever they do to
+        :math:`\|f\|_2` (no safeguard, no stall test), then go on as above.
 
     Returns
     -------
@@ -231,20 +234,26 @@ def anderson_stage(spec: MFGSpec, temperature: float, initial_flow: MeanFieldFlo
     x = flow_map.of_flow(initial_flow)
     history = AndersonHistory(memory, x.size)
     current = _evaluate(flow_map, x, initial_flow.model, monitor, history, 1.0)
+    start = monitor.iteration - 1
+    label = "Anderson acceleration on the flow" + (
+        f" after {plain_steps} plain steps" if plain_steps else "")
+    for _ in range(plain_steps):
+        if monitor.exhausted():
+            break
+        current = _evaluate(flow_map, current.image, current.flow.model, monitor, history, 1.0)
     best, mark, mark_at = current, current.norm, monitor.iteration
     eta, use_anderson, plain, rejected, threshold = 1.0, True, True, 0, 10.0 * tol
-    start = monitor.iteration - 1
     while True:
         if np.max(np.abs(current.f)) < threshold:
             residual = flow_map.policy_residual(current.policy, current.flow)
             monitor.set_residual(residual)
             if residual < tol:
-                return _outcome(current, "converged", monitor, start, eta, rejected)
+                return _outcome(current, "converged", monitor, start, eta, rejected, label)
             threshold = 0.5 * np.max(np.abs(current.f)) * tol / residual
         if monitor.exhausted():
-            return _outcome(best, "budget", monitor, start, eta, rejected)
+            return _outcome(best, "budget", monitor, start, eta, rejected, label)
         if monitor.iteration - mark_at > patience:
-            return _outcome(best, "stalled", monitor, start, eta, rejected)
+            return _outcome(best, "stalled", monitor, start, eta, rejected, label)
         anderson = use_anderson and not plain and history.count > 0
         if anderson:
             proposal = history.step(current.x.ravel(), current.f.ravel(), eta)
@@ -279,9 +288,9 @@ def _evaluate(flow_map, x, model, monitor, history, eta) -> _Point:
     return _Point(x, image, f, float(np.sqrt(np.sum(f * f))), policy, flow)
 
 
-def _outcome(point, status, monitor, start, eta, rejected) -> StageOutcome:
+def _outcome(point, status, monitor, start, eta, rejected, label) -> StageOutcome:
     iterations = monitor.iteration - start
-    note = (f"Anderson acceleration on the flow {STATUS_VERBS[status]} after {iterations} "
+    note = (f"{label} {STATUS_VERBS[status]} after {iterations} "
             f"iterations (flow residual {np.max(np.abs(point.f)):.2e}, mixing step {eta:g}, "
             f"{rejected} Anderson steps rejected)")
     return StageOutcome(point.policy, status, iterations, note)
