@@ -26,7 +26,7 @@ import time
 import warnings
 
 from tabmfirl import envs, fit_pemmfirl, generate_demonstrations, solve_equilibrium
-from tabmfirl.apps._experiment import _variant, evaluate_fit, expert_solver_settings
+from tabmfirl.apps._experiment import _variant, evaluate_fit
 
 
 def full_run(game, *, agents, horizon, temperature, max_iter, n_warmup, backend, seed=0):
@@ -36,8 +36,7 @@ def full_run(game, *, agents, horizon, temperature, max_iter, n_warmup, backend,
         warnings.simplefilter("ignore")
         start = time.perf_counter()
         spec = envs.make(game, types=3, horizon=horizon)
-        solver = expert_solver_settings(game)
-        expert = solve_equilibrium(spec, temperature=temperature, backend=backend, **solver)
+        expert = solve_equilibrium(spec, temperature=temperature, backend=backend)
         demos = generate_demonstrations(spec, expert.policy, agents, seed=seed)
         times["expert"] = time.perf_counter() - start
         start = time.perf_counter()
@@ -46,8 +45,7 @@ def full_run(game, *, agents, horizon, temperature, max_iter, n_warmup, backend,
         times["fit"] = time.perf_counter() - start
         start = time.perf_counter()
         metrics = evaluate_fit(spec, result, demos, temperature=temperature, expert=expert,
-                               variant=_variant(game, 3, horizon), solver_kwargs=solver,
-                               backend=backend)
+                               variant=_variant(game, 3, horizon), backend=backend)
         times["evaluate"] = time.perf_counter() - start
     times["total"] = sum(times.values())
     return times, metrics["ari"], metrics["policy_deviation"]

@@ -27,7 +27,6 @@ import numpy as np
 
 from tabmfirl import adjusted_rand_index, envs, generate_demonstrations, solve_equilibrium
 from tabmfirl.envs import investment, malware, virus
-from tabmfirl.apps._experiment import expert_solver_settings
 
 #: (game, keyword of its builder, first constants we used, current defaults).
 CONSTANTS = (
@@ -41,8 +40,7 @@ def bayes_ari(spec, temperature, agents, seed):
     """ARI of the Bayes classifier on ``agents`` rollouts per type of ``spec``."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        expert = solve_equilibrium(spec, temperature=temperature, backend="numpy",
-                                   **expert_solver_settings(spec.name))
+        expert = solve_equilibrium(spec, temperature=temperature, backend="numpy")
     if not expert.converged:
         raise RuntimeError(f"{spec.name}: the expert equilibrium did not converge")
     demos = generate_demonstrations(spec, expert.policy, agents, seed=seed)

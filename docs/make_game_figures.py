@@ -11,7 +11,7 @@ two-action games, or the probability of replaying the hand held,
 :math:`\\pi_t(h^{-1}(s) \\mid s, m)`, for rock-paper-scissors.  The policy colour
 scale is shared by the types and fitted to the data, so it does not span
 [0, 1].  Equilibria are
-solved with the game's recommended settings (``tabmfirl.envs.solver_settings``)
+solved with the default solver at the game's temperature (``tabmfirl.envs.solver_settings``)
 on the NumPy reference backend.
 """
 from pathlib import Path

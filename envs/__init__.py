@@ -3,10 +3,11 @@
 Each game lives in its own module with a ``make(types, *, dynamics, horizon,
 ...)`` builder that returns an :class:`tabmfirl.MFGSpec`, module-level
 constants for its defaults (``HORIZON``, ``DYNAMICS``, the per-type weights,
-``TEMPERATURE`` and ``DAMPING`` for the solver) and a docstring with its
-equations and source.  :func:`make` looks games up by name and
-:func:`solver_settings` gives the solver settings the docs and tests use;
-``docs/games.md`` describes every game.
+and ``TEMPERATURE``, the temperature the docs and tests use) and a docstring
+with its equations and source.  :func:`make` looks games up by name;
+``docs/games.md`` describes every game.  No game needs solver settings: the
+default :func:`tabmfirl.solve_equilibrium` converges on every one of them at
+every temperature the tests use (0.05 to 10).
 
 ==========================  ======  =======  ==================================
 name                        states  actions  types differ by
@@ -80,21 +81,20 @@ def make(name: str, **kwargs):
 def solver_settings(name: str) -> dict:
     """Keyword arguments of :func:`tabmfirl.solve_equilibrium` for game ``name``.
 
-    The temperature the docs and tests use (the module's ``TEMPERATURE``) and a
-    ``fixed_point`` damping that converges there (``DAMPING``).
+    Only the temperature the docs and tests use (the module's
+    ``TEMPERATURE``): the default solver needs no per-game damping or step
+    (there used to be one, ``DAMPING``, tuned by hand for each game).
 
     Examples
     --------
     >>> solver_settings("rock_paper_scissors")
-    {'temperature': 1.0, 'method': 'fixed_point', 'damping': 0.2}
+    {'temperature': 1.0}
     """
-    module = _module(name)
-    return {"temperature": float(module.TEMPERATURE), "method": "fixed_point",
-            "damping": float(module.DAMPING)}
+    return {"temperature": float(_module(name).TEMPERATURE)}
 
 
-def _check_builder_args(types, dynamics, known_dynamics, defaults, weights, weights_name):
-    """Validate a builder's ``dynamics`` and return the per-type weights.
+def check_builder_args(types, dynamics, known_dynamics, defaults, weights, weights_name):
+    """Validate a builder's ``dynamics`` and return the per-type weights (every game uses it).
 
     ``weights`` (explicit per-type values) wins over ``types`` (the first
     ``types`` entries of ``defaults``).

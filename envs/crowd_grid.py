@@ -29,6 +29,8 @@ from numba import njit
 
 from tabmfirl import MFGSpec
 
+from . import check_builder_args
+
 STAY, UP, DOWN, LEFT, RIGHT = range(5)
 SIDE = 100
 HORIZON = 100
@@ -36,9 +38,8 @@ SLIP = 0.1
 CROWD_AVERSION = 0.003
 MOVE_COST = 0.01
 TARGET_WEIGHTS = (1.0, 0.5, 2.0)
-#: Solver settings (plain fixed-point iteration converges at this temperature).
+#: Temperature used in the docs and tests.
 TEMPERATURE = 1.0
-DAMPING = 1.0
 
 _MOVES = ((0, 0), (-1, 0), (1, 0), (0, -1), (0, 1))
 
@@ -83,11 +84,9 @@ def make(types: int = 3, *, dynamics: str = "original", horizon: int = HORIZON,
 
     ``dynamics="variant"`` doubles the slip probability (0.2).
     """
-    from tabmfirl.envs import _check_builder_args
-
     slips = {"original": SLIP, "variant": 2 * SLIP}
-    weights = _check_builder_args(types, dynamics, slips, TARGET_WEIGHTS, None,
-                                  "target_weights")
+    weights = check_builder_args(types, dynamics, slips, TARGET_WEIGHTS, None,
+                                 "target_weights")
     n = side * side
     values = np.broadcast_to(transition_values(slips[dynamics]), (n, 5, 5))
     params = [side, CROWD_AVERSION, MOVE_COST, *weights]

@@ -60,7 +60,7 @@ from numba import njit
 
 from tabmfirl import MFGSpec
 
-from . import _check_builder_args
+from . import check_builder_args
 
 N_LEVELS = 10
 NO, INVEST = 0, 1
@@ -79,8 +79,6 @@ SOURCE_INVEST_COST = 0.2
 #: 0.1/0.2/0.4, whose policies differed by less than 0.1 in total variation at
 #: 1.0; with the current costs they differ by up to 0.22 at 1.0, 0.52 at 0.3).
 TEMPERATURE = 0.3
-#: Damping of ``fixed_point`` that converges at ``TEMPERATURE``.
-DAMPING = 1.0
 #: Threshold :math:`\theta` on the mean quality of each dynamics.
 DYNAMICS = {"original": 4.0, "variant": 5.0}
 
@@ -142,8 +140,8 @@ def make(types: int = 3, *, dynamics: str = "original", horizon: int = HORIZON,
     -------
     MFGSpec
     """
-    costs = _check_builder_args(types, dynamics, DYNAMICS, INVEST_COSTS, invest_costs,
-                                "invest_costs")
+    costs = check_builder_args(types, dynamics, DYNAMICS, INVEST_COSTS, invest_costs,
+                               "invest_costs")
     if invest_costs is None and len(costs) == 1:
         costs = (SOURCE_INVEST_COST,)
     threshold = DYNAMICS[dynamics]

@@ -34,7 +34,7 @@ from numba import njit
 
 from tabmfirl import MFGSpec
 
-from . import _check_builder_args
+from . import check_builder_args
 
 CENTRE, LEFT, RIGHT = 0, 1, 2
 GO_LEFT, GO_RIGHT = 0, 1
@@ -46,9 +46,6 @@ RIGHT_AVERSIONS = (1.0, 2.0, 4.0)
 SOURCE_RIGHT_AVERSION = 2.0
 #: Temperature used in the docs and tests (the package default).
 TEMPERATURE = 1.0
-#: Damping of ``fixed_point`` that converges at ``TEMPERATURE`` (plain
-#: iteration, damping 1, oscillates between the sides).
-DAMPING = 0.5
 #: Slip probability :math:`\varepsilon` of each dynamics.
 DYNAMICS = {"original": 0.0, "variant": 0.1}
 
@@ -91,8 +88,8 @@ def make(types: int = 3, *, dynamics: str = "original", horizon: int = HORIZON,
     -------
     MFGSpec
     """
-    weights = _check_builder_args(types, dynamics, DYNAMICS, RIGHT_AVERSIONS, right_aversions,
-                                  "right_aversions")
+    weights = check_builder_args(types, dynamics, DYNAMICS, RIGHT_AVERSIONS, right_aversions,
+                                 "right_aversions")
     if right_aversions is None and len(weights) == 1:
         weights = (SOURCE_RIGHT_AVERSION,)
     slip = DYNAMICS[dynamics]

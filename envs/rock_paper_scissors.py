@@ -38,7 +38,7 @@ from numba import njit
 
 from tabmfirl import MFGSpec
 
-from . import _check_builder_args
+from . import check_builder_args
 
 NULL, ROCK, PAPER, SCISSORS = 0, 1, 2, 3
 HORIZON = 10
@@ -47,9 +47,6 @@ MU0 = (1.0, 0.0, 0.0, 0.0)
 SWITCHING_COSTS = (0.0, 0.5, 1.0)
 #: Temperature used in the docs and tests (the package default).
 TEMPERATURE = 1.0
-#: Damping of ``fixed_point`` that converges at ``TEMPERATURE`` (plain
-#: iteration, damping 1, cycles).
-DAMPING = 0.2
 #: Slip probability :math:`\varepsilon` of each dynamics.
 DYNAMICS = {"original": 0.0, "variant": 0.1}
 
@@ -99,8 +96,8 @@ def make(types: int = 3, *, dynamics: str = "original", horizon: int = HORIZON,
     -------
     MFGSpec
     """
-    costs = _check_builder_args(types, dynamics, DYNAMICS, SWITCHING_COSTS, switching_costs,
-                                "switching_costs")
+    costs = check_builder_args(types, dynamics, DYNAMICS, SWITCHING_COSTS, switching_costs,
+                               "switching_costs")
     slip = DYNAMICS[dynamics]
     return MFGSpec(
         n_states=4, n_actions=3, horizon=horizon, mu0=MU0, transition=transition_table(slip),

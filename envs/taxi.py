@@ -87,12 +87,52 @@ m     driver                    fare   idle / step   driving / km
 2     hates driving empty       1.0    0.1           0.3
 ====  ========================  =====  ============  ===============
 
+Surge pricing (:class:`SurgeRule`, :func:`surge_games`)
+-------------------------------------------------------
+A counterfactual of the game, used by the taxi study
+(:mod:`tabmfirl.apps._taxi_study`).  In the ``n_zones`` busiest zones (total
+demand over the surge steps) during the ``n_steps`` busiest steps (total
+demand over the zones), every price level is multiplied by ``factor``
+:math:`g > 1`: a passenger offered level ``p`` pays :math:`g\, m_p` times the
+base fare.  ``g_t(z)`` is :math:`g` in the surge cells and 1 elsewhere.  The
+surge changes two things of the game:
+
+1. **Matching (the dynamics).**  With constant elasticity the share of
+   requests that accept a price is :math:`(g m_p)^{-\varepsilon} = g^{-\varepsilon}
+   e_p`, so the matching probability becomes
+
+   .. math::
+
+       q'_t(z, p, \nu) = q_{\max}\frac{e_p\, d'_t(z)}{e_p\, d'_t(z) + \rho\,\nu(z)},
+       \qquad d'_t(z) = g_t(z)^{-\varepsilon}\, d_t(z),
+
+   i.e. exactly the game with the demand table :math:`d'` (:math:`\mu_0` and
+   :math:`\bar D` are unchanged): it moves *where drivers go*, through
+   :math:`P(s' \mid s, a, \mu)`.
+2. **Fares (the reward).**  A fraction :math:`\kappa` = ``driver_share`` of
+   the surcharge goes to the driver (:math:`\kappa = 1`: a classic surge;
+   :math:`\kappa = 0`: a platform booking fee, the driver's fare unchanged).
+   The true counterfactual reward of type ``m`` in an idle state is
+
+   .. math::
+
+       r'_m(t, (z, 0), (i, p), \nu) = r_m\big|_{q = q'} +
+       \underbrace{\kappa\,(g_t(z) - 1)\; q'\; w^f_m\, m_p\, \bar f(z)}_{\Delta_m},
+
+   where :math:`r_m|_{q=q'}` is the game's reward with the new matching
+   probability; :func:`surge_income` adds :math:`\Delta` to any reward table.
+
+The surge games carry the rule in their ``params``: the game's own blocks with
+the demand scaled to :math:`d'`, then :math:`\kappa`, the table
+:math:`g_t(z)` and a copy of the pre-surge blocks (the extras), so the reward
+functions of the game keep reading their leading entries.
+
 Each type observes its own flow (the package default); pass
 ``population_shares`` to make every type compete with the whole fleet.
 
-Solver: fixed-point iteration with ``DAMPING`` = 0.5 at ``TEMPERATURE`` =
-0.2 converges (about 40 iterations, well under a second on the Numba backend
-once compiled; see ``docs/games.md``).
+Solver: the default :func:`tabmfirl.solve_equilibrium` converges at the
+game's ``TEMPERATURE`` = 0.2 in about 30 iterations, well under a second on
+the Numba backend once compiled (``docs/games.md``).
 
 Examples
 --------
@@ -104,26 +144,51 @@ Examples
 """
 from __future__ import annotations
 
-import math
 import os
-from dataclasses import dataclass
-from typing import Optional
+from dataclasses import asdict, dataclass
 
 import numpy as np
 from numba import njit
 
 from tabmfirl import MFGSpec, population_coupling
 
+from . import check_builder_args, taxi_data
+from .taxi_city import (
+    BASE_FARE,
+    DETOUR,
+    FARE_PER_KM,
+    HORIZON,
+    JITTER,
+    MAX_DEGREE,
+    MEAN_DEMAND,
+    N_ZONES,
+    PICKUP_MINUTES,
+    SPEED_KMH,
+    START_HOUR,
+    STEP_MINUTES,
+    ZONE_SPACING_KM,
+    City,
+    synthetic_city,
+)
+
+__all__ = [
+    # the city (defined in tabmfirl.envs.taxi_city)
+    "City", "synthetic_city", "N_ZONES", "HORIZON", "STEP_MINUTES", "START_HOUR",
+    "MAX_DEGREE", "ZONE_SPACING_KM", "JITTER", "DETOUR", "SPEED_KMH", "PICKUP_MINUTES",
+    "BASE_FARE", "FARE_PER_KM", "MEAN_DEMAND",
+    # the game
+    "IDLE", "STAY", "MAX_TRIP_STEPS", "TOP_DESTINATIONS", "PRICE_MULTIPLIERS", "ELASTICITY",
+    "MAX_MATCH", "SUPPLY_RATIO", "MONEY_UNIT", "TYPE_WEIGHTS", "DYNAMICS", "SEED",
+    "TEMPERATURE", "state_index", "action_index", "transition", "reward",
+    "game_tables", "next_state_table", "make", "unpack_params", "ride_statistics",
+    # surge pricing
+    "SurgeRule", "surge_games", "surge_income", "surge_outcomes",
+]
+
 IDLE = 0
 STAY = 0
-N_ZONES = 25
-HORIZON = 12
-STEP_MINUTES = 30.0
-START_HOUR = 15.0
 #: Longest ride in steps (busy statuses 1..R).
 MAX_TRIP_STEPS = 2
-#: Relocation moves per zone besides "stay" (missing neighbours padded with "stay").
-MAX_DEGREE = 4
 #: Destinations kept per zone (``k``); the transition width is ``k + 2``.
 TOP_DESTINATIONS = 5
 PRICE_MULTIPLIERS = (0.8, 1.0, 1.3)
@@ -141,204 +206,10 @@ TYPE_WEIGHTS = ((1.0, 0.3, 0.05), (1.0, 1.0, 0.02), (1.0, 0.1, 0.3))
 DYNAMICS = {"original": (1.0, 1.0), "variant": (0.7, 1.5)}
 #: Seed of the default synthetic city.
 SEED = 0
-#: Solver settings: damped fixed point converges at this temperature.
+#: Temperature used in the docs and tests.
 TEMPERATURE = 0.2
-DAMPING = 0.5
-
-# synthetic city constants (ours; NYC-like orders of magnitude)
-ZONE_SPACING_KM = 2.0
-JITTER = 0.3
-DETOUR = 1.3
-SPEED_KMH = 18.0
-PICKUP_MINUTES = 4.0
-BASE_FARE = 3.0
-FARE_PER_KM = 1.75
-MEAN_DEMAND = 1000.0
 
 _HEADER = 11  # [Z, R, n_moves, n_prices, k, q_max, elasticity, rho, sigma, K, T]
-
-
-# ------------------------------------------------------------------- the city
-@dataclass(frozen=True, eq=False)
-class City:
-    r"""A city's zones and trip statistics (the input of :func:`make`).
-
-    Attributes
-    ----------
-    demand : ndarray, shape (T, Z)
-        Expected ride requests per step and zone (any unit: the game uses
-        :math:`D / \bar D`).
-    od : ndarray, shape (Z, Z)
-        ``od[z, z']``: probability that a ride from ``z`` goes to ``z'`` (rows
-        sum to 1, or to 0 for a zone with no rides).
-    fare : ndarray, shape (Z, Z)
-        Mean fare in dollars at price multiplier 1 (NaN where ``od`` is 0).
-    distance_km : ndarray, shape (Z, Z)
-        Ride or relocation distance in km (NaN where unknown).
-    travel_minutes : ndarray, shape (Z, Z)
-        Travel time in minutes (NaN where unknown).
-    neighbours : ndarray of int, shape (Z, max_degree)
-        Zones reachable by one relocation move, padded with the zone itself.
-    zone_ids : ndarray of int, shape (Z,)
-        External zone labels (e.g. TLC LocationIDs); ``arange(Z)`` if synthetic.
-    coords : ndarray, shape (Z, 2), optional
-        Zone centres in km (synthetic cities).
-    source : str
-        Where the tables came from.
-    """
-
-    demand: np.ndarray
-    od: np.ndarray
-    fare: np.ndarray
-    distance_km: np.ndarray
-    travel_minutes: np.ndarray
-    neighbours: np.ndarray
-    zone_ids: np.ndarray
-    coords: Optional[np.ndarray] = None
-    source: str = "custom"
-
-    def __post_init__(self):
-        set_ = object.__setattr__
-        demand = np.ascontiguousarray(self.demand, dtype=np.float64)
-        if demand.ndim != 2 or demand.shape[1] < 1:
-            raise ValueError(f"demand must have shape (T, Z), got {demand.shape}")
-        Z = demand.shape[1]
-        if not np.all(np.isfinite(demand)) or np.any(demand < 0):
-            raise ValueError("demand must be finite and non-negative")
-        if demand.sum() <= 0:
-            raise ValueError("demand is zero everywhere")
-        set_(self, "demand", demand)
-        for name in ("od", "fare", "distance_km", "travel_minutes"):
-            table = np.ascontiguousarray(getattr(self, name), dtype=np.float64)
-            if table.shape != (Z, Z):
-                raise ValueError(f"{name} must have shape (Z, Z) = ({Z}, {Z}), got {table.shape}")
-            set_(self, name, table)
-        od = self.od
-        if not np.all(np.isfinite(od)) or np.any(od < 0):
-            raise ValueError("od must be finite and non-negative")
-        sums = od.sum(axis=1)
-        if np.any((np.abs(sums - 1) > 1e-8) & (sums != 0)):
-            raise ValueError("od rows must sum to 1 (or 0 for zones without rides)")
-        used = od > 0
-        for name in ("fare", "distance_km", "travel_minutes"):
-            table = getattr(self, name)
-            if not np.all(np.isfinite(table[used])) or np.any(table[used] < 0):
-                raise ValueError(f"{name} must be finite and non-negative where od > 0")
-        if np.any((demand.sum(axis=0) > 0) & (sums == 0)):
-            raise ValueError("a zone with demand has no destinations in od")
-        neighbours = np.asarray(self.neighbours)
-        if neighbours.ndim != 2 or neighbours.shape[0] != Z \
-                or not np.issubdtype(neighbours.dtype, np.integer):
-            raise ValueError(f"neighbours must be an int array of shape (Z, degree), "
-                             f"got {neighbours.shape} {neighbours.dtype}")
-        if neighbours.size and (neighbours.min() < 0 or neighbours.max() >= Z):
-            raise ValueError(f"neighbours must lie in [0, {Z - 1}]")
-        rows = np.arange(Z)[:, None]
-        moved = neighbours != rows
-        if not np.all(np.isfinite(self.distance_km[rows, neighbours][moved])):
-            raise ValueError("distance_km must be finite between neighbours")
-        set_(self, "neighbours", np.ascontiguousarray(neighbours, dtype=np.int64))
-        zone_ids = np.asarray(self.zone_ids).reshape(-1)
-        if zone_ids.shape != (Z,):
-            raise ValueError(f"zone_ids must have {Z} entries, got {zone_ids.shape}")
-        set_(self, "zone_ids", zone_ids.astype(np.int64))
-
-    @property
-    def n_zones(self) -> int:
-        """``Z``."""
-        return self.demand.shape[1]
-
-    @property
-    def horizon(self) -> int:
-        """``T``, the rows of the demand table."""
-        return self.demand.shape[0]
-
-
-def _profile(hours) -> np.ndarray:
-    """Daily demand profile (ours): a base level, a morning and an evening peak."""
-    hours = np.asarray(hours, dtype=float)
-    return (0.5 + 0.8 * np.exp(-0.5 * ((hours - 8.5) / 1.2) ** 2)
-            + 1.0 * np.exp(-0.5 * ((hours - 18.5) / 1.5) ** 2))
-
-
-def synthetic_city(n_zones: int = N_ZONES, *, horizon: int = HORIZON,
-                   step_minutes: float = STEP_MINUTES, start_hour: float = START_HOUR,
-                   max_degree: int = MAX_DEGREE, rng=None) -> City:
-    r"""A random city: jittered grid of zones, busy centre, gravity-model trips.
-
-    Zones sit on a ``ceil(sqrt(Z))``-wide grid (row-major, the last row may be
-    partial) with spacing 2 km, each centre jittered uniformly by up to 30% of
-    the spacing.  Neighbours: the grid's 4-neighbourhood.  A ride of
-    Euclidean length :math:`e` has length :math:`\ell = 1.3 e` (detour; a ride
-    inside a zone :math:`1.3 \times 1` km), travel time :math:`4 + 60 \ell / 18`
-    minutes (pickup plus 18 km/h) and fare :math:`3 + 1.75 \ell` dollars.
-    Demand per step (clock hour :math:`h_t`):
-
-    .. math::
-
-        D_t(z) = 1000\,\frac{\text{profile}(h_t)}{\overline{\text{profile}}}\,
-                 \frac{g_z \eta_{tz}}{\sum_{z'} g_{z'}},\qquad
-        g_z = 0.15 + e^{-\|c_z - c_0\|^2 / (2 \cdot 3^2)},
-
-    with the profile :math:`0.5 + 0.8 e^{-(h - 8.5)^2/(2 \cdot 1.2^2)}
-    + e^{-(h - 18.5)^2 / (2 \cdot 1.5^2)}` (morning and evening peaks),
-    :math:`c_0` the city centre and lognormal noise :math:`\eta` (sd 0.2).
-    Destinations by a gravity model,
-    :math:`o(z, z') \propto g_{z'} e^{-\ell(z, z') / 4}`.
-
-    Parameters
-    ----------
-    n_zones : int, default 25
-    horizon : int, default 12
-    step_minutes : float, default 30
-    start_hour : float, default 15.0
-        Clock time of step 0 (hours).
-    max_degree : int, default 4
-        Relocation moves per zone (the grid gives at most 4).
-    rng : numpy.random.Generator or int, optional
-        Source of the jitter and the demand noise.
-
-    Returns
-    -------
-    City
-    """
-    rng = np.random.default_rng(rng)
-    Z = int(n_zones)
-    if Z < 1:
-        raise ValueError(f"n_zones must be >= 1, got {n_zones}")
-    width = int(math.ceil(math.sqrt(Z)))
-    row, col = np.divmod(np.arange(Z), width)
-    coords = np.stack([col, row], axis=1) * ZONE_SPACING_KM
-    coords = coords + rng.uniform(-JITTER, JITTER, size=(Z, 2)) * ZONE_SPACING_KM
-    centre = coords.mean(axis=0)
-    euclid = np.linalg.norm(coords[:, None] - coords[None], axis=-1)
-    np.fill_diagonal(euclid, 1.0)
-    distance = DETOUR * euclid
-    minutes = PICKUP_MINUTES + 60.0 * distance / SPEED_KMH
-    fare = BASE_FARE + FARE_PER_KM * distance
-
-    grid = -np.ones((row.max() + 1, width), dtype=np.int64)
-    grid[row, col] = np.arange(Z)
-    neighbours = np.tile(np.arange(Z)[:, None], (1, max_degree))
-    for z in range(Z):
-        found = []
-        for dr, dc in ((-1, 0), (1, 0), (0, -1), (0, 1)):
-            r, c = row[z] + dr, col[z] + dc
-            if 0 <= r < grid.shape[0] and 0 <= c < width and grid[r, c] >= 0:
-                found.append(grid[r, c])
-        found = found[:max_degree]
-        neighbours[z, :len(found)] = found
-
-    attraction = 0.15 + np.exp(-np.sum((coords - centre) ** 2, axis=1) / (2 * 3.0 ** 2))
-    hours = start_hour + np.arange(horizon) * step_minutes / 60.0
-    profile = _profile(hours) / _profile(np.linspace(0, 24, 97)).mean()
-    noise = rng.lognormal(0.0, 0.2, size=(horizon, Z))
-    demand = MEAN_DEMAND * profile[:, None] * attraction[None] / attraction.sum() * noise
-    od = attraction[None] * np.exp(-distance / 4.0)
-    od /= od.sum(axis=1, keepdims=True)
-    return City(demand=demand, od=od, fare=fare, distance_km=distance,
-                travel_minutes=minutes, neighbours=neighbours, zone_ids=np.arange(Z),
-                coords=coords, source="synthetic")
 
 
 # --------------------------------------------------------------- index helpers
@@ -533,18 +404,16 @@ def make(types: int = 3, *, dynamics: str = "original", horizon: int = HORIZON,
     -------
     MFGSpec
     """
-    from tabmfirl.envs import _check_builder_args
-
     if weights is not None:
         weights = np.asarray(weights, dtype=float)
         if weights.ndim != 2 or weights.shape[1] != 3:
             raise ValueError(f"weights must have shape (K, 3), got {weights.shape}")
-        weights = _check_builder_args(types, dynamics, DYNAMICS, TYPE_WEIGHTS, weights,
-                                      "weights")
+        weights = check_builder_args(types, dynamics, DYNAMICS, TYPE_WEIGHTS, weights,
+                                     "weights")
         weights = np.asarray(weights).reshape(-1, 3)
     else:
-        weights = np.asarray(_check_builder_args(types, dynamics, DYNAMICS, TYPE_WEIGHTS,
-                                                 None, "weights"), dtype=float)
+        weights = np.asarray(check_builder_args(types, dynamics, DYNAMICS, TYPE_WEIGHTS,
+                                                None, "weights"), dtype=float)
     sigma, travel_factor = DYNAMICS[dynamics]
     prices = np.asarray(prices, dtype=float).reshape(-1)
     if prices.size == 0 or np.any(~np.isfinite(prices)) or np.any(prices <= 0):
@@ -592,8 +461,24 @@ def make(types: int = 3, *, dynamics: str = "original", horizon: int = HORIZON,
                    context_coupling=coupling, name="taxi", info=info)
 
 
-def _unpack(params) -> dict:
-    """The arrays packed into a taxi game's ``params`` (see :func:`make`)."""
+def unpack_params(params) -> dict:
+    """The tables packed into a taxi game's ``params`` (see :func:`make`).
+
+    Parameters
+    ----------
+    params : array_like
+        ``spec.params`` of a taxi game (entries after the game's own blocks,
+        such as the extras of :func:`surge_games`, are ignored).
+
+    Returns
+    -------
+    dict
+        ``demand (T, Z)`` (normalised, :math:`d_t(z)`), ``od (Z k,)``,
+        ``prices (P,)``, ``fare (Z,)`` (:math:`\\bar f` in ``MONEY_UNIT``),
+        ``trip_km (Z,)``, ``move_km (Z n_moves,)``, ``weights (K, 3)``, and the
+        scalars ``n_zones``, ``n_moves``, ``n_prices``, ``max_match``,
+        ``elasticity``, ``supply_ratio``.
+    """
     params = np.asarray(params, dtype=float)
     Z, R, n_moves, n_prices, k = (int(v) for v in params[:5])
     K, T = int(params[9]), int(params[10])
@@ -639,7 +524,7 @@ def ride_statistics(spec: MFGSpec, mean_field, policy) -> dict:
     """
     if spec.name != "taxi":
         raise ValueError(f"ride_statistics needs a taxi game, got {spec.name!r}")
-    tables = _unpack(spec.params)
+    tables = unpack_params(spec.params)
     K, T = spec.n_contexts, spec.horizon
     Z, n_prices = tables["n_zones"], tables["n_prices"]
     mu = np.asarray(mean_field, dtype=float)[:, :T]
@@ -675,8 +560,6 @@ def _city(data, *, seed, n_zones, horizon, step_minutes, start_hour):
                 f"synthetic(n_zones={n_zones}, seed={seed})")
     if isinstance(data, City):
         return data, data.source
-    from tabmfirl.envs import taxi_data
-
     if isinstance(data, (str, os.PathLike)):
         data = taxi_data.load_trips(data, horizon=horizon, step_minutes=step_minutes,
                                     start_hour=start_hour)
@@ -688,3 +571,225 @@ def _city(data, *, seed, n_zones, horizon, step_minutes, start_hour):
                 f"start_hour={start_hour}")
         return taxi_data.city_from_trips(data, max_degree=MAX_DEGREE), data.report.source
     raise ValueError(f"data must be a path, a TripData or a City, got {type(data).__name__}")
+
+
+# --------------------------------------------------------------- surge pricing
+@dataclass(frozen=True)
+class SurgeRule:
+    r"""Per-zone surge pricing at peak steps (module docstring, "Surge pricing").
+
+    Attributes
+    ----------
+    factor : float, default 1.5
+        :math:`g`, multiplier of every price level in a surge cell.
+    n_zones : int, default 5
+        The busiest zones (demand summed over the surge steps) that surge.
+    n_steps : int, default 4
+        The busiest steps (demand summed over zones) at which they surge.
+    driver_share : float, default 1.0
+        :math:`\kappa \in [0, 1]`, share of the surcharge paid to the driver
+        (0: a platform fee, a pure change of dynamics).
+    """
+
+    factor: float = 1.5
+    n_zones: int = 5
+    n_steps: int = 4
+    driver_share: float = 1.0
+
+    def __post_init__(self):
+        if not (np.isfinite(self.factor) and self.factor > 0):
+            raise ValueError(f"surge factor must be > 0, got {self.factor}")
+        for name in ("n_zones", "n_steps"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"surge {name} must be a positive integer, got {value!r}")
+        if not 0.0 <= self.driver_share <= 1.0:
+            raise ValueError(f"driver_share must lie in [0, 1], got {self.driver_share}")
+
+    def table(self, demand) -> np.ndarray:
+        """``g[t, z]``: ``factor`` in the surge cells of ``demand (T, Z)``, 1 elsewhere."""
+        demand = np.asarray(demand, dtype=float)
+        T, Z = demand.shape
+        steps = np.sort(np.argsort(-demand.sum(axis=1), kind="stable")[:min(self.n_steps, T)])
+        zones = np.argsort(-demand[steps].sum(axis=0), kind="stable")[:min(self.n_zones, Z)]
+        g = np.ones((T, Z))
+        g[np.ix_(steps, np.sort(zones))] = self.factor
+        return g
+
+
+def _layout(params):
+    """Length of the taxi game's own block of ``params`` (where the surge extras start)."""
+    return int(_extras_start(np.asarray(params, dtype=np.float64)))
+
+
+@njit(cache=True)
+def _extras_start(params):
+    """Index after the taxi game's blocks (``_HEADER`` = 11, then as ``_offsets``)."""
+    Z, k, n_moves, n_prices = int(params[0]), int(params[4]), int(params[2]), int(params[3])
+    K, T = int(params[9]), int(params[10])
+    return _HEADER + T * Z + Z * k + n_prices + Z + Z + Z * n_moves + 3 * K
+
+
+@njit(cache=True)
+def surge_income(t, observed, params, w_fare, out):
+    r"""Add the surge's extra fare income :math:`\Delta` to a reward table ``out[s, a]``.
+
+    ``out[z, a] += kappa (g_t(z) - 1) q'_t(z, p_a, observed) w_fare m_p fbar(z)``
+    on the idle states (module docstring, "Surge pricing"); a Numba function
+    that a surge game's reward function calls after filling ``out``.
+
+    Parameters
+    ----------
+    t : int
+        Time step.
+    observed : ndarray, shape (S,)
+        The mean field the type observes at ``t``.
+    params : ndarray
+        ``params`` of a game of :func:`surge_games` (with the extras after the
+        game's own blocks; anything a learned reward packs may follow them).
+    w_fare : float
+        :math:`w^f`, the type's weight on fares.
+    out : ndarray, shape (S, A)
+        Reward table, updated in place.
+    """
+    Z, n_moves, n_prices = int(params[0]), int(params[2]), int(params[3])
+    _, _, prices, fare, _, _, _ = _offsets(params)
+    e = _extras_start(params)
+    kappa = params[e]
+    if kappa == 0.0:
+        return
+    for z in range(Z):
+        extra = params[e + 1 + t * Z + z] - 1.0
+        if extra == 0.0:
+            continue
+        for move in range(n_moves):
+            for price in range(n_prices):
+                q = _match(t, z, price, observed, params)
+                out[z, move * n_prices + price] += (kappa * extra * q * w_fare
+                                                    * params[prices + price] * params[fare + z])
+
+
+@njit(cache=True)
+def _true_surge_reward(t, observed, context, params, out):
+    """The true counterfactual reward :math:`r'_m` (module docstring)."""
+    reward(t, observed, context, params, out)
+    weights = _offsets(params)[6]
+    surge_income(t, observed, params, params[weights + 3 * context], out)
+
+
+@njit(cache=True)
+def _fixed_true_reward(t, observed, context, params, out):
+    """Pre-surge true reward (the copy stored after the extras) plus the surge income."""
+    T, Z = int(params[10]), int(params[0])
+    base = _extras_start(params) + 1 + T * Z
+    reward(t, observed, context, params[base:], out)
+    weights = _offsets(params)[6]
+    surge_income(t, observed, params, params[weights + 3 * context], out)
+
+
+def surge_games(spec: MFGSpec, surge: SurgeRule) -> dict:
+    r"""The counterfactual taxi games of a surge rule (module docstring, "Surge pricing").
+
+    Parameters
+    ----------
+    spec : MFGSpec
+        A taxi game (:func:`make`, no ``population_shares``).
+    surge : SurgeRule
+
+    Returns
+    -------
+    dict
+        ``"true"``: the game with the surge dynamics and the true surge reward
+        :math:`r'`; ``"fixed"``: the surge dynamics with the pre-surge true
+        reward plus :math:`\Delta` (the taxi study's ``true-fixed``
+        reference); ``"dynamics"``: the surge dynamics with the original
+        reward function, whose ``params`` carry the extras that
+        :func:`surge_income` reads; ``"g"``: the table :math:`g_t(z)`, shape
+        ``(T, Z)``.
+
+    Raises
+    ------
+    ValueError
+        ``spec`` is not a taxi game, or its types observe a coupled flow.
+    """
+    if spec.name != "taxi":
+        raise ValueError(f"surge_games needs a taxi game, got {spec.name!r}")
+    if spec.context_coupling is not None:
+        raise ValueError("the taxi study needs the default per-type flows (no population_shares)")
+    params = np.asarray(spec.params, dtype=float)
+    base = params[:_layout(params)]
+    tables = unpack_params(base)
+    T, Z = tables["demand"].shape
+    g = surge.table(tables["demand"])
+    scaled = base.copy()
+    scaled[_HEADER:_HEADER + T * Z] = (tables["demand"] * g ** -tables["elasticity"]).ravel()
+    packed = np.concatenate([scaled, [surge.driver_share], g.ravel(), base])
+    info = dict(spec.info, surge=asdict(surge))
+    dynamics = spec.replace(params=packed, info=info)
+    return {"true": dynamics.replace(reward=_true_surge_reward),
+            "fixed": dynamics.replace(reward=_fixed_true_reward),
+            "dynamics": dynamics, "g": g}
+
+
+def surge_outcomes(spec: MFGSpec, mean_field, policy, *, surge_table=None,
+                   driver_share: float = 1.0) -> dict:
+    r"""Fare revenue, rides and served share of each type over the horizon, with a surge.
+
+    With :math:`L_t(z, a) = \mu_t(z, 0)\pi_t(a\mid z)` and :math:`q'` at the
+    type's own flow under the surge (:math:`q' = q` without one):
+
+    * ``revenue``: fare income of a driver over the horizon, dollars,
+      :math:`\sum_{t,z,a} L_t(z, a)\, q'\, m_{p_a} \bar f(z)\,(1 + \kappa(g_t(z) - 1))`
+      (the true reward's income term; the types' idle and driving costs are
+      not included);
+    * ``rides``: rides per driver over the horizon;
+    * ``served``: passengers served as a share of the requests at the base
+      price, :math:`100\,\rho \sum_t \text{rides}_t / \sum_{t,z} d_t(z)`, in
+      percent.
+
+    Parameters
+    ----------
+    spec : MFGSpec
+        The **pre-surge** taxi game (its demand is the base demand), without
+        ``population_shares``.
+    mean_field : ndarray, shape (K, T+1, S) or (K, T, S)
+    policy : ndarray, shape (K, T, S, A)
+    surge_table : ndarray, shape (T, Z), optional
+        :math:`g_t(z)` (:meth:`SurgeRule.table`); default no surge.
+    driver_share : float, default 1.0
+        :math:`\kappa`.
+
+    Returns
+    -------
+    dict of ndarray, shape (K,)
+        ``revenue``, ``rides``, ``served``.  Without a surge, ``revenue`` and
+        ``rides`` are the sums over steps of :func:`ride_statistics`.
+    """
+    if spec.name != "taxi":
+        raise ValueError(f"surge_outcomes needs a taxi game, got {spec.name!r}")
+    if spec.context_coupling is not None:
+        raise ValueError("surge_outcomes needs the default per-type flows (no population_shares)")
+    tables = unpack_params(spec.params)
+    K, T = spec.n_contexts, spec.horizon
+    Z, n_prices = tables["n_zones"], tables["n_prices"]
+    mu = np.asarray(mean_field, dtype=float)[:, :T]
+    pi = np.asarray(policy, dtype=float)
+    if mu.shape != (K, T, spec.n_states) or pi.shape != (K, T, spec.n_states, spec.n_actions):
+        raise ValueError("mean_field must have shape (K, T+1, S) and policy (K, T, S, A)")
+    g = np.ones((T, Z)) if surge_table is None else np.asarray(surge_table, dtype=float)
+    if g.shape != (T, Z):
+        raise ValueError(f"surge_table must have shape ({T}, {Z}), got {g.shape}")
+    demand = tables["demand"]
+    accept = tables["prices"] ** -tables["elasticity"]
+    wanted = accept[None, None, None, :] * (demand * g ** -tables["elasticity"])[None, :, :, None]
+    crowd = tables["supply_ratio"] * mu[:, :, :Z, None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        q = np.where(wanted > 0, tables["max_match"] * wanted / (wanted + crowd), 0.0)
+    choice = (mu[:, :, :Z, None] * pi[:, :, :Z]).reshape(K, T, Z, -1, n_prices).sum(axis=3)
+    rides_zp = choice * q
+    fare = tables["fare"] * MONEY_UNIT
+    paid = 1.0 + float(driver_share) * (g - 1.0)                  # (T, Z)
+    revenue = np.einsum("ktzp,p,z,tz->k", rides_zp, tables["prices"], fare, paid)
+    rides = rides_zp.sum(axis=(1, 2, 3))
+    served = 100.0 * tables["supply_ratio"] * rides / demand.sum()
+    return {"revenue": revenue, "rides": rides, "served": served}

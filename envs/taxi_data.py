@@ -59,8 +59,15 @@ from datetime import datetime
 
 import numpy as np
 
-from .taxi import (HORIZON, MAX_DEGREE, PICKUP_MINUTES, SPEED_KMH, START_HOUR, STEP_MINUTES,
-                   City)
+from .taxi_city import (
+    HORIZON,
+    MAX_DEGREE,
+    PICKUP_MINUTES,
+    SPEED_KMH,
+    START_HOUR,
+    STEP_MINUTES,
+    City,
+)
 
 KM_PER_MILE = 1.609344
 
@@ -216,7 +223,7 @@ def _rows(path, source):
     """(header, iterator of (line number, fields)) of a CSV or Parquet file."""
     if str(path).lower().endswith(".parquet"):
         try:
-            import pyarrow.parquet as pq
+            import pyarrow.parquet as pq  # optional: only Parquet files need it
         except ImportError:
             raise ValueError(f"{source}: reading Parquet needs pyarrow, which is not installed; "
                              "convert the file to CSV") from None
@@ -241,6 +248,119 @@ def _rows(path, source):
                 if fields and any(f.strip() for f in fields):
                     yield reader.line_num, fields
     return header, lines()
+
+
+def _row_parser(columns, width, known, to_km, speed_kmh, max_minutes):
+    """``parse(fields)``: ``(trip, None)`` with ``trip = (pickup, origin, destination, fare,
+    km, minutes)``, or ``(None, (reason, detail))`` for a row to skip (module docstring).
+
+    ``known``: the set of valid zone ids, or None for any.  A closure over the
+    column indices: it runs once per row of files of millions of rows.
+    """
+    pickup_at, origin_at, destination_at = (columns["pickup_time"], columns["pickup_zone"],
+                                            columns["dropoff_zone"])
+    fare_at, distance_at = columns["fare"], columns["distance"]
+    dropoff_at = columns.get("dropoff_time")
+
+    def parse(fields):
+        if len(fields) != width:
+            return None, ("wrong_field_count", f"{len(fields)} fields, header has {width}")
+        pickup = _parse_time(fields[pickup_at])
+        if pickup is None:
+            return None, ("bad_time", f"pickup time {fields[pickup_at]!r}")
+        duration = None
+        if dropoff_at is not None:
+            dropoff = _parse_time(fields[dropoff_at])
+            if dropoff is None:
+                return None, ("bad_time", f"dropoff time {fields[dropoff_at]!r}")
+            duration = (dropoff - pickup).total_seconds() / 60.0
+        origin = _parse_zone(fields[origin_at])
+        destination = _parse_zone(fields[destination_at])
+        if origin is None or destination is None or (
+                known is not None and (origin not in known or destination not in known)):
+            return None, ("unknown_zone", f"zones {fields[origin_at]!r} -> "
+                                          f"{fields[destination_at]!r}")
+        fare = _parse_number(fields[fare_at])
+        distance = _parse_number(fields[distance_at])
+        if fare is None or distance is None:
+            return None, ("not_a_number", f"fare {fields[fare_at]!r}, "
+                                          f"distance {fields[distance_at]!r}")
+        if fare < 0 or distance < 0 or (duration is not None and duration < 0):
+            return None, ("negative", f"fare {fare}, distance {distance}, duration {duration}")
+        if duration is not None and duration > max_minutes:
+            return None, ("too_long", f"duration {duration:.0f} min")
+        minutes = (PICKUP_MINUTES + 60.0 * distance * to_km / speed_kmh
+                   if duration is None else duration)
+        return (pickup, origin, destination, fare, distance * to_km, minutes), None
+
+    return parse
+
+
+def _distance_factor(header, columns, distance_unit):
+    """Kilometres per unit of the distance column (miles for TLC's ``trip_distance``)."""
+    if distance_unit is None:
+        tlc = header[columns["distance"]].strip().lower() == "trip_distance"
+        distance_unit = "mile" if tlc else "km"
+    if distance_unit not in ("mile", "km"):
+        raise ValueError(f"distance_unit must be 'mile' or 'km', got {distance_unit!r}")
+    return KM_PER_MILE if distance_unit == "mile" else 1.0
+
+
+def _read_trips(rows, parse, report, max_examples):
+    """The valid trips of ``rows`` (``parse``: :func:`_row_parser`) as six columns; skipped
+    rows counted in ``report``."""
+    trips = []
+    for line, fields in rows:
+        report.n_rows += 1
+        trip, skipped = parse(fields)
+        if trip is None:
+            reason, detail = skipped
+            report.skipped[reason] += 1
+            if len(report.examples) < max_examples:
+                report.examples.append((line, reason, detail))
+            continue
+        trips.append(trip)
+    report.n_used = len(trips)
+    return [list(column) for column in zip(*trips)] if trips else [[] for _ in range(6)]
+
+
+def _pair_tables(origins, destinations, values, zone_ids):
+    """Index arrays ``o, d``, ride counts per OD pair, ``od`` shares, and the per-pair mean
+    of each of ``values`` (NaN where no ride)."""
+    index = {int(z): i for i, z in enumerate(zone_ids)}
+    Z = zone_ids.size
+    o = np.array([index[z] for z in origins], dtype=np.int64)
+    d = np.array([index[z] for z in destinations], dtype=np.int64)
+    counts = np.zeros((Z, Z), dtype=np.int64)
+    np.add.at(counts, (o, d), 1)
+    means = []
+    for value in values:
+        total = np.zeros((Z, Z))
+        np.add.at(total, (o, d), np.asarray(value, dtype=float))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means.append(np.where(counts > 0, total / np.maximum(counts, 1), np.nan))
+    rides = counts.sum(axis=1, keepdims=True)
+    od = np.where(rides > 0, counts / np.maximum(rides, 1), 0.0)
+    return o, counts, od, means
+
+
+def _demand_table(pickups, origin_index, n_zones, horizon, step_minutes, start_hour, report):
+    """Pickups per step and zone in the window, averaged over the days present."""
+    demand = np.zeros((int(horizon), n_zones))
+    days = set()
+    for pickup, origin in zip(pickups, origin_index):
+        elapsed = (pickup.hour * 60 + pickup.minute + pickup.second / 60.0
+                   - start_hour * 60.0)
+        step = int(elapsed // step_minutes)
+        if 0 <= step < horizon:
+            demand[step, origin] += 1.0
+            days.add(pickup.date())
+        else:
+            report.outside_window += 1
+    report.n_days = len(days)
+    if days:
+        demand /= len(days)
+    return demand
 
 
 def load_trips(path, *, zones=None, horizon: int = HORIZON,
@@ -283,105 +403,25 @@ def load_trips(path, *, zones=None, horizon: int = HORIZON,
     source = os.fspath(path)
     header, rows = _rows(path, source)
     columns = _find_columns(header, source)
-    if distance_unit is None:
-        tlc = header[columns["distance"]].strip().lower() == "trip_distance"
-        distance_unit = "mile" if tlc else "km"
-    if distance_unit not in ("mile", "km"):
-        raise ValueError(f"distance_unit must be 'mile' or 'km', got {distance_unit!r}")
-    to_km = KM_PER_MILE if distance_unit == "mile" else 1.0
+    to_km = _distance_factor(header, columns, distance_unit)
     zones = None if zones is None else [int(z) for z in zones]
-    known = None if zones is None else set(zones)
+    parse = _row_parser(columns, len(header), None if zones is None else set(zones), to_km,
+                        speed_kmh, max_minutes)
     report = TripReport(source=source)
-
-    def skip(line, reason, detail):
-        report.skipped[reason] += 1
-        if len(report.examples) < max_examples:
-            report.examples.append((line, reason, detail))
-
-    width = len(header)
-    pickups, origins, destinations, fares, kms, minutes = [], [], [], [], [], []
-    for line, fields in rows:
-        report.n_rows += 1
-        if len(fields) != width:
-            skip(line, "wrong_field_count", f"{len(fields)} fields, header has {width}")
-            continue
-        pickup = _parse_time(fields[columns["pickup_time"]])
-        if pickup is None:
-            skip(line, "bad_time", f"pickup time {fields[columns['pickup_time']]!r}")
-            continue
-        duration = None
-        if "dropoff_time" in columns:
-            dropoff = _parse_time(fields[columns["dropoff_time"]])
-            if dropoff is None:
-                skip(line, "bad_time", f"dropoff time {fields[columns['dropoff_time']]!r}")
-                continue
-            duration = (dropoff - pickup).total_seconds() / 60.0
-        origin = _parse_zone(fields[columns["pickup_zone"]])
-        destination = _parse_zone(fields[columns["dropoff_zone"]])
-        if origin is None or destination is None or (
-                known is not None and (origin not in known or destination not in known)):
-            skip(line, "unknown_zone", f"zones {fields[columns['pickup_zone']]!r} -> "
-                                       f"{fields[columns['dropoff_zone']]!r}")
-            continue
-        fare = _parse_number(fields[columns["fare"]])
-        distance = _parse_number(fields[columns["distance"]])
-        if fare is None or distance is None:
-            skip(line, "not_a_number", f"fare {fields[columns['fare']]!r}, "
-                                       f"distance {fields[columns['distance']]!r}")
-            continue
-        if fare < 0 or distance < 0 or (duration is not None and duration < 0):
-            skip(line, "negative", f"fare {fare}, distance {distance}, duration {duration}")
-            continue
-        if duration is not None and duration > max_minutes:
-            skip(line, "too_long", f"duration {duration:.0f} min")
-            continue
-        pickups.append(pickup)
-        origins.append(origin)
-        destinations.append(destination)
-        fares.append(fare)
-        kms.append(distance * to_km)
-        minutes.append(PICKUP_MINUTES + 60.0 * distance * to_km / speed_kmh
-                       if duration is None else duration)
-    report.n_used = len(pickups)
+    pickups, origins, destinations, fares, kms, minutes = _read_trips(rows, parse, report,
+                                                                      max_examples)
     if not pickups:
         raise ValueError(f"{source}: no valid trip rows; {report.summary()}")
-
     zone_ids = np.array(sorted(set(origins) | set(destinations)) if zones is None
                         else zones, dtype=np.int64)
-    index = {int(z): i for i, z in enumerate(zone_ids)}
-    Z = zone_ids.size
-    o = np.array([index[z] for z in origins], dtype=np.int64)
-    d = np.array([index[z] for z in destinations], dtype=np.int64)
-    counts = np.zeros((Z, Z), dtype=np.int64)
-    np.add.at(counts, (o, d), 1)
-
-    def mean_per_pair(values):
-        total = np.zeros((Z, Z))
-        np.add.at(total, (o, d), np.asarray(values, dtype=float))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(counts > 0, total / np.maximum(counts, 1), np.nan)
-
-    rides = counts.sum(axis=1, keepdims=True)
-    od = np.where(rides > 0, counts / np.maximum(rides, 1), 0.0)
-
-    demand = np.zeros((int(horizon), Z))
-    days = set()
-    for pickup, origin in zip(pickups, o):
-        elapsed = (pickup.hour * 60 + pickup.minute + pickup.second / 60.0
-                   - start_hour * 60.0)
-        step = int(elapsed // step_minutes)
-        if 0 <= step < horizon:
-            demand[step, origin] += 1.0
-            days.add(pickup.date())
-        else:
-            report.outside_window += 1
-    report.n_days = len(days)
-    if days:
-        demand /= len(days)
-    return TripData(zone_ids=zone_ids, demand=demand, od=od, counts=counts,
-                    fare=mean_per_pair(fares), distance_km=mean_per_pair(kms),
-                    travel_minutes=mean_per_pair(minutes), step_minutes=float(step_minutes),
-                    start_hour=float(start_hour), report=report)
+    o, counts, od, (fare, distance_km, travel_minutes) = _pair_tables(
+        origins, destinations, (fares, kms, minutes), zone_ids)
+    demand = _demand_table(pickups, o, zone_ids.size, horizon, step_minutes, start_hour,
+                           report)
+    return TripData(zone_ids=zone_ids, demand=demand, od=od, counts=counts, fare=fare,
+                    distance_km=distance_km, travel_minutes=travel_minutes,
+                    step_minutes=float(step_minutes), start_hour=float(start_hour),
+                    report=report)
 
 
 def city_from_trips(trips: TripData, *, max_degree: int = MAX_DEGREE) -> City:

@@ -36,7 +36,7 @@ from numba import njit
 
 from tabmfirl import MFGSpec
 
-from . import _check_builder_args
+from . import check_builder_args
 
 SUSCEPTIBLE, INFECTED = 0, 1
 OUT, DISTANCE = 0, 1
@@ -48,8 +48,6 @@ DISTANCING_COSTS = (0.1, 0.5, 1.5)
 SOURCE_DISTANCING_COST = 0.5
 #: Temperature used in the docs and tests (the package default).
 TEMPERATURE = 1.0
-#: Damping of ``fixed_point`` that converges at ``TEMPERATURE``.
-DAMPING = 1.0
 #: (infection rate, recovery probability) of each dynamics.
 DYNAMICS = {"original": (0.81, 0.3), "variant": (0.64, 0.2)}
 
@@ -98,7 +96,7 @@ def make(types: int = 3, *, dynamics: str = "original", horizon: int = HORIZON,
     MFGSpec
     """
     given = costs
-    costs = _check_builder_args(types, dynamics, DYNAMICS, DISTANCING_COSTS, costs, "costs")
+    costs = check_builder_args(types, dynamics, DYNAMICS, DISTANCING_COSTS, costs, "costs")
     if given is None and len(costs) == 1:
         costs = (SOURCE_DISTANCING_COST,)
     infection, recovery = DYNAMICS[dynamics]

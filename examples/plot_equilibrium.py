@@ -54,8 +54,9 @@ written = []
 # %%
 # Solve the equilibrium of every type
 # -----------------------------------
-# ``envs.solver_settings`` gives a temperature and a damping that converge;
-# the NumPy backend avoids compiling Numba kernels for a few small games.
+# ``envs.solver_settings`` gives the game's temperature (the default solver
+# needs nothing else); the NumPy backend avoids compiling Numba kernels for a
+# few small games.
 results, specs = {}, {}
 for name, layout in GAMES.items():
     kwargs = {"horizon": layout["horizon"]} if SMALL else {}
@@ -79,9 +80,10 @@ for name, result in results.items():
 # %%
 # Solver convergence
 # ------------------
-# The fixed-point residual and each type's exploitability per iterate, on a
-# log scale (the exploitability reaches round-off, about 1e-15).
-# ``plot_training`` reads the ``*_history`` attributes of a result object.
+# The default solver's flow residual per iterate and the fixed-point residual
+# where it measured it, on a log scale (``method="fixed_point"`` would also
+# record each type's exploitability per iterate). ``plot_training`` reads the
+# ``*_history`` attributes of a result object that hold a value.
 for name, result in results.items():
     labels = [f"{GAMES[name]['weight_name']} {w:g}"
               for w in specs[name].info[GAMES[name]["weights"]]]

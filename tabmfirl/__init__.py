@@ -3,26 +3,43 @@
 The public API; see ``docs/`` for the theory and a tutorial.  ``tabmfirl.plot``
 (matplotlib) and the CUDA kernels are imported only when used.
 """
-from .irl._adversarial import (AdversarialResult, fit_mf_airl, fit_pemirl,
-                               fit_pemmfirl_adversarial)
-from .irl._adversarial_reward import fit_reward_adversarial
 from ._io import DEMOS_FORMAT
+from .evaluation._metrics import (
+                               RewardEvaluation,
+                               adjusted_rand_index,
+                               evaluate_reward,
+                               mean_field_deviation,
+                               normalized_mutual_information,
+                               policy_deviation,
+                               return_deviation,
+)
+from .game._spec import MFGSpec, population_coupling
+from .irl._adversarial import AdversarialResult, fit_mf_airl, fit_pemirl, fit_pemmfirl_adversarial
+from .irl._adversarial_reward import fit_reward_adversarial
 from .irl._demos import Demonstrations, generate_demonstrations
-from .solvers._equilibrium import METHODS, ConvergenceWarning, EquilibriumResult, solve_equilibrium
-from .solvers._exploitability import best_response, exploitability, regularised_return
+from .irl._em import (
+                               fit_mfirl,
+                               fit_oracle,
+                               fit_pemmfirl,
+                               fit_reward,
+                               held_out_log_likelihood,
+                               predict_types,
+)
 from .irl._gaussian_types import GaussianTypesResult, fit_pemmfirl_gaussian
 from .irl._heads import ContextEncoder, RewardHead, ShapingHead
-from .irl._em import (fit_mfirl, fit_oracle, fit_pemmfirl, fit_reward, held_out_log_likelihood,
-                      predict_types)
-from .irl._results import IRLResult
-from .evaluation._metrics import (RewardEvaluation, adjusted_rand_index, evaluate_reward,
-                       mean_field_deviation, normalized_mutual_information, policy_deviation,
-                       return_deviation)
-from .solvers._mean_field import forward_mean_field, occupancy_measure
 from .irl._nn import MLP, SGD, Adam
+from .irl._results import IRLResult
+from .solvers._equilibrium import (
+                               EQUILIBRIUM_METHODS,
+                               METHODS,
+                               ConvergenceWarning,
+                               EquilibriumResult,
+                               solve_equilibrium,
+)
+from .solvers._exploitability import best_response, exploitability, regularised_return
+from .solvers._mean_field import forward_mean_field, occupancy_measure
 from .solvers._model import EvaluatedModel, MeanFieldFlow, evaluate_model, evaluate_step
 from .solvers._soft_bellman import BackwardResult, policy_evaluation, soft_bellman_backward
-from .game._spec import MFGSpec, population_coupling
 
 __version__ = "0.1.0"
 
@@ -32,7 +49,7 @@ __all__ = [
     "forward_mean_field", "occupancy_measure",
     "BackwardResult", "soft_bellman_backward", "policy_evaluation",
     "exploitability", "regularised_return", "best_response",
-    "EquilibriumResult", "ConvergenceWarning", "solve_equilibrium", "METHODS",
+    "EquilibriumResult", "ConvergenceWarning", "solve_equilibrium", "EQUILIBRIUM_METHODS", "METHODS",
     "RewardHead", "ShapingHead", "ContextEncoder", "MLP", "Adam", "SGD",
     "Demonstrations", "generate_demonstrations", "DEMOS_FORMAT",
     "IRLResult", "fit_pemmfirl", "fit_mfirl", "fit_oracle", "fit_reward", "predict_types",

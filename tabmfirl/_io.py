@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["CHECKPOINT_FORMAT", "RESULT_FORMAT", "DEMOS_FORMAT", "CELL_FORMAT",
+__all__ = ["CHECKPOINT_FORMAT", "RESULT_FORMAT", "DEMOS_FORMAT", "CELL_FORMAT", "FIT_RUN_FORMAT",
            "NPZ_READ_ERRORS", "pickle_free", "save_npz_checked", "read_npz", "load_npz_checked",
            "atomic_write", "atomic_write_bytes", "atomic_write_json", "read_json",
            "array_digest", "config_digest", "canonical_json"]
@@ -35,6 +35,8 @@ RESULT_FORMAT = "tabmfirl.irl_result/1"
 DEMOS_FORMAT = "tabmfirl.demonstrations/1"
 #: Format tag of the experiment grid's cell records.
 CELL_FORMAT = "tabmfirl.experiment_cell/1"
+#: Format tag of a fit run folder's ``config.json`` (``tabmfirl fit``).
+FIT_RUN_FORMAT = "tabmfirl.fit_run/1"
 
 
 # ---------------------------------------------------------------------------

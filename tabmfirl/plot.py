@@ -224,24 +224,15 @@ def plot_rewards(learned, true=None, *, t: int = 0, center: bool = True,
     6
     """
     learned = _with_types(_array(learned, "learned", (3, 4)), 4)
-    if isinstance(row_labels, str) or len(row_labels) != 2:
-        raise ValueError(f"row_labels must be a pair of names, got {row_labels!r}")
-    rows = [(str(row_labels[0]), learned)]
-    if true is not None:
-        true = _with_types(_array(true, "true", (3, 4)), 4)
-        if true.shape[1:] != learned.shape[1:]:
-            raise ValueError(f"true must have the same (T, S, A) as learned "
-                             f"{learned.shape[1:]}, got {true.shape[1:]}")
-        rows.append((str(row_labels[1]), true))
+    rows = _reward_rows(learned, true, row_labels)
     T, S, A = learned.shape[1:]
     if isinstance(t, (bool, np.bool_)) or not isinstance(t, (int, np.integer)) \
             or not 0 <= t < T:
         raise ValueError(f"t must be an integer in [0, {T - 1}], got {t!r}")
     n_cols = max(table.shape[0] for _, table in rows)
-    type_labels = _labels(type_labels, n_cols, "type_labels", "type {}")
-    state_labels = _labels(state_labels, S, "state_labels", "{}")
-    action_labels = _labels(action_labels, A, "action_labels", "{}")
-
+    labels = {"type": _labels(type_labels, n_cols, "type_labels", "type {}"),
+              "state": _labels(state_labels, S, "state_labels", "{}"),
+              "action": _labels(action_labels, A, "action_labels", "{}")}
     slices = []
     for _, table in rows:
         shown = table[:, t].copy()
@@ -252,38 +243,63 @@ def plot_rewards(learned, true=None, *, t: int = 0, center: bool = True,
     height = len(rows) * (1.4 + 0.28 * min(S, 30)) + 0.8
     fig = _figure(min(width, 14.0), min(height, 12.0))
     grid = fig.subplots(len(rows), n_cols, squeeze=False)
-    annotate = S * A <= _MAX_ANNOTATED_CELLS
+    compare = len(rows) == 2 and rows[1][1].shape[0] == learned.shape[0]
     for row, ((kind, table), shown) in enumerate(zip(rows, slices)):
-        if center:
-            bound = float(np.max(np.abs(shown))) or 1.0
-            norm, cmap = Normalize(-bound, bound), "RdBu_r"
-        else:
-            low, high = float(shown.min()), float(shown.max())
-            norm, cmap = Normalize(low, high if high > low else low + 1.0), "viridis"
-        used = []
-        for m in range(n_cols):
-            ax = grid[row, m]
-            if m >= table.shape[0]:
-                fig.delaxes(ax)
-                continue
-            image = _heatmap(ax, shown[m], cmap=cmap, norm=norm, x_labels=action_labels,
-                             y_labels=state_labels)
-            if annotate:
-                _annotate(ax, shown[m], image)
-            title = f"{kind}: {type_labels[m]}"
-            if row == 0 and len(rows) == 2 and rows[1][1].shape[0] == learned.shape[0]:
-                title += f"\ncorr. with {rows[1][0]} {_correlation(shown[m], slices[1][m])}"
-            ax.set_title(title, fontsize=10)
-            ax.set_xlabel("action a")
-            ax.set_ylabel("state s" if m == 0 else "")
-            used.append(ax)
-        label = f"{kind} reward " + r"$r_t(s,a\mid m)$"
-        fig.colorbar(image, ax=used, label=label + ("\nminus the type's mean" if center else ""),
-                     shrink=0.9)
+        against = (rows[1][0], slices[1]) if row == 0 and compare else None
+        _reward_row(fig, grid[row], kind, table.shape[0], shown, center=center, labels=labels,
+                    against=against)
     what = ("centred: each type's mean subtracted, since IRL identifies\nrewards only "
             "up to constants and shaping" if center else "raw values")
     fig.suptitle(f"Reward tables at step t = {t} ({what})", fontsize=10)
     return fig
+
+
+def _reward_rows(learned, true, row_labels) -> list:
+    """``[(row label, table (K, T, S, A)), ...]``: the learned row and, if given, the true one."""
+    if isinstance(row_labels, str) or len(row_labels) != 2:
+        raise ValueError(f"row_labels must be a pair of names, got {row_labels!r}")
+    rows = [(str(row_labels[0]), learned)]
+    if true is not None:
+        true = _with_types(_array(true, "true", (3, 4)), 4)
+        if true.shape[1:] != learned.shape[1:]:
+            raise ValueError(f"true must have the same (T, S, A) as learned "
+                             f"{learned.shape[1:]}, got {true.shape[1:]}")
+        rows.append((str(row_labels[1]), true))
+    return rows
+
+
+def _reward_row(fig, axes, kind, n_types, shown, *, center, labels, against):
+    """One row of :func:`plot_rewards`: a heatmap per type (``shown[m]``), one colour bar.
+
+    Panels past ``n_types`` are removed; ``against = (label, slices)`` adds each
+    panel's correlation with the other row's table.
+    """
+    if center:
+        bound = float(np.max(np.abs(shown))) or 1.0
+        norm, cmap = Normalize(-bound, bound), "RdBu_r"
+    else:
+        low, high = float(shown.min()), float(shown.max())
+        norm, cmap = Normalize(low, high if high > low else low + 1.0), "viridis"
+    annotate = shown.shape[1] * shown.shape[2] <= _MAX_ANNOTATED_CELLS
+    used, image = [], None
+    for m, ax in enumerate(axes):
+        if m >= n_types:
+            fig.delaxes(ax)
+            continue
+        image = _heatmap(ax, shown[m], cmap=cmap, norm=norm, x_labels=labels["action"],
+                         y_labels=labels["state"])
+        if annotate:
+            _annotate(ax, shown[m], image)
+        title = f"{kind}: {labels['type'][m]}"
+        if against is not None:
+            title += f"\ncorr. with {against[0]} {_correlation(shown[m], against[1][m])}"
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("action a")
+        ax.set_ylabel("state s" if m == 0 else "")
+        used.append(ax)
+    label = f"{kind} reward " + r"$r_t(s,a\mid m)$"
+    fig.colorbar(image, ax=used, label=label + ("\nminus the type's mean" if center else ""),
+                 shrink=0.9)
 
 
 def _correlation(x: np.ndarray, y: np.ndarray) -> str:
@@ -561,8 +577,21 @@ def plot_training(history: Mapping, *, log_scale=None, type_labels=None) -> Figu
     return fig
 
 
+def _has_finite(values) -> bool:
+    """Whether ``values`` (array-like or None) holds a finite number."""
+    try:
+        return values is not None and bool(np.any(np.isfinite(np.asarray(values, dtype=float))))
+    except (TypeError, ValueError):
+        return True  # not numbers: let the caller's check name the problem
+
+
 def _history_dict(history) -> Mapping:
-    """``history`` itself, or the ``*_history`` attributes of a result object."""
+    """``history`` itself, or the ``*_history`` attributes of a result object.
+
+    A result object's histories that hold no finite value are left out: a
+    method records only what it measures (``solve_equilibrium``'s default
+    never measures the exploitability during its iteration).
+    """
     if isinstance(history, Mapping):
         if len(history) == 0:
             raise ValueError("history must be a non-empty dict of 1-D arrays")
@@ -572,7 +601,8 @@ def _history_dict(history) -> Mapping:
     else:
         names = list(getattr(history, "__dict__", {}))
     found = {name[:-len("_history")]: getattr(history, name) for name in names
-             if name.endswith("_history") and len(name) > len("_history")}
+             if name.endswith("_history") and len(name) > len("_history")
+             and _has_finite(getattr(history, name))}
     if not found:
         raise ValueError(f"history must be a dict of 1-D arrays or an object with "
                          f"`*_history` attributes, got {type(history).__name__}")
@@ -647,16 +677,7 @@ def plot_embeddings(posterior_or_embedding, true_types, *, kind: Optional[str] =
     if x.ndim == 1:
         x = x[:, None]
     N = x.shape[0]
-    try:
-        labels_in = np.asarray(true_types)
-        types = labels_in.astype(np.int64)
-    except (TypeError, ValueError):
-        raise ValueError("true_types must be an array of integers") from None
-    if types.shape != (N,):
-        raise ValueError(f"true_types must have shape ({N},) to match "
-                         f"posterior_or_embedding, got {types.shape}")
-    if not np.array_equal(types, labels_in) or (N and types.min() < 0):
-        raise ValueError("true_types must hold non-negative integers")
+    types = _true_types(true_types, N)
     n_true = int(types.max()) + 1
     type_labels = _labels(type_labels, n_true, "type_labels", "type {}")
     if kind is None:
@@ -671,46 +692,9 @@ def plot_embeddings(posterior_or_embedding, true_types, *, kind: Optional[str] =
     ax = fig.subplots()
     d = x.shape[1]
     if (kind == "posterior" and d == 2) or (kind == "latent" and d == 1):
-        values = x[:, 1] if kind == "posterior" else x[:, 0]
-        low, high = (0.0, 1.0) if kind == "posterior" else (values.min(), values.max())
-        bins = np.linspace(low, high if high > low else low + 1.0, 21)
-        for m in range(n_true):
-            if np.any(types == m):
-                ax.hist(values[types == m], bins=bins, histtype="stepfilled", alpha=0.45,
-                        color=colours[m], edgecolor=colours[m], label=type_labels[m])
-        ax.set_xlabel(r"posterior $q(m = 1 \mid \tau)$" if kind == "posterior"
-                      else "latent code z")
-        ax.set_ylabel("number of trajectories")
-        title = "Posterior over two types" if kind == "posterior" else "1-D latent codes"
+        title = _embedding_histograms(ax, x, kind, types, colours, type_labels)
     else:
-        if kind == "posterior" and d == 3:
-            corners = np.array([[0.0, 0.0], [1.0, 0.0], [0.5, np.sqrt(3) / 2]])
-            points = x @ corners
-            ax.plot(*np.vstack([corners, corners[:1]]).T, color="0.4", linewidth=1)
-            for m, (cx, cy) in enumerate(corners):
-                ax.annotate(f"q(m={m}) = 1", (cx, cy), ha="center", fontsize=9,
-                            xytext=(0, 8 if m == 2 else -14), textcoords="offset points")
-            ax.set_aspect("equal")
-            ax.set_xticks([])
-            ax.set_yticks([])
-            for side in ax.spines.values():
-                side.set_visible(False)
-            ax.set_xlabel(r"position: barycentric coordinates $q(m \mid \tau)$ "
-                          "(3-type simplex)")
-            ax.set_ylabel("closer to a corner = surer")
-            ax.set_ylim(-0.12, np.sqrt(3) / 2 + 0.1)
-            title = r"Posterior $q(m \mid \tau)$ over three types"
-        elif d == 2:
-            points = x
-            ax.set_xlabel(r"latent $z_1$")
-            ax.set_ylabel(r"latent $z_2$")
-            title = "Latent codes"
-        else:
-            points, share = _pca(x)
-            name = "posterior" if kind == "posterior" else "latent codes"
-            ax.set_xlabel(f"principal component 1 ({100 * share[0]:.0f}% of variance)")
-            ax.set_ylabel(f"principal component 2 ({100 * share[1]:.0f}% of variance)")
-            title = f"PCA of the {name} (dimension {d})"
+        points, title = _embedding_points(ax, x, kind)
         for m in range(n_true):
             chosen = types == m
             if np.any(chosen):
@@ -719,6 +703,67 @@ def plot_embeddings(posterior_or_embedding, true_types, *, kind: Optional[str] =
     ax.set_title(f"{title}, N = {N}")
     ax.legend(title="true type", fontsize=8, loc="best")
     return fig
+
+
+def _true_types(true_types, N: int) -> np.ndarray:
+    """``true_types`` as ``N`` non-negative int64 labels (ValueError otherwise)."""
+    try:
+        labels_in = np.asarray(true_types)
+        types = labels_in.astype(np.int64)
+    except (TypeError, ValueError):
+        raise ValueError("true_types must be an array of integers") from None
+    if types.shape != (N,):
+        raise ValueError(f"true_types must have shape ({N},) to match "
+                         f"posterior_or_embedding, got {types.shape}")
+    if not np.array_equal(types, labels_in) or (N and types.min() < 0):
+        raise ValueError("true_types must hold non-negative integers")
+    return types
+
+
+def _embedding_histograms(ax, x, kind, types, colours, type_labels) -> str:
+    r"""Histograms per true type of :math:`q(m=1 \mid \tau)` or a 1-D code; the title."""
+    values = x[:, 1] if kind == "posterior" else x[:, 0]
+    low, high = (0.0, 1.0) if kind == "posterior" else (values.min(), values.max())
+    bins = np.linspace(low, high if high > low else low + 1.0, 21)
+    for m in range(len(colours)):
+        if np.any(types == m):
+            ax.hist(values[types == m], bins=bins, histtype="stepfilled", alpha=0.45,
+                    color=colours[m], edgecolor=colours[m], label=type_labels[m])
+    ax.set_xlabel(r"posterior $q(m = 1 \mid \tau)$" if kind == "posterior"
+                  else "latent code z")
+    ax.set_ylabel("number of trajectories")
+    return "Posterior over two types" if kind == "posterior" else "1-D latent codes"
+
+
+def _embedding_points(ax, x, kind) -> tuple:
+    """``(points (N, 2), title)``: the 3-type simplex, 2-D codes, or the first two principal
+    components; the axes are labelled."""
+    d = x.shape[1]
+    if kind == "posterior" and d == 3:
+        corners = np.array([[0.0, 0.0], [1.0, 0.0], [0.5, np.sqrt(3) / 2]])
+        ax.plot(*np.vstack([corners, corners[:1]]).T, color="0.4", linewidth=1)
+        for m, (cx, cy) in enumerate(corners):
+            ax.annotate(f"q(m={m}) = 1", (cx, cy), ha="center", fontsize=9,
+                        xytext=(0, 8 if m == 2 else -14), textcoords="offset points")
+        ax.set_aspect("equal")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        for side in ax.spines.values():
+            side.set_visible(False)
+        ax.set_xlabel(r"position: barycentric coordinates $q(m \mid \tau)$ "
+                      "(3-type simplex)")
+        ax.set_ylabel("closer to a corner = surer")
+        ax.set_ylim(-0.12, np.sqrt(3) / 2 + 0.1)
+        return x @ corners, r"Posterior $q(m \mid \tau)$ over three types"
+    if d == 2:
+        ax.set_xlabel(r"latent $z_1$")
+        ax.set_ylabel(r"latent $z_2$")
+        return x, "Latent codes"
+    points, share = _pca(x)
+    name = "posterior" if kind == "posterior" else "latent codes"
+    ax.set_xlabel(f"principal component 1 ({100 * share[0]:.0f}% of variance)")
+    ax.set_ylabel(f"principal component 2 ({100 * share[1]:.0f}% of variance)")
+    return points, f"PCA of the {name} (dimension {d})"
 
 
 # ------------------------------------------------------------------- metrics

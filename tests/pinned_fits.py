@@ -5,7 +5,6 @@ Shared by ``tests/make_pinned_fits.py`` (writes the file) and
 tiny (virus or malware, 2 types, T = 6, 12 agents per type, 12-30 iterations) so
 the whole set runs in a few seconds on the NumPy backend.
 """
-import numpy as np
 
 import tabmfirl
 from tabmfirl import envs

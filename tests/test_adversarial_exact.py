@@ -301,8 +301,7 @@ RECOVERY = [("malware", 10, 1000), ("investment", 10, 1000), ("virus", 10, 1000)
 
 def _expert(game, horizon, types=3):
     spec = envs.make(game, types=types, horizon=horizon)
-    solver = {"method": "fixed_point", "damping": min(0.3, envs.solver_settings(game)["damping"]),
-              "max_iter": 5000, "tol": 1e-12}
+    solver = {"max_iter": 5000, "tol": 1e-12}  # the default solver, no per-game settings
     return spec, solve_equilibrium(spec, temperature=1.0, backend="numpy", **solver), solver
 
 
@@ -355,15 +354,18 @@ def test_state_only_reward_is_recovered_up_to_a_constant_per_step(game, types, h
 def test_the_state_potential_does_not_recover_a_finite_horizon_reward():
     """AIRL's time-independent potential h(s, m) cannot hold V*_t, so with it the true
     reward is not a stationary point of the exact loss (module docstring): the same fit
-    as above with shaping="state" ends far from the experts on malware (measured policy
-    deviation up to 20 after 1000 iterations; virus 0.017, investment 0.0019; with the
-    expected potential all three are below 1.1e-5)."""
-    spec, eq, solver = _expert("malware", 10)
+    as above with shaping="state" learns a reward that does not rationalise the experts on
+    malware.  Checked without re-solving the learned game (whose equilibrium the solver
+    need not reach: the reward is wrong): the experts' policy is exploitable in it by
+    3.4e-3 to 5.1e-3 per type (measured), against below 1e-5 with the expected potential."""
+    from tabmfirl import exploitability
+    from tabmfirl.evaluation._learned_game import learned_game
+
+    spec, eq, _ = _expert("malware", 10)
     res = fit_reward_adversarial(spec, 100.0 * eq.state_action, eq.mean_field, temperature=1.0,
                                  shaping="state", max_iter=1000, learning_rate=0.05,
                                  backend="numpy", warn=False)
-    ev = evaluate_reward(spec, res.head, type_map=np.arange(3), temperature=1.0, expert=eq,
-                         solver_kwargs=solver, backend="numpy")
-    assert ev.policy_deviation.max() > 1.0
-    # the discriminator still tells them apart: the loss stays above log 4
+    gap = exploitability(learned_game(spec, res.head, np.arange(3)), eq.policy,
+                         temperature=1.0, backend="numpy")
+    assert np.all(gap > 1e-3) and np.all(gap < 1.0)
     assert res.objective_history[-1] - np.log(4.0) > 1e-5

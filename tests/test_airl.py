@@ -18,15 +18,27 @@ larger comparison is in the module docstring of ``tabmfirl/irl/_adversarial.py``
 import numpy as np
 import pytest
 
-from tabmfirl import EvaluatedModel, occupancy_measure, soft_bellman_backward, solve_equilibrium
-from tabmfirl import envs
-from tabmfirl.irl._adversarial import (LOG4, AdversarialResult, expected_shaping_loss,
-                            discriminator_loss, fit_mf_airl,
-                            fit_pemirl, fit_pemmfirl_adversarial, rollout_sampler,
-                            score_function_gradient)
+from tabmfirl import (
+    EvaluatedModel,
+    envs,
+    occupancy_measure,
+    soft_bellman_backward,
+    solve_equilibrium,
+)
+from tabmfirl.evaluation._metrics import adjusted_rand_index, evaluate_reward, match_types
+from tabmfirl.irl._adversarial import (
+    LOG4,
+    AdversarialResult,
+    discriminator_loss,
+    expected_shaping_loss,
+    fit_mf_airl,
+    fit_pemirl,
+    fit_pemmfirl_adversarial,
+    rollout_sampler,
+    score_function_gradient,
+)
 from tabmfirl.irl._demos import Demonstrations, generate_demonstrations
 from tabmfirl.irl._results import IRLResult
-from tabmfirl.evaluation._metrics import adjusted_rand_index, evaluate_reward, match_types
 
 BETA = 0.2
 T = 10

@@ -19,12 +19,11 @@ import time
 import numpy as np
 import pytest
 
-from tabmfirl import envs, solve_equilibrium
+from tabmfirl import envs, fit_pemmfirl, solve_equilibrium
 from tabmfirl.irl import _adversarial
 from tabmfirl.irl._adversarial import fit_mf_airl, fit_pemirl, fit_pemmfirl_adversarial
 from tabmfirl.irl._checkpoint import load_checkpoint, save_checkpoint
 from tabmfirl.irl._demos import generate_demonstrations
-from tabmfirl import fit_pemmfirl
 
 BETA = 0.2
 HORIZON = 5
@@ -257,12 +256,13 @@ def test_sigkill_then_resume(game, tmp_path):
 
 def test_cli_fit_resumes_an_adversarial_run(tmp_path, capsys):
     """``tabmfirl fit --method mf_airl`` writes a checkpoint and resumes from it exactly."""
-    from tabmfirl.irl._checkpoint import load_result
-    from tabmfirl.apps._experiment import METHODS
+    from tabmfirl.apps._fit_methods import FIT_METHODS
     from tabmfirl.apps.cli import main
+    from tabmfirl.irl._checkpoint import load_result
 
     for name in ("pemmfirl_adversarial", "pemirl", "mf_airl"):
-        assert {"checkpoint", "checkpoint_every"} <= METHODS[name].accepts
+        assert FIT_METHODS[name].takes("checkpoint") and FIT_METHODS[name].takes(
+            "checkpoint_every")
     demos = str(tmp_path / "demos.npz")
     assert main(["demos", "--game", "virus", "--types", "2", "--agents", "10", "--out", demos,
                  "--seed", "1", "--backend", "numpy"]) == 0

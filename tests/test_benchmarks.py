@@ -2,8 +2,6 @@
 import importlib.util
 from pathlib import Path
 
-import pytest
-
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
@@ -46,6 +44,20 @@ def test_bayes_ari_of_identical_types_is_chance():
     assert abs(module.bayes_ari(spec, 0.1, 100, seed=0)) < 0.05
     well_separated = envs.make("virus", horizon=10, costs=(0.0, 3.0))
     assert module.bayes_ari(well_separated, 0.1, 100, seed=0) > 0.5
+
+
+def test_bench_solvers_quick(capsys):
+    """The default reaches exploitability 1e-10 on every quick case; the plain
+    methods do not on issue 13's ring (they cycle)."""
+    _load("bench_solvers").main(["--quick", "--max-seconds", "3"])
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("| ")][1:]  # no header
+    assert len(rows) == 5
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert cells[5].endswith(" s") and " it, " in cells[5], row  # auto reached it
+    ring = [row for row in rows if "congestion ring" in row]
+    assert len(ring) == 2 and all("not reached" in row for row in ring)
 
 
 def test_adversarial_gap_quick(capsys, tmp_path):

@@ -16,8 +16,14 @@ import pytest
 
 from tabmfirl import Adam, envs, solve_equilibrium
 from tabmfirl._io import atomic_write_json, read_json
-from tabmfirl.irl._checkpoint import (load_checkpoint, load_result, optimizer_state,
-                                      restore_optimizer, save_checkpoint, save_result)
+from tabmfirl.irl._checkpoint import (
+    load_checkpoint,
+    load_result,
+    optimizer_state,
+    restore_optimizer,
+    save_checkpoint,
+    save_result,
+)
 from tabmfirl.irl._demos import generate_demonstrations
 from tabmfirl.irl._em import fit_mfirl, fit_oracle, fit_pemmfirl
 

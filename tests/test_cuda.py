@@ -5,7 +5,8 @@ in the plain pass it is skipped (module level) unless a GPU is present.
 """
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tabmfirl.kernels._backend import cuda_is_usable
 

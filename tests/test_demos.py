@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from tabmfirl import MFGSpec, envs, solve_equilibrium
-from tabmfirl.irl._demos import DEMOS_FORMAT, Demonstrations, generate_demonstrations
 from tabmfirl.apps.cli import main
+from tabmfirl.irl._demos import DEMOS_FORMAT, Demonstrations, generate_demonstrations
 
 
 @pytest.fixture(scope="module")

@@ -1,11 +1,11 @@
-"""Tests of tabmfirl.apps._experiment (registry, evaluation, resumable grid) and of the
+"""Tests of the fit registry (tabmfirl.apps._fit_methods), the evaluation and resumable grid
+(tabmfirl.apps._experiment), the run folders (tabmfirl.apps._runs) and of the
 ``fit`` / ``evaluate`` / ``experiment`` commands.
 
 Tiny settings (virus, T = 5, 15 agents per type, 8 iterations) check the
 plumbing, not the statistics: the statistical claims are in tests/test_irl.py
 and docs/results.md.
 """
-import importlib.util
 import json
 import os
 
@@ -13,11 +13,12 @@ import numpy as np
 import pytest
 
 from tabmfirl import envs, solve_equilibrium
+from tabmfirl.apps._experiment import METRICS, aggregate, evaluate_fit, run_experiment
+from tabmfirl.apps._fit_methods import FIT_METHODS, FitOptionError, register_fit_method
+from tabmfirl.apps._runs import FIT_RUN_FORMAT, RunFolder, cell_path, changed_settings
+from tabmfirl.apps.cli import build_parser, main
 from tabmfirl.irl._checkpoint import load_result
 from tabmfirl.irl._demos import generate_demonstrations
-from tabmfirl.apps._experiment import (METHODS, METRICS, aggregate, cell_path, evaluate_fit,
-                                  register_method, run_experiment)
-from tabmfirl.apps.cli import build_parser, main
 
 TINY = {"agents": 15, "horizon": 5, "max_iter": 8, "n_warmup": 2, "held_out_agents": 5}
 BETA = 0.1
@@ -25,14 +26,12 @@ SOLVER = {"method": "fixed_point", "damping": 0.3, "max_iter": 3000}
 
 
 def test_registry_has_the_methods_and_takes_one_line_additions():
-    for name in ("pemmfirl", "pemmfirl_no_mi", "pemmfirl_gaussian", "mfirl", "oracle"):
-        assert name in METHODS
-    if importlib.util.find_spec("tabmfirl.irl._adversarial") is not None:
-        import tabmfirl.irl._adversarial as airl
-
-        for name, fn in (("mf_airl", "fit_mf_airl"), ("pemirl", "fit_pemirl"),
-                         ("pemmfirl_adversarial", "fit_pemmfirl_adversarial")):
-            assert (name in METHODS) == hasattr(airl, fn)
+    assert list(FIT_METHODS) == ["pemmfirl", "pemmfirl_no_mi", "pemmfirl_gaussian", "mfirl",
+                                 "oracle", "pemmfirl_adversarial", "mf_airl", "pemirl"]
+    assert [name for name, m in FIT_METHODS.items() if m.takes("n_warmup")] == [
+        "pemmfirl", "pemmfirl_no_mi", "pemmfirl_gaussian"]
+    assert [name for name, m in FIT_METHODS.items() if not m.typed] == [
+        "mfirl", "oracle", "mf_airl"]
     spec = envs.make("virus", types=2, horizon=4)
     eq = solve_equilibrium(spec, temperature=BETA, backend="numpy", **SOLVER)
     demos = generate_demonstrations(spec, eq.policy, 10, seed=0)
@@ -40,19 +39,34 @@ def test_registry_has_the_methods_and_takes_one_line_additions():
 
     def fake(spec, demos, *, temperature=1.0, seed=0):      # no n_contexts, few options
         calls.append((temperature, seed))
-        return METHODS["mfirl"](spec, demos, 1, temperature=temperature, seed=seed, max_iter=2,
-                                backend="numpy", warn=False)
+        return FIT_METHODS["mfirl"](spec, demos, 1, temperature=temperature, seed=seed,
+                                    max_iter=2, backend="numpy", warn=False)
 
     try:
-        register_method("fake", fake)
-        result = METHODS["fake"](spec, demos, 2, temperature=0.5, max_iter=99, seed=4,
-                                 checkpoint="ignored")
+        method = register_fit_method("fake", fake)
+        assert FIT_METHODS["fake"] is method and method.options == {"temperature", "seed"}
+        result = method(spec, demos, 2, temperature=0.5, seed=4)
         assert calls == [(0.5, 4)] and result.prior.shape == (1,)
+        # an option the fit does not take is an error naming both, and the fit never runs
+        for option in ("max_iter", "checkpoint"):
+            with pytest.raises(FitOptionError, match=f"'fake' does not take the option "
+                                                     f"'{option}'"):
+                method(spec, demos, 2, temperature=0.5, seed=4, **{option: 99})
+        assert len(calls) == 1
+        # settings shared by several methods: select picks those a method takes
+        assert method.select({"temperature": 0.5, "n_warmup": 3, "seed": 1}) == {
+            "temperature": 0.5, "seed": 1}
+        with pytest.raises(FitOptionError, match="does not take mi_weight"):
+            register_fit_method("fake", fake, mi_weight=0.0)
     finally:
-        METHODS.pop("fake", None)
-    ablation = METHODS["pemmfirl_no_mi"](spec, demos, 2, temperature=BETA, max_iter=3,
-                                         backend="numpy", warn=False)
+        FIT_METHODS.pop("fake", None)
+    ablation = FIT_METHODS["pemmfirl_no_mi"](spec, demos, 2, temperature=BETA, max_iter=3,
+                                             backend="numpy", warn=False)
     np.testing.assert_array_equal(ablation.posterior, 0.5)
+    with pytest.raises(FitOptionError, match="fixes mi_weight=0.0"):
+        FIT_METHODS["pemmfirl_no_mi"](spec, demos, 2, mi_weight=1.0)
+    with pytest.raises(FitOptionError, match="'mfirl' does not take the option 'n_warmup'"):
+        FIT_METHODS["mfirl"](spec, demos, 1, n_warmup=5)
 
 
 def test_evaluate_fit_of_the_true_reward_tables_is_zero():
@@ -60,7 +74,7 @@ def test_evaluate_fit_of_the_true_reward_tables_is_zero():
     spec = envs.make("virus", types=2, horizon=5)
     eq = solve_equilibrium(spec, temperature=BETA, backend="numpy", **SOLVER)
     demos = generate_demonstrations(spec, eq.policy, 20, seed=0)
-    oracle = METHODS["oracle"](spec, demos, 2, temperature=BETA, max_iter=3, backend="numpy",
+    oracle = FIT_METHODS["oracle"](spec, demos, 2, temperature=BETA, max_iter=3, backend="numpy",
                                warn=False)
     metrics = evaluate_fit(spec, oracle, demos, temperature=BETA, expert=eq, held_out=demos,
                            backend="numpy")
@@ -84,6 +98,11 @@ def test_tiny_experiment_writes_cells_tables_and_skips_finished_cells(tmp_path, 
                      "virus__pemmfirl__0.json", "virus__pemmfirl__1.json"]
     record = json.loads(cell_path(out, "virus", "pemmfirl", 1).read_text())
     assert record["seed"] == 1 and record["fit"]["num_iter"] == 8
+    # the grid's n_warmup reaches the methods with a warm-up, and only them
+    assert record["fit"]["options"]["n_warmup"] == TINY["n_warmup"]
+    mfirl = json.loads(cell_path(out, "virus", "mfirl", 1).read_text())
+    assert "n_warmup" not in mfirl["fit"]["options"]
+    assert mfirl["fit"]["options"]["max_iter"] == TINY["max_iter"]
     assert set(METRICS) <= set(record["metrics"])
     assert 0 < record["metrics"]["bayes_ari"] <= 1
     assert len(record["metrics"]["per_type"]["policy_deviation"]) == 3
@@ -254,6 +273,51 @@ def test_bad_input_exits_2_with_one_line(demos_file, tmp_path, capsys, argv, mes
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err and err.startswith("tabmfirl ")
+
+
+def test_fit_flag_of_an_option_the_method_does_not_take_is_an_error(demos_file, tmp_path,
+                                                                   capsys):
+    """``--warmup`` is PEMMFIRL's: given to mfirl it is refused (exit 2, one line naming the
+    flag, the option and the method) before anything is written, not silently dropped."""
+    demos, _ = demos_file
+    run = tmp_path / "r"
+    base = ["fit", "--method", "mfirl", "--demos", str(demos), "--out", str(run),
+            "--beta", "0.1", "--iters", "2"]
+    assert main(base + ["--warmup", "5"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == ("tabmfirl fit: error: --warmup: fit method 'mfirl' does not take the "
+                   "option 'n_warmup'")
+    assert not run.exists()
+    # left out, it is not passed: the config records no warm-up for mfirl
+    assert main(base + ["--json"]) == 0
+    capsys.readouterr()
+    config = json.loads((run / "config.json").read_text())
+    assert config["format"] == FIT_RUN_FORMAT and config["n_warmup"] is None
+    assert config["max_iter"] == 2 and config["learning_rate"] == 0.02
+    pemmfirl = tmp_path / "p"
+    assert main(["fit", "--method", "pemmfirl", "--demos", str(demos), "--out", str(pemmfirl),
+                 "--beta", "0.1", "--iters", "1", "--json"]) == 0
+    assert json.loads((pemmfirl / "config.json").read_text())["n_warmup"] == 50  # the default
+
+
+def test_run_folder_layout_and_resume_rule(tmp_path):
+    folder = RunFolder(tmp_path / "run")
+    assert [p.name for p in (folder.config_path, folder.checkpoint_path, folder.result_path,
+                             folder.metrics_path)] == ["config.json", "checkpoint.npz",
+                                                       "result.npz", "metrics.json"]
+    config = {"method": "mfirl", "temperature": 0.1, "max_iter": 5, "checkpoint_every": 2}
+    assert folder.read_config() is None and folder.conflicts(config) == []
+    assert folder.start(config) is False                      # no checkpoint: a fresh start
+    assert folder.read_config() == {"format": FIT_RUN_FORMAT, **config}
+    other = dict(config, temperature=0.2, max_iter=9, checkpoint_every=3)
+    assert folder.conflicts(other) == []                      # nothing to resume yet
+    folder.checkpoint_path.write_bytes(b"state")
+    assert folder.conflicts(other) == ["temperature"]         # max_iter may grow
+    assert folder.conflicts(dict(config, max_iter=9)) == []
+    assert folder.start(dict(config, max_iter=9)) is True       # resumes
+    assert changed_settings({"a": 1, "b": 2}, {"a": 1, "b": 3, "c": 4}, ignore=("c",)) == ["b"]
+    folder.config_path.write_text('{"format": "something else"}')
+    assert folder.read_config() is None and folder.conflicts(other) == []
 
 
 def test_changed_settings_refuse_to_resume(demos_file, tmp_path, capsys):

@@ -18,7 +18,8 @@ import pytest
 
 distributed = pytest.importorskip("distributed")
 
-from tabmfirl.apps._experiment import METRICS, _collect, cell_path, run_experiment  # noqa: E402
+from tabmfirl.apps._experiment import METRICS, _collect, run_experiment  # noqa: E402
+from tabmfirl.apps._runs import cell_path  # noqa: E402
 from tabmfirl.apps.cli import main  # noqa: E402
 
 TINY = {"agents": 15, "horizon": 5, "max_iter": 8, "n_warmup": 2, "held_out_agents": 5}

@@ -18,10 +18,10 @@ import numpy as np
 import pytest
 
 from tabmfirl import envs, solve_equilibrium
+from tabmfirl.apps._fit_methods import FIT_METHODS, register_fit_method
+from tabmfirl.apps.cli import main
 from tabmfirl.irl._checkpoint import load_result
 from tabmfirl.irl._demos import generate_demonstrations
-from tabmfirl.apps._experiment import METHODS
-from tabmfirl.apps.cli import main
 
 BETA = 0.2
 
@@ -37,8 +37,10 @@ def demos_file(tmp_path_factory):
 
 
 def _fit(demos, out, method, *extra):
+    # --warmup only for the methods with a warm-up: for the others it is an error
+    warmup = ["--warmup", "1"] if FIT_METHODS[method].takes("n_warmup") else []
     return main(["fit", "--method", method, "--demos", demos, "--out", str(out),
-                 "--beta", str(BETA), "--iters", "4", "--warmup", "1", "--backend", "numpy",
+                 "--beta", str(BETA), "--iters", "4", *warmup, "--backend", "numpy",
                  "--checkpoint-every", "2", "--json", *extra])
 
 
@@ -106,7 +108,7 @@ def test_progress_every_iteration_and_none(demos_file, tmp_path, capsys):
 
 def test_gaussian_cli_run_resumes(demos_file, tmp_path, capsys):
     """``tabmfirl fit --method pemmfirl_gaussian``: stopped at 2 of 4, resumed, equals 4."""
-    assert "checkpoint" in METHODS["pemmfirl_gaussian"].accepts
+    assert FIT_METHODS["pemmfirl_gaussian"].takes("checkpoint")
     run = tmp_path / "run"
     assert _fit(demos_file, run, "pemmfirl_gaussian", "--progress-every", "1",
                 "--iters", "2") == 0
@@ -127,16 +129,15 @@ def test_gaussian_cli_run_resumes(demos_file, tmp_path, capsys):
 
 def test_progress_of_a_method_with_few_keys(demos_file, tmp_path, capsys, monkeypatch):
     """A registered method whose callback gives only some keys still prints a line."""
-    from tabmfirl.apps._experiment import register_method
-    from tabmfirl.irl._em import fit_pemmfirl
+    from tabmfirl import fit_pemmfirl
 
     def sparse(spec, demos, n_contexts, *, callback=None, **options):
         def forward(iteration, info):
             callback(iteration, {} if iteration == 0 else {"objective": info["objective"]})
         return fit_pemmfirl(spec, demos, n_contexts, callback=forward, **options)
 
-    monkeypatch.setitem(METHODS, "pemmfirl", METHODS["pemmfirl"])   # restored afterwards
-    register_method("pemmfirl", sparse)
+    monkeypatch.setitem(FIT_METHODS, "pemmfirl", FIT_METHODS["pemmfirl"])   # restored afterwards
+    register_fit_method("pemmfirl", sparse)
     assert _fit(demos_file, tmp_path / "run", "pemmfirl", "--progress-every", "1") == 0
     lines = _progress(capsys.readouterr().err)
     assert lines[0] == "iter 1/4"

@@ -15,15 +15,27 @@ import json
 import numpy as np
 import pytest
 
-from tabmfirl import (ConvergenceWarning, ContextEncoder, MFGSpec, RewardHead, envs,
-                      fit_mfirl, solve_equilibrium)
+from tabmfirl import (
+    ContextEncoder,
+    ConvergenceWarning,
+    MFGSpec,
+    RewardHead,
+    envs,
+    fit_mfirl,
+    solve_equilibrium,
+)
+from tabmfirl.evaluation._metrics import adjusted_rand_index
 from tabmfirl.irl._demos import Demonstrations, generate_demonstrations
-from tabmfirl.irl._gaussian_types import (GaussianTypesResult, encoder_mi_objective,
-                                      fit_pemmfirl_gaussian, latent_flows,
-                                      latent_log_likelihood, latent_weights)
+from tabmfirl.irl._gaussian_types import (
+    GaussianTypesResult,
+    encoder_mi_objective,
+    fit_pemmfirl_gaussian,
+    latent_flows,
+    latent_log_likelihood,
+    latent_weights,
+)
 from tabmfirl.irl._learner import weighted_statistics
 from tabmfirl.irl._results import IRLResult
-from tabmfirl.evaluation._metrics import adjusted_rand_index
 from tabmfirl.testing.games import random_game
 
 BETA = 0.1

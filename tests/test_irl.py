@@ -16,17 +16,29 @@ Settings (measured when these tests were written, numpy backend):
 import numpy as np
 import pytest
 
-from tabmfirl import (EvaluatedModel, occupancy_measure, soft_bellman_backward,
-                      solve_equilibrium)
-from tabmfirl import envs
+from tabmfirl import (
+    EvaluatedModel,
+    envs,
+    occupancy_measure,
+    soft_bellman_backward,
+    solve_equilibrium,
+)
+from tabmfirl.evaluation._metrics import adjusted_rand_index, evaluate_reward, match_types
 from tabmfirl.irl._demos import Demonstrations, generate_demonstrations
 from tabmfirl.irl._driver import FitOptions, run_fit
-from tabmfirl.irl._em import (SCREEN_ITERATIONS, SCREENED_STARTS, ExactLikelihoodFit, fit_mfirl,
-                              fit_oracle, fit_pemmfirl, fit_reward, held_out_log_likelihood,
-                              predict_types)
+from tabmfirl.irl._em import (
+    SCREEN_ITERATIONS,
+    SCREENED_STARTS,
+    ExactLikelihoodFit,
+    fit_mfirl,
+    fit_oracle,
+    fit_pemmfirl,
+    fit_reward,
+    held_out_log_likelihood,
+    predict_types,
+)
 from tabmfirl.irl._learner import weighted_statistics
 from tabmfirl.irl._likelihood import mce_log_likelihood, trajectory_log_likelihood
-from tabmfirl.evaluation._metrics import adjusted_rand_index, evaluate_reward, match_types
 
 BETA = 0.1
 SOLVER = {"method": "fixed_point", "damping": 0.3, "max_iter": 3000}

@@ -1,7 +1,8 @@
 """The Numba kernels agree with their plain-NumPy twins, and both keep the invariants."""
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 import tabmfirl
 from tabmfirl.testing.games import random_game, random_policy

@@ -2,14 +2,21 @@
 import numpy as np
 import pytest
 
-from tabmfirl import solve_equilibrium
-from tabmfirl import envs
+from tabmfirl import envs, solve_equilibrium
+from tabmfirl.evaluation._learned_game import ACTIVATION_CODES, activate, learned_game
+from tabmfirl.evaluation._metrics import (
+    adjusted_rand_index,
+    contingency_table,
+    evaluate_reward,
+    kl_divergence,
+    match_types,
+    mean_field_deviation,
+    normalized_mutual_information,
+    policy_deviation,
+    return_deviation,
+)
 from tabmfirl.irl._heads import RewardHead
-from tabmfirl.evaluation._metrics import (adjusted_rand_index, contingency_table, evaluate_reward,
-                               kl_divergence, learned_game, match_types, mean_field_deviation,
-                               normalized_mutual_information, policy_deviation,
-                               return_deviation)
-
+from tabmfirl.irl._nn import ACTIVATIONS
 
 # ---------------------------------------------------------------------------
 # KL, mean field and policy deviations (hand-computed).
@@ -226,7 +233,7 @@ def test_learned_game_rejects_bad_inputs():
 @pytest.mark.parametrize("activation", ["tanh", "relu", "leaky_relu", "softplus"])
 def test_mlp_head_reward_matches_the_head(activation):
     from tabmfirl import evaluate_model
-    from tabmfirl.evaluation._metrics import _mlp_head_reward
+    from tabmfirl.evaluation._learned_game import mlp_head_reward
 
     spec = envs.make("virus", types=3, horizon=5)
     head = RewardHead(2, 2, 2, n_contexts=3, kind="mlp", hidden_sizes=(5, 4),
@@ -238,7 +245,7 @@ def test_mlp_head_reward_matches_the_head(activation):
     reward = evaluate_model(game, mu, backend="numpy").reward   # pure-Python body
     np.testing.assert_allclose(reward, expected, rtol=0, atol=1e-14)
     out = np.zeros((2, 2))
-    _mlp_head_reward(3, mu[1, 3], 1, game.params, out)           # compiled
+    mlp_head_reward(3, mu[1, 3], 1, game.params, out)           # compiled
     np.testing.assert_allclose(out, expected[1, 3], rtol=0, atol=1e-14)
     # the game's own transition still reads its leading parameters
     np.testing.assert_array_equal(game.params[:2], spec.params)
@@ -246,7 +253,6 @@ def test_mlp_head_reward_matches_the_head(activation):
 
 def test_learned_game_of_an_additive_head_is_its_linear_equivalent():
     from tabmfirl import RewardHead, envs, solve_equilibrium
-    from tabmfirl.evaluation._metrics import learned_game
 
     spec = envs.make("virus", types=3, horizon=6)
     head = RewardHead(2, 2, 2, n_contexts=3, kind="additive")
@@ -258,3 +264,11 @@ def test_learned_game_of_an_additive_head_is_its_linear_equivalent():
     b = solve_equilibrium(learned_game(spec, linear, [2, 0, 1]), temperature=0.5,
                           backend="numpy")
     np.testing.assert_array_equal(a.policy, b.policy)
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_numba_activations_are_the_networks_activations(name):
+    """learned_game's scalar Numba activations equal tabmfirl.irl._nn.ACTIVATIONS."""
+    z = np.linspace(-40.0, 40.0, 801)
+    numba_values = np.array([activate(ACTIVATION_CODES[name], float(x)) for x in z])
+    np.testing.assert_allclose(numba_values, ACTIVATIONS[name](z), rtol=1e-14, atol=1e-300)

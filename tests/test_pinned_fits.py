@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from pinned_fits import FIELDS, run_all
 
 PINNED = Path(__file__).resolve().parent / "data" / "pinned_fits.npz"

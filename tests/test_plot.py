@@ -147,11 +147,16 @@ def test_training_from_a_result_object(tmp_path):
     from tabmfirl import solve_equilibrium
     from tabmfirl.envs import virus
 
-    result = solve_equilibrium(virus.make(types=2, horizon=4), backend="numpy")
+    result = solve_equilibrium(virus.make(types=2, horizon=4), backend="numpy",
+                               method="fixed_point")
     fig = plot.plot_training(result)
     _check(fig, 2, tmp_path)
     assert [ax.get_title() for ax in fig.axes] == ["residual", "exploitability"]
     assert fig.axes[0].get_yscale() == "log"
+    # the default method never measures the exploitability while it iterates: no panel
+    result = solve_equilibrium(virus.make(types=2, horizon=4), backend="numpy")
+    titles = [ax.get_title() for ax in plot.plot_training(result).axes]
+    assert titles == ["residual", "flow residual"]
 
 
 def test_training_log_scale_choice():

@@ -371,3 +371,116 @@ def test_loader_window_without_pickups_and_parquet(tmp_path):
     except ImportError:
         with pytest.raises(ValueError, match="needs pyarrow"):
             taxi_data.load_trips(parquet)
+
+
+# ------------------------------------------------------------------ surge pricing
+SURGE = taxi.SurgeRule(factor=1.5, n_zones=3, n_steps=2)
+
+
+def surge_city():
+    """9 zones, 6 steps: the city of the taxi study's tests."""
+    return taxi.synthetic_city(9, horizon=6, rng=1)
+
+
+def test_surge_table_marks_the_busiest_cells():
+    demand = np.array([[1.0, 5.0, 2.0], [3.0, 9.0, 1.0], [0.5, 0.5, 0.5]])
+    g = taxi.SurgeRule(factor=2.0, n_zones=1, n_steps=2).table(demand)
+    # busiest steps: 1 (13) and 0 (8); busiest zone over them: 1 (14)
+    np.testing.assert_array_equal(g, [[1, 2, 1], [1, 2, 1], [1, 1, 1]])
+    with pytest.raises(ValueError, match="driver_share"):
+        taxi.SurgeRule(driver_share=1.5)
+    with pytest.raises(ValueError, match="n_zones"):
+        taxi.SurgeRule(n_zones=0)
+
+
+def test_no_surge_outcomes_match_ride_statistics():
+    spec = taxi.make(types=3, data=surge_city(), horizon=6)
+    eq = tabmfirl.solve_equilibrium(spec, backend="numba", **envs.solver_settings("taxi"))
+    stats = taxi.ride_statistics(spec, eq.mean_field, eq.policy)
+    out = taxi.surge_outcomes(spec, eq.mean_field, eq.policy)
+    np.testing.assert_allclose(out["revenue"], stats["revenue"].sum(axis=1), rtol=1e-12, atol=0)
+    np.testing.assert_allclose(out["rides"], stats["rides"].sum(axis=1), rtol=1e-12, atol=0)
+    demand = taxi.unpack_params(spec.params)["demand"]
+    np.testing.assert_allclose(out["served"],
+                               100 * (stats["served"] * demand.sum(axis=1)).sum(axis=1)
+                               / demand.sum(), rtol=1e-12, atol=0)
+
+
+def test_factor_one_surge_is_the_original_game():
+    spec = taxi.make(types=3, data=surge_city(), horizon=6)
+    games = taxi.surge_games(spec, taxi.SurgeRule(factor=1.0, n_zones=3, n_steps=2))
+    T, Z = spec.horizon, spec.info["n_zones"]
+    settings = envs.solver_settings("taxi")
+    base = tabmfirl.solve_equilibrium(spec, backend="numba", **settings)
+    for name in ("true", "fixed"):
+        other = tabmfirl.solve_equilibrium(games[name], backend="numba", **settings)
+        np.testing.assert_allclose(other.mean_field, base.mean_field, rtol=0, atol=1e-12)
+    assert games["g"].shape == (T, Z)
+
+
+def test_surge_lowers_matching_and_adds_fare_income():
+    """Hand-derived: at a surge cell, q' = q with d scaled by g^-eps, and the true
+    reward gains kappa (g - 1) q' m_p fbar (w^f = 1)."""
+    spec = taxi.make(types=1, data=surge_city(), horizon=6)
+    games = taxi.surge_games(spec, SURGE)
+    g = games["g"]
+    t, z = np.argwhere(g != 1.0)[0]
+    tables = taxi.unpack_params(spec.params)
+    nu = spec.mu0.copy()
+    price = 2
+    m_p = tables["prices"][price]
+    e_p = m_p ** -tables["elasticity"]
+    d = tables["demand"][t, z] * 1.5 ** -tables["elasticity"]
+    q = tables["max_match"] * e_p * d / (e_p * d + tables["supply_ratio"] * nu[z])
+    w_f, w_i, w_d = tables["weights"][0]
+    expected = (q * (w_f * m_p * tables["fare"][z] - w_d * tables["trip_km"][z])
+                - (1 - q) * w_i + 1.0 * 0.5 * q * w_f * m_p * tables["fare"][z])
+    out = np.zeros((spec.n_states, spec.n_actions))
+    games["true"].reward(int(t), nu, 0, games["true"].params, out)
+    a = taxi.action_index(0, price)
+    np.testing.assert_allclose(out[z, a], expected, rtol=1e-12, atol=0)
+
+
+def test_fixed_reference_is_the_pre_surge_reward_plus_the_income():
+    spec = taxi.make(types=3, data=surge_city(), horizon=6)
+    games = taxi.surge_games(spec, SURGE)
+    mu = np.random.default_rng(3).dirichlet(np.ones(spec.n_states))
+    shape = (spec.n_states, spec.n_actions)
+    for t in range(spec.horizon):
+        for m in range(3):
+            fixed, before, true, at_q = (np.zeros(shape) for _ in range(4))
+            games["fixed"].reward(t, mu, m, games["fixed"].params, fixed)
+            spec.reward(t, mu, m, spec.params, before)
+            games["true"].reward(t, mu, m, games["true"].params, true)
+            games["dynamics"].reward(t, mu, m, games["dynamics"].params, at_q)
+            np.testing.assert_allclose(fixed - before, true - at_q, rtol=1e-12, atol=1e-12)
+
+
+def test_surge_income_is_zero_without_a_share_and_outside_the_surge():
+    """``surge_income`` adds nothing when kappa = 0, nor at steps without a surge cell."""
+    spec = taxi.make(types=1, data=surge_city(), horizon=6)
+    mu = np.random.default_rng(4).dirichlet(np.ones(spec.n_states))
+    shape = (spec.n_states, spec.n_actions)
+    for share in (0.0, 1.0):
+        games = taxi.surge_games(spec, taxi.SurgeRule(factor=1.5, n_zones=3, n_steps=2,
+                                                      driver_share=share))
+        for t in range(spec.horizon):
+            out = np.zeros(shape)
+            taxi.surge_income(t, mu, games["dynamics"].params, 1.0, out)
+            if share == 0.0 or not (games["g"][t] != 1).any():
+                np.testing.assert_array_equal(out, 0.0)
+            else:
+                assert (out[:9] > 0).any() and (out[:9] >= 0).all()
+                np.testing.assert_array_equal(out[9:], 0.0)      # busy states earn no fare
+
+
+def test_surge_outcomes_reject_bad_input():
+    spec = taxi.make(types=1, data=surge_city(), horizon=6)
+    K, T, S, A = 1, spec.horizon, spec.n_states, spec.n_actions
+    mu, pi = np.full((K, T + 1, S), 1 / S), np.full((K, T, S, A), 1 / A)
+    with pytest.raises(ValueError, match="surge_table"):
+        taxi.surge_outcomes(spec, mu, pi, surge_table=np.ones((T, 3)))
+    with pytest.raises(ValueError, match="policy"):
+        taxi.surge_outcomes(spec, mu, pi[:, :2])
+    with pytest.raises(ValueError, match="taxi game"):
+        taxi.surge_outcomes(envs.make("virus"), mu, pi)

@@ -97,7 +97,7 @@ def main(argv=None):
 
     side = 30 if args.quick else crowd_grid.SIDE
     spec = crowd_grid.make(types=1, side=side)
-    settings = {"temperature": crowd_grid.TEMPERATURE, "damping": crowd_grid.DAMPING}
+    settings = {"temperature": crowd_grid.TEMPERATURE}
     tabmfirl.solve_equilibrium(crowd_grid.make(types=1, side=4, horizon=2), **settings)
     start = time.perf_counter()
     result = tabmfirl.solve_equilibrium(spec, tol=1e-8, backend="numba", **settings)

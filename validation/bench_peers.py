@@ -23,7 +23,6 @@ import sys
 import time
 import warnings
 
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 

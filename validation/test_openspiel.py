@@ -35,9 +35,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from peers import require_peer
 
-pyspiel = pytest.importorskip(
-    "pyspiel", reason="OpenSpiel is not installed (pip install -r validation/requirements.txt)")
+pyspiel = require_peer("pyspiel", "OpenSpiel")
 
 from open_spiel.python import policy as policy_std  # noqa: E402
 from open_spiel.python.mfg.algorithms import distribution, nash_conv  # noqa: E402
@@ -46,6 +46,8 @@ from open_spiel.python.mfg.games import crowd_modelling  # noqa: E402,F401 (regi
 from tabmfirl import MFGSpec, exploitability, forward_mean_field  # noqa: E402
 
 ATOL = 1e-8
+#: Exploitability is >= 0 by theory: anything below this is a bug, not rounding.
+EXPL_FLOOR = -1e-12
 EPSILON = 1e-25          # crowd_modelling._EPSILON (Python)
 EPSILON_CPP = float(np.float32(1e-25))  # C++ uses `constexpr float kEpsilon = 1e-25`
 MOVES_1D = (-1, 0, 1)
@@ -238,6 +240,7 @@ def test_crowd_modelling_1d(game_name, backend):
               f"faithful-cost game: {other:.6f}")
         np.testing.assert_allclose(flow.mean_field[0], mu_os, rtol=0, atol=ATOL)
         np.testing.assert_allclose(mine, nc, rtol=0, atol=ATOL)
+        assert mine >= EXPL_FLOOR and other >= EXPL_FLOOR
 
 
 def test_crowd_modelling_2d():
@@ -257,3 +260,4 @@ def test_crowd_modelling_2d():
           f"{mine:.10f} (|d| = {abs(nc - mine):.1e})")
     np.testing.assert_allclose(flow.mean_field[0], mu_os, rtol=0, atol=ATOL)
     np.testing.assert_allclose(mine, nc, rtol=0, atol=ATOL)
+    assert mine >= EXPL_FLOOR

@@ -1,11 +1,11 @@
 """Clustering metrics against scikit-learn (installed with imitation, see requirements.txt)."""
 import numpy as np
 import pytest
+from peers import require_peer
 
 from tabmfirl import adjusted_rand_index, normalized_mutual_information
 
-metrics = pytest.importorskip("sklearn.metrics", reason="scikit-learn is not installed "
-                              "(pip install -r validation/requirements.txt)")
+metrics = require_peer("sklearn.metrics", "scikit-learn (installed with imitation)")
 
 
 @pytest.mark.parametrize("n, k", [(10, 2), (50, 3), (200, 5)])

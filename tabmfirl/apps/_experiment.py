@@ -1,28 +1,8 @@
-r"""Experiments: a method registry, the evaluation of one fit, and a resumable grid.
+r"""Experiments: the evaluation of one fit, and a resumable (game x method x seed) grid.
 
-Method registry
----------------
-:data:`METHODS` maps a name to a fit function with one calling convention,
-``fit(spec, demos, n_contexts, **options) -> IRLResult``, where ``options``
-may hold ``temperature``, ``max_iter``, ``learning_rate``, ``n_warmup``,
-``seed``, ``backend``, ``warn``, ``checkpoint``, ``checkpoint_every`` and
-``callback``; each entry passes on only the options its function accepts
-(:func:`register_method` wraps any function that way, so a new method is one
-line).  Built in:
-
-========================  ==================================================
-``pemmfirl``              :func:`~tabmfirl.fit_pemmfirl` (exact mode)
-``pemmfirl_no_mi``        the same with ``mi_weight=0`` (ablation of the
-                          mutual-information term: uniform posterior)
-``mfirl``                 :func:`~tabmfirl.fit_mfirl` (one shared reward;
-                          ``n_contexts`` is ignored)
-``oracle``                :func:`~tabmfirl.fit_oracle` (true labels)
-========================  ==================================================
-
-If the adversarial module ``tabmfirl.irl._adversarial`` is present, its functions
-``fit_pemmfirl_adversarial``, ``fit_mf_airl`` and ``fit_pemirl`` (those that
-exist) are registered as ``pemmfirl_adversarial``, ``mf_airl`` and
-``pemirl``.
+The fits are named in :data:`tabmfirl.apps._fit_methods.FIT_METHODS` (one
+calling convention, ``fit(spec, demos, n_contexts, **options)``); the grid's
+folder layout and resume rule are :mod:`tabmfirl.apps._runs`.
 
 Evaluation (design notes, section 5)
 ------------------------------------
@@ -44,15 +24,21 @@ Grid
 :func:`run_experiment` runs every (game, method, seed) *cell*: solve the
 expert equilibrium of ``envs.make(game, types=K, horizon=T)`` at temperature
 :math:`\beta`, roll out ``agents`` agents per type (seed ``seed``; held-out
-agents with seed ``seed + 1000003``), fit, evaluate.  Cells run in a local
+agents with seed ``seed + 1000003``), fit, evaluate.  The grid's fit settings
+(``temperature``, ``max_iter``, ``n_warmup``, ``learning_rate``, ``reward_kind``,
+``backend``) are shared by its methods: each method gets those it takes
+(:meth:`~tabmfirl.apps._fit_methods.FitMethod.select`; ``n_warmup`` only the
+methods with a warm-up), and each cell records the options its fit got
+(``fit.options``).  Cells run in a local
 :class:`concurrent.futures.ProcessPoolExecutor` (in-process for one worker),
 or, with ``scheduler=``, as one task each on a Dask cluster (the optional
 extra ``dist``: ``pip install -e .[dist]``; ``out`` must then be a folder the
 workers see at the same absolute path).  Each finished cell is written
 atomically, by the process that computed it, to
 ``out/cells/<game>__<method>__<seed>.json`` (with its configuration); a rerun
-skips the cells whose file exists, parses, and holds the same configuration,
-and ignores stray temporary files (``.*.tmp``) and truncated files.  The end
+skips the finished cells (:func:`tabmfirl.apps._runs.cell_finished`: the file
+exists, parses, and holds the same configuration) and ignores stray temporary
+files (``.*.tmp``) and truncated files.  The end
 aggregates the grid to ``out/results.csv`` and ``out/results.md``: mean and
 sample standard deviation (``ddof=1``; 0 for one seed) over seeds of every
 metric, per game and method; missing metrics (e.g. no variant dynamics) are
@@ -61,10 +47,6 @@ left out of the mean and shown as ``-``.
 from __future__ import annotations
 
 import csv
-import dataclasses
-import importlib
-import importlib.util
-import inspect
 import io
 import os
 import time
@@ -75,16 +57,27 @@ from pathlib import Path
 
 import numpy as np
 
-from .._io import CELL_FORMAT, atomic_write_bytes, atomic_write_json, read_json
-from ..irl._em import fit_mfirl, fit_oracle, fit_pemmfirl, held_out_log_likelihood, predict_types
-from ..evaluation._metrics import (adjusted_rand_index, evaluate_reward, match_types,
-                       normalized_mutual_information)
+from tabmfirl import (
+    envs,
+    generate_demonstrations,
+    held_out_log_likelihood,
+    predict_types,
+    soft_bellman_backward,
+    solve_equilibrium,
+)
+from tabmfirl.evaluation._metrics import (
+    adjusted_rand_index,
+    evaluate_reward,
+    match_types,
+    normalized_mutual_information,
+)
+from tabmfirl.irl._likelihood import trajectory_log_likelihood
 
-__all__ = ["METHODS", "METRICS", "CELL_FORMAT", "register_method", "expert_solver_settings",
-           "evaluate_fit", "run_cell", "run_experiment", "aggregate", "markdown_table",
-           "cell_path", "DEFAULT_SETTINGS"]
+from ._fit_methods import FIT_METHODS
+from ._runs import CELL_FORMAT, cell_finished, cell_path, read_cell, write_cell, write_tables
 
-#: Format tag of the cell files.
+__all__ = ["METRICS", "evaluate_fit", "run_cell", "run_experiment",
+           "aggregate", "markdown_table", "DEFAULT_SETTINGS"]
 
 #: Metrics reported per cell and aggregated, in table order.
 METRICS = ("ari", "bayes_ari", "nmi", "return_deviation", "mean_field_deviation",
@@ -93,134 +86,10 @@ METRICS = ("ari", "bayes_ari", "nmi", "return_deviation", "mean_field_deviation"
            "transfer_policy_deviation", "held_out_log_likelihood", "held_out_ari",
            "train_log_likelihood", "fit_seconds")
 
-_OPTIONS = ("temperature", "max_iter", "learning_rate", "n_warmup", "reward_kind", "seed",
-            "backend", "warn", "checkpoint", "checkpoint_every", "callback")
-
-#: Method name -> fit function (module docstring).
-METHODS = {}
-
-
-def register_method(name: str, fit, **fixed):
-    """Register ``fit`` under ``name`` in :data:`METHODS` with the common convention.
-
-    Parameters
-    ----------
-    name : str
-    fit : callable
-        A fit function returning an :class:`~tabmfirl.IRLResult`; if its
-        signature has an ``n_contexts`` parameter it is called as
-        ``fit(spec, demos, n_contexts, ...)``, otherwise ``fit(spec, demos, ...)``.
-        Options it does not accept are dropped (unless it takes ``**kwargs``).
-    **fixed
-        Keyword arguments always passed (e.g. ``mi_weight=0.0``).
-
-    Returns
-    -------
-    callable
-        The registered wrapper ``(spec, demos, n_contexts, **options)``, with
-        attributes ``accepts`` (the option names it passes on) and ``typed``
-        (whether ``fit`` takes ``n_contexts``).
-    """
-    parameters = inspect.signature(fit).parameters
-    var_kw = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
-    typed = "n_contexts" in parameters
-
-    def run(spec, demos, n_contexts, **options):
-        kwargs = {k: v for k, v in {**options, **fixed}.items() if var_kw or k in parameters}
-        if typed:
-            return fit(spec, demos, n_contexts, **kwargs)
-        return fit(spec, demos, **kwargs)
-
-    run.__name__ = f"fit_{name}"
-    run.accepts = frozenset(parameters) if not var_kw else frozenset(_OPTIONS)
-    run.typed = typed
-    run.__doc__ = f"``{name}``: {fit.__name__}" + (f" with {fixed}" if fixed else "")
-    METHODS[name] = run
-    return run
-
-
-def fit_pemmfirl_gaussian_discretised(spec, demos, n_contexts: int, *, latent_dim: int = 1,
-                                      temperature: float = 1.0, max_iter: int = 200,
-                                      learning_rate: float = 0.02, n_warmup: int = 20,
-                                      reward_kind: str = "linear", seed: int = 0,
-                                      backend: str = "auto", warn: bool = True,
-                                      checkpoint=None, checkpoint_every: int = 10,
-                                      callback=None):
-    """Continuous-type PEMMFIRL, then its ``n_contexts`` k-means latent centres.
-
-    :func:`tabmfirl.fit_pemmfirl_gaussian` with ``latent_dim`` (default 1)
-    followed by :meth:`~tabmfirl.GaussianTypesResult.discretise` at
-    ``n_contexts`` k-means++ centres of the posterior means (seeded), so the
-    discrete metrics of this module apply.  Other parameters as in the fit.
-
-    Returns
-    -------
-    IRLResult
-        ``method="pemmfirl-gaussian"``; ``seconds``, ``converged`` and
-        ``num_iter`` are the continuous fit's.
-    """
-    from ..irl._gaussian_types import fit_pemmfirl_gaussian
-
-    fit = fit_pemmfirl_gaussian(spec, demos, latent_dim, temperature=temperature, max_iter=max_iter,
-                                learning_rate=learning_rate, n_warmup=n_warmup,
-                                reward_kind=reward_kind, seed=seed, backend=backend,
-                                warn=warn, checkpoint=checkpoint,
-                                checkpoint_every=checkpoint_every, callback=callback)
-    result = fit.discretise(spec, demos, n_contexts, seed=seed, backend=backend)
-    return dataclasses.replace(result, seconds=fit.seconds, converged=fit.converged,
-                               num_iter=fit.num_iter)
-
-
-register_method("pemmfirl", fit_pemmfirl)
-register_method("pemmfirl_no_mi", fit_pemmfirl, mi_weight=0.0)
-register_method("pemmfirl_gaussian", fit_pemmfirl_gaussian_discretised)
-register_method("mfirl", fit_mfirl)
-register_method("oracle", fit_oracle)
-
-
-def _register_adversarial():
-    """Register the adversarial fits of ``tabmfirl.irl._adversarial`` when that module exists."""
-    if importlib.util.find_spec("tabmfirl.irl._adversarial") is None:
-        return
-    try:
-        airl = importlib.import_module("tabmfirl.irl._adversarial")
-    except Exception as error:          # a broken optional module must not break the registry
-        warnings.warn(f"tabmfirl.irl._adversarial could not be imported ({error}); its methods are "
-                      f"not registered", RuntimeWarning, stacklevel=2)
-        return
-    for name, function in (("pemmfirl_adversarial", "fit_pemmfirl_adversarial"),
-                           ("mf_airl", "fit_mf_airl"), ("pemirl", "fit_pemirl")):
-        if callable(getattr(airl, function, None)):
-            register_method(name, getattr(airl, function))
-
-
-_register_adversarial()
-
 
 # ---------------------------------------------------------------------------
 # Evaluation of one fit.
 # ---------------------------------------------------------------------------
-
-
-def expert_solver_settings(game: str) -> dict:
-    """Keyword arguments of :func:`~tabmfirl.solve_equilibrium` used here for ``game``.
-
-    The game's ``fixed_point`` damping from :func:`tabmfirl.envs.solver_settings`,
-    capped at 0.3 (what converges at the small temperatures of type recovery,
-    tests/test_irl.py), and ``max_iter=3000``.
-
-    Parameters
-    ----------
-    game : str
-
-    Returns
-    -------
-    dict
-    """
-    from tabmfirl import envs
-
-    damping = min(0.3, float(envs.solver_settings(game)["damping"]))
-    return {"method": "fixed_point", "damping": damping, "max_iter": 3000}
 
 
 def _float(x):
@@ -249,7 +118,7 @@ def evaluate_fit(spec, result, demos, *, temperature: float, expert=None, varian
         Trajectories not used in the fit.
     solver_kwargs : dict, optional
         Of :func:`~tabmfirl.solve_equilibrium`; default
-        :func:`expert_solver_settings` of the game.
+        none (its default method, which needs no per-game settings).
     backend : {"auto", "numpy", "numba", "cuda"}
 
     Returns
@@ -259,8 +128,7 @@ def evaluate_fit(spec, result, demos, *, temperature: float, expert=None, varian
         plus ``learned_converged``, ``type_map`` and ``per_type`` (the three
         deviations of each true type).
     """
-    if solver_kwargs is None:
-        solver_kwargs = expert_solver_settings(spec.name)
+    solver_kwargs = {} if solver_kwargs is None else dict(solver_kwargs)
     n_learned = result.prior.shape[0]
     true = np.asarray(demos.types)
     assignments = (np.zeros(true.shape[0], dtype=np.int64) if result.assignments is None
@@ -303,25 +171,7 @@ def evaluate_fit(spec, result, demos, *, temperature: float, expert=None, varian
 # ---------------------------------------------------------------------------
 
 
-def cell_path(out, game: str, method: str, seed: int) -> Path:
-    """``out/cells/<game>__<method>__<seed>.json``.
-
-    Parameters
-    ----------
-    out : str or os.PathLike
-    game, method : str
-    seed : int
-
-    Returns
-    -------
-    pathlib.Path
-    """
-    return Path(out) / "cells" / f"{game}__{method}__{seed}.json"
-
-
 def _variant(game, types, horizon):
-    from tabmfirl import envs
-
     try:
         return envs.make(game, types=types, horizon=horizon, dynamics="variant")
     except (ValueError, TypeError):
@@ -336,32 +186,28 @@ def run_cell(game: str, method: str, seed: int, *, settings: dict) -> dict:
     game : str
         A registered game (:data:`tabmfirl.envs.GAMES`).
     method : str
-        A key of :data:`METHODS`.
+        A key of :data:`~tabmfirl.apps._fit_methods.FIT_METHODS`.
     seed : int
         Seed of the demonstrations (held-out: ``seed + 1000003``) and of the fit.
     settings : dict
         ``agents`` (per type), ``types``, ``horizon``, ``temperature``,
         ``max_iter``, ``n_warmup``, ``learning_rate``, ``reward_kind``, ``held_out_agents``
-        (0: none), ``backend``.
+        (0: none), ``backend``.  The fit gets the fit settings it takes
+        (module docstring).
 
     Returns
     -------
     dict
         The cell record: ``format``, ``game``, ``method``, ``seed``,
-        ``settings``, ``metrics``, ``fit`` (iterations, converged, seconds) and
-        ``seconds``.
+        ``settings``, ``metrics``, ``fit`` (iterations, converged, seconds and
+        the ``options`` the fit got) and ``seconds``.
     """
-    from tabmfirl import envs, solve_equilibrium
-    from tabmfirl.irl._demos import generate_demonstrations
-
     start = time.perf_counter()
     s = settings
     spec = envs.make(game, types=s["types"], horizon=s["horizon"])
-    solver = expert_solver_settings(game)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        expert = solve_equilibrium(spec, temperature=s["temperature"], backend=s["backend"],
-                                   **solver)
+        expert = solve_equilibrium(spec, temperature=s["temperature"], backend=s["backend"])
     if not expert.converged:
         raise RuntimeError(f"the expert equilibrium of {game} did not converge at "
                            f"beta={s['temperature']} (residual {expert.residual:.2e})")
@@ -370,30 +216,29 @@ def run_cell(game: str, method: str, seed: int, *, settings: dict) -> dict:
     if s.get("held_out_agents", 0):
         held_out = generate_demonstrations(spec, expert.policy, s["held_out_agents"],
                                            seed=seed + 1000003)
-    fit = METHODS[method]
-    result = fit(spec, demos, s["types"], temperature=s["temperature"], max_iter=s["max_iter"],
-                 n_warmup=s["n_warmup"], learning_rate=s["learning_rate"],
-                 reward_kind=s.get("reward_kind", "linear"), seed=seed,
-                 backend=s["backend"], warn=False)
+    fit = FIT_METHODS[method]
+    options = fit.select({"temperature": s["temperature"], "max_iter": s["max_iter"],
+                          "n_warmup": s["n_warmup"], "learning_rate": s["learning_rate"],
+                          "reward_kind": s.get("reward_kind", "linear"), "seed": seed,
+                          "backend": s["backend"], "warn": False})
+    result = fit(spec, demos, s["types"], **options)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         metrics = evaluate_fit(spec, result, demos, temperature=s["temperature"],
                                expert=expert, variant=_variant(game, s["types"], s["horizon"]),
-                               held_out=held_out, solver_kwargs=solver, backend=s["backend"])
+                               held_out=held_out, backend=s["backend"])
     metrics["fit_seconds"] = float(result.seconds)
     metrics["bayes_ari"] = _bayes_ari(expert, demos, s["temperature"], s["backend"])
     return {"format": CELL_FORMAT, "game": game, "method": method, "seed": int(seed),
             "settings": dict(settings), "metrics": metrics,
             "fit": {"method": result.method, "num_iter": int(result.num_iter),
-                    "converged": bool(result.converged), "seconds": float(result.seconds)},
+                    "converged": bool(result.converged), "seconds": float(result.seconds),
+                    "options": options},
             "seconds": time.perf_counter() - start}
 
 
 def _bayes_ari(expert, demos, temperature, backend):
     """ARI of the Bayes classifier under the true equilibrium policies (the reference)."""
-    from tabmfirl import soft_bellman_backward
-    from ..irl._likelihood import trajectory_log_likelihood
-
     backward = soft_bellman_backward(expert.model, temperature, backend=backend)
     log_lik = trajectory_log_likelihood(backward, demos.states, demos.actions, temperature)
     return _float(adjusted_rand_index(demos.types, log_lik.argmax(axis=1)))
@@ -407,14 +252,8 @@ def _cell_task(out, game, method, seed, settings):
         return {"game": game, "method": method, "seed": seed,
                 "error": f"{type(error).__name__}: {error}",
                 "traceback": traceback.format_exc()}
-    atomic_write_json(cell_path(out, game, method, seed), record)
+    write_cell(out, record)
     return record
-
-
-def _finished(path, settings):
-    record = read_json(path)
-    return (isinstance(record, dict) and record.get("format") == CELL_FORMAT
-            and record.get("settings") == settings and isinstance(record.get("metrics"), dict))
 
 
 # ---------------------------------------------------------------------------
@@ -426,6 +265,67 @@ DEFAULT_SETTINGS = {"agents": 100, "types": 3, "horizon": 20, "temperature": 0.1
                     "reward_kind": "linear", "held_out_agents": 50, "backend": "numpy"}
 
 
+def _grid(games, methods, seeds, settings) -> tuple:
+    """``(games, methods, seeds, settings)`` checked and completed (ValueError)."""
+    unknown = set(settings) - set(DEFAULT_SETTINGS)
+    if unknown:
+        raise ValueError(f"unknown setting(s) {', '.join(sorted(unknown))}")
+    settings = {**DEFAULT_SETTINGS, **settings}
+    games = list(games)
+    for game in games:
+        if game not in envs.GAMES:
+            raise ValueError(f"unknown game {game!r}; known: {', '.join(sorted(envs.GAMES))}")
+    methods = (list(FIT_METHODS) if methods == "all" or list(methods) == ["all"]
+               else list(methods))
+    for method in methods:
+        if method not in FIT_METHODS:
+            raise ValueError(f"unknown method {method!r}; known: {', '.join(FIT_METHODS)}")
+    seeds = list(range(seeds)) if isinstance(seeds, (int, np.integer)) else list(seeds)
+    if not (games and methods and seeds):
+        raise ValueError("the grid is empty (no games, methods or seeds)")
+    return games, methods, seeds, settings
+
+
+def _reporter(todo, failed, log):
+    """``report(record, done)``: a progress line per finished cell; errors go to ``failed``."""
+    def report(record, done):
+        name = f"{record['game']}/{record['method']}/seed {record['seed']}"
+        if "error" in record:
+            failed.append(record)
+            log(f"[{done}/{len(todo)}] {name}: FAILED {record['error']}")
+        else:
+            m = record["metrics"]
+            log(f"[{done}/{len(todo)}] {name}: ARI {_fmt(m['ari'])}, policy deviation "
+                f"{_fmt(m['policy_deviation'])} ({record['seconds']:.1f} s)")
+    return report
+
+
+def _run_local(todo, out, settings, workers, report):
+    """Run the cells ``todo`` in this process (one worker or cell) or a process pool."""
+    if workers == 1 or len(todo) <= 1:
+        for done, cell in enumerate(todo, 1):
+            report(_cell_task(out, *cell, settings), done)
+        return
+    with ProcessPoolExecutor(max_workers=min(workers, len(todo))) as pool:
+        futures = {pool.submit(_cell_task, out, *cell, settings): cell for cell in todo}
+        _collect(futures, as_completed(futures), report)
+
+
+def _run_dask(todo, out, settings, distributed, scheduler, report, log):
+    """Run the cells ``todo`` as one task each on the Dask cluster of ``scheduler``."""
+    client, own = _dask_client(distributed, scheduler)
+    try:
+        info = client.scheduler_info()
+        log(f"Dask scheduler {info.get('address', scheduler)}: "
+            f"{len(info.get('workers', {}))} worker(s)")
+        futures = {client.submit(_cell_task, str(out.resolve()), *cell, settings,
+                                 pure=False, retries=1): cell for cell in todo}
+        _collect(futures, distributed.as_completed(list(futures), loop=client.loop), report)
+    finally:
+        if own:
+            client.close()
+
+
 def run_experiment(games, methods, seeds, *, out, workers=None, log=None, scheduler=None,
                    **settings) -> dict:
     """Run (or finish) a grid of cells and aggregate it (module docstring).
@@ -434,7 +334,7 @@ def run_experiment(games, methods, seeds, *, out, workers=None, log=None, schedu
     ----------
     games : sequence of str
     methods : sequence of str or "all"
-        Keys of :data:`METHODS`.
+        Keys of :data:`~tabmfirl.apps._fit_methods.FIT_METHODS`.
     seeds : int or sequence of int
         An int ``n`` means ``range(n)``.
     out : str or os.PathLike
@@ -475,25 +375,9 @@ def run_experiment(games, methods, seeds, *, out, workers=None, log=None, schedu
     OSError
         The scheduler cannot be reached.
     """
-    from tabmfirl import envs
-
     start = time.perf_counter()
     log = log or (lambda line: None)
-    unknown = set(settings) - set(DEFAULT_SETTINGS)
-    if unknown:
-        raise ValueError(f"unknown setting(s) {', '.join(sorted(unknown))}")
-    settings = {**DEFAULT_SETTINGS, **settings}
-    games = list(games)
-    for game in games:
-        if game not in envs.GAMES:
-            raise ValueError(f"unknown game {game!r}; known: {', '.join(sorted(envs.GAMES))}")
-    methods = list(METHODS) if methods == "all" or list(methods) == ["all"] else list(methods)
-    for method in methods:
-        if method not in METHODS:
-            raise ValueError(f"unknown method {method!r}; known: {', '.join(METHODS)}")
-    seeds = list(range(seeds)) if isinstance(seeds, (int, np.integer)) else list(seeds)
-    if not (games and methods and seeds):
-        raise ValueError("the grid is empty (no games, methods or seeds)")
+    games, methods, seeds, settings = _grid(games, methods, seeds, settings)
     workers = (os.cpu_count() or 1) if workers is None else int(workers)
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
@@ -501,49 +385,17 @@ def run_experiment(games, methods, seeds, *, out, workers=None, log=None, schedu
     out = Path(out)
     (out / "cells").mkdir(parents=True, exist_ok=True)
     grid = [(g, m, s) for g in games for m in methods for s in seeds]
-    todo = [cell for cell in grid if not _finished(cell_path(out, *cell), settings)]
+    todo = [cell for cell in grid if not cell_finished(cell_path(out, *cell), settings)]
     skipped = len(grid) - len(todo)
-    if scheduler is None or not todo:
-        where = f"{workers} worker(s)"
-    else:
-        where = "a Dask cluster"
+    where = f"{workers} worker(s)" if scheduler is None or not todo else "a Dask cluster"
     log(f"{len(grid)} cells: {skipped} finished, {len(todo)} to run on {where}")
     failed = []
-
-    def report(record, done):
-        name = f"{record['game']}/{record['method']}/seed {record['seed']}"
-        if "error" in record:
-            failed.append(record)
-            log(f"[{done}/{len(todo)}] {name}: FAILED {record['error']}")
-        else:
-            m = record["metrics"]
-            log(f"[{done}/{len(todo)}] {name}: ARI {_fmt(m['ari'])}, policy deviation "
-                f"{_fmt(m['policy_deviation'])} ({record['seconds']:.1f} s)")
-
-    if not todo:
-        pass
-    elif scheduler is not None:
-        client, own = _dask_client(distributed, scheduler)
-        try:
-            info = client.scheduler_info()
-            log(f"Dask scheduler {info.get('address', scheduler)}: "
-                f"{len(info.get('workers', {}))} worker(s)")
-            futures = {client.submit(_cell_task, str(out.resolve()), *cell, settings,
-                                     pure=False, retries=1): cell for cell in todo}
-            _collect(futures, distributed.as_completed(list(futures), loop=client.loop),
-                     report)
-        finally:
-            if own:
-                client.close()
-    elif workers == 1 or len(todo) <= 1:
-        for done, cell in enumerate(todo, 1):
-            report(_cell_task(out, *cell, settings), done)
-    else:
-        with ProcessPoolExecutor(max_workers=min(workers, len(todo))) as pool:
-            futures = {pool.submit(_cell_task, out, *cell, settings): cell for cell in todo}
-            _collect(futures, as_completed(futures), report)
-    cells = [r for r in (read_json(cell_path(out, *cell)) for cell in grid)
-             if isinstance(r, dict) and r.get("format") == CELL_FORMAT]
+    report = _reporter(todo, failed, log)
+    if todo and scheduler is not None:
+        _run_dask(todo, out, settings, distributed, scheduler, report, log)
+    elif todo:
+        _run_local(todo, out, settings, workers, report)
+    cells = [r for r in (read_cell(cell_path(out, *cell)) for cell in grid) if r is not None]
     rows = aggregate(cells)
     csv_path, md_path = _write_tables(out, rows, settings, games, methods, seeds)
     return {"cells": cells, "ran": len(todo) - len(failed), "skipped": skipped,
@@ -573,6 +425,7 @@ def _collect(futures, completed, report):
 def _import_distributed():
     """Dask's ``distributed``, or an ImportError that says how to install it."""
     try:
+        # an optional dependency (the extra ``dist``), imported only for scheduler=
         import distributed
     except ImportError as error:
         raise ImportError("running cells on a Dask cluster (scheduler=, --scheduler) needs "
@@ -675,12 +528,10 @@ def _write_tables(out, rows, settings, games, methods, seeds):
     writer.writeheader()
     for row in rows:
         writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
-    csv_path = atomic_write_bytes(Path(out) / "results.csv", buffer.getvalue().encode())
     text = (f"# Experiment results\n\n"
             f"Games {', '.join(games)}; methods {', '.join(methods)}; seeds "
             f"{', '.join(map(str, seeds))}.\n"
             f"Settings: {', '.join(f'{k}={v}' for k, v in settings.items())}.\n"
             f"Mean ± sample std over seeds (deviations: lower is better; ARI, NMI, LL: "
             f"higher is better; `-`: not available).\n\n" + markdown_table(rows))
-    md_path = atomic_write_bytes(Path(out) / "results.md", text.encode())
-    return csv_path, md_path
+    return write_tables(out, buffer.getvalue(), text)

@@ -1,49 +1,84 @@
 """Command-line interface: ``tabmfirl <command> ...``.
 
-Each command is a function ``_cmd_<name>(args) -> int`` registered in
-:func:`build_parser`.  Bad input exits with status 2 and a one-line reason on
-stderr (never a traceback).
+Each command is a pair: ``_add_<name>(subparsers)`` registers its parser and
+``_cmd_<name>(args) -> int`` runs it (registered in :func:`build_parser`).
+Bad input raises :class:`CommandError`: exit status 2 and a one-line reason on
+stderr (never a traceback).  The CLI is thin: the run folders' layout and
+resume rule are :mod:`tabmfirl.apps._runs`, the fit methods by name
+:mod:`tabmfirl.apps._fit_methods`, the grid :mod:`tabmfirl.apps._experiment`,
+the taxi study (and its subcommand) :mod:`tabmfirl.apps._taxi_study`.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
+import warnings
 
+import numpy as np
 
-class CommandError(Exception):
-    """A user error: printed as one line, exit status 2."""
+from tabmfirl import (
+    ConvergenceWarning,
+    Demonstrations,
+    adjusted_rand_index,
+    envs,
+    evaluate_model,
+    generate_demonstrations,
+    solve_equilibrium,
+)
+from tabmfirl.evaluation._metrics import match_types
+from tabmfirl.irl._heads import REWARD_KINDS
+from tabmfirl.irl._init import kmeans_labels
+from tabmfirl.kernels._backend import resolve_backend
+from tabmfirl.solvers._certificate import certify
+
+from ._errors import CommandError
+from ._experiment import evaluate_fit, markdown_table, run_experiment
+from ._fit_methods import FIT_METHODS
+from ._runs import FIT_RUN_FORMAT, RunFolder
+from ._taxi_study import add_parser as _add_taxi_study
+
+__all__ = ["CommandError", "build_parser", "main"]
 
 
 def _add_solve(subparsers):
     parser = subparsers.add_parser(
         "solve", help="solve a built-in game's entropy-regularised MFNE",
         description="Solve the entropy-regularised mean field Nash equilibrium of a "
-                    "built-in game, every agent type at once.",
+                    "built-in game, every agent type at once.  The default method needs "
+                    "no settings; progress (residual and exploitability of the current "
+                    "iterate) goes to stderr every few seconds.",
         epilog="examples:\n  tabmfirl solve --game virus\n"
-               "  tabmfirl solve --game virus --beta 0.1 --method mirror_descent --json",
+               "  tabmfirl solve --game crowd_grid --json\n"
+               "  tabmfirl solve --game virus --beta 0.1 --max-seconds 60\n"
+               "  tabmfirl solve --game virus --method fixed_point --damping 0.5",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--game", required=True, help="game name (see `tabmfirl games`)")
     parser.add_argument("--types", type=int, default=None,
                         help="number of agent types (default: the game's default)")
     parser.add_argument("--dynamics", default="original", help="original or variant")
     parser.add_argument("--beta", type=float, default=None,
-                        help="temperature (default: the game's recommended one)")
-    parser.add_argument("--method", default="fixed_point",
-                        help="fixed_point, fictitious_play or mirror_descent")
+                        help="temperature (default: the game's TEMPERATURE)")
+    parser.add_argument("--method", default="auto",
+                        help="auto (default), fixed_point, fictitious_play or mirror_descent")
     parser.add_argument("--damping", type=float, default=None,
-                        help="damping of fixed_point in (0, 1] (default: the game's)")
+                        help="damping of --method fixed_point in (0, 1] (default 1)")
+    parser.add_argument("--learning-rate", type=float, default=None,
+                        help="step of --method mirror_descent in (0, 1] (default 0.5)")
     parser.add_argument("--max-iter", type=int, default=1000)
+    parser.add_argument("--max-seconds", type=float, default=None,
+                        help="stop (not converged) after this many seconds")
     parser.add_argument("--tol", type=float, default=1e-10)
+    parser.add_argument("--progress-every", type=float, default=5.0,
+                        help="seconds between progress lines on stderr (default 5; 0: none)")
     parser.add_argument("--backend", default="auto", help="auto, numpy, numba or cuda")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(handler=_cmd_solve)
 
 
 def _make_game(name, types, dynamics):
-    from tabmfirl import envs
-
     kwargs = {"dynamics": dynamics}
     if types is not None:
         kwargs["types"] = types
@@ -53,27 +88,79 @@ def _make_game(name, types, dynamics):
         raise CommandError(str(error)) from None
 
 
+class SolveProgress:
+    """``callback(iteration, info)`` of the solver that prints progress to stderr.
+
+    Every ``every`` seconds it certifies the current iterate (one forward and
+    two backward passes: fixed-point residual and regularised
+    exploitability) and prints one line.  Reports are spaced by at least four
+    times that certificate's own cost, so progress costs at most about a
+    fifth of the solve.
+    """
+
+    def __init__(self, spec, temperature: float, backend: str, every: float):
+        self.spec, self.temperature, self.backend = spec, temperature, backend
+        self.every = every
+        self.next_at = every
+
+    def __call__(self, iteration: int, info: dict) -> None:
+        if not self.every or info["seconds"] < self.next_at:
+            return
+        start = time.perf_counter()
+        certificate = certify(self.spec, np.array(info["policy"]), self.temperature,
+                              resolve_backend(self.backend), unregularised=False)
+        cost = time.perf_counter() - start
+        self.next_at = info["seconds"] + max(self.every, 4.0 * cost)
+        line = (f"[{info['seconds']:7.1f} s] iteration {iteration} ({info['stage']}): "
+                f"residual {certificate.residual:.2e}, exploitability "
+                f"{float(certificate.exploitability.max()):.2e}")
+        if np.isfinite(info["flow_residual"]):
+            line += f", flow residual {info['flow_residual']:.2e}"
+        print(line, file=sys.stderr, flush=True)
+
+
+def _solver_options(args) -> dict:
+    """Method-specific steps of ``tabmfirl solve``, checked against ``--method``."""
+    options = {}
+    for flag, key, method in (("--damping", "damping", "fixed_point"),
+                              ("--learning-rate", "learning_rate", "mirror_descent")):
+        value = getattr(args, key)
+        if value is not None:
+            if args.method != method:
+                raise CommandError(f"{flag} applies to --method {method} only")
+            options[key] = value
+    if args.progress_every < 0:
+        raise CommandError(f"--progress-every must be >= 0, got {args.progress_every}")
+    return options
+
+
 def _cmd_solve(args) -> int:
-    import warnings
-
-    from tabmfirl import ConvergenceWarning, solve_equilibrium
-
-    from tabmfirl import envs
-
     spec = _make_game(args.game, args.types, args.dynamics)
-    settings = envs.solver_settings(args.game)
-    beta = settings["temperature"] if args.beta is None else args.beta
-    damping = settings["damping"] if args.damping is None else args.damping
+    options = _solver_options(args)
+    beta = envs.solver_settings(args.game)["temperature"] if args.beta is None else args.beta
+    if args.progress_every:
+        print(f"solving {spec.name} ({spec.n_contexts} types, {spec.n_states} states, horizon "
+              f"{spec.horizon}) at beta={beta:g} with {args.method}; progress every "
+              f"{args.progress_every:g} s", file=sys.stderr, flush=True)
+    progress = SolveProgress(spec, beta, args.backend, args.progress_every)
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         try:
             result = solve_equilibrium(spec, temperature=beta, method=args.method,
-                                       damping=damping, max_iter=args.max_iter,
-                                       tol=args.tol, backend=args.backend)
+                                       max_iter=args.max_iter, tol=args.tol,
+                                       max_seconds=args.max_seconds, backend=args.backend,
+                                       callback=progress, **options)
         except (ValueError, RuntimeError) as error:
             raise CommandError(str(error)) from None
     seconds = time.perf_counter() - start
+    _report_solve(spec, result, seconds, args.json)
+    if not result.converged:
+        print(result.message, file=sys.stderr, flush=True)
+    return 0 if result.converged else 1
+
+
+def _report_solve(spec, result, seconds, as_json) -> None:
     summary = {
         "game": spec.name, "types": spec.n_contexts, "method": result.method,
         "backend": result.backend, "temperature": result.temperature,
@@ -81,20 +168,21 @@ def _cmd_solve(args) -> int:
         "residual": float(result.residual),
         "exploitability": float(result.exploitability.mean()),
         "exploitability_per_type": [float(x) for x in result.exploitability],
-        "seconds": seconds,
+        "unregularised_exploitability_per_type":
+            [float(x) for x in result.unregularised_exploitability],
+        "seconds": seconds, "message": result.message,
     }
-    if args.json:
+    if as_json:
         print(json.dumps(summary))
-    else:
-        status = "converged" if result.converged else "NOT converged"
-        print(f"{spec.name}: {spec.n_contexts} types, {spec.n_states} states, "
-              f"{spec.n_actions} actions, horizon {spec.horizon}")
-        print(f"{result.method} ({result.backend}, beta={result.temperature}): {status} in "
-              f"{result.num_iter} iterations, residual {result.residual:.2e}, "
-              f"{seconds:.2f} s")
-        for m, value in enumerate(result.exploitability):
-            print(f"  type {m}: exploitability {value:.3e}")
-    return 0 if result.converged else 1
+        return
+    status = "converged" if result.converged else "NOT converged"
+    print(f"{spec.name}: {spec.n_contexts} types, {spec.n_states} states, "
+          f"{spec.n_actions} actions, horizon {spec.horizon}")
+    print(f"{result.method} ({result.backend}, beta={result.temperature}): {status} in "
+          f"{result.num_iter} iterations, residual {result.residual:.2e}, {seconds:.2f} s")
+    for m, (value, hard) in enumerate(zip(result.exploitability,
+                                          result.unregularised_exploitability)):
+        print(f"  type {m}: exploitability {value:.3e} (unregularised {hard:.3e})")
 
 
 def _add_games(subparsers):
@@ -103,8 +191,6 @@ def _add_games(subparsers):
 
 
 def _cmd_games(args) -> int:
-    from tabmfirl import envs
-
     for name in sorted(envs.GAMES):
         print(name)
     return 0
@@ -117,7 +203,7 @@ def _add_demos(subparsers):
                     "AGENTS agents of EACH type in the finite population (each type's\n"
                     "empirical distribution drives its dynamics) and write the\n"
                     "trajectories, with the agents' hidden types, to an .npz file\n"
-                    "(read it with tabmfirl.irl._demos.Demonstrations.load).",
+                    "(read it with tabmfirl.Demonstrations.load).",
         epilog="examples:\n  tabmfirl demos --game virus --types 3 --agents 300 --out demos.npz\n"
                "  tabmfirl demos --game malware --dynamics variant --seed 1 --out m.npz --json",
         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -129,8 +215,7 @@ def _add_demos(subparsers):
     parser.add_argument("--out", required=True, help="output file (.npz)")
     parser.add_argument("--dynamics", default="original", help="original or variant")
     parser.add_argument("--beta", type=float, default=None,
-                        help="temperature (default: the game's recommended one, "
-                             "tabmfirl.envs.solver_settings)")
+                        help="temperature (default: the game's TEMPERATURE)")
     parser.add_argument("--seed", type=int, default=None,
                         help="seed of the rollouts (default: fresh, recorded in the file)")
     parser.add_argument("--backend", default="auto",
@@ -140,11 +225,6 @@ def _add_demos(subparsers):
 
 
 def _cmd_demos(args) -> int:
-    import warnings
-
-    from tabmfirl import ConvergenceWarning, envs, solve_equilibrium
-    from tabmfirl.irl._demos import generate_demonstrations
-
     if args.agents < 1:
         raise CommandError(f"--agents must be >= 1 (agents per type), got {args.agents}")
     if args.seed is not None and args.seed < 0:
@@ -195,11 +275,16 @@ _FIT_EXAMPLES = """examples:
   tabmfirl fit --method pemmfirl --demos demos.npz --out run/ --beta 0.1 --iters 300
       (continues run/ from its checkpoint to 300 iterations)"""
 
+#: ``tabmfirl fit`` flags that set a fit option: (argparse dest, fit option, the value
+#: passed when the flag is not given and the method takes the option).  A flag given
+#: to a method that does not take its option is an error (``_fit_options``).
+FIT_FLAGS = (("iters", "max_iter", 300), ("warmup", "n_warmup", 50),
+             ("lr", "learning_rate", 0.02), ("reward_kind", "reward_kind", "linear"),
+             ("seed", "seed", 0), ("backend", "backend", "numpy"),
+             ("checkpoint_every", "checkpoint_every", 10))
+
 
 def _add_fit(subparsers):
-    from tabmfirl.apps._experiment import METHODS
-    from tabmfirl.irl._heads import REWARD_KINDS
-
     parser = subparsers.add_parser(
         "fit", help="fit a reward (and types) to demonstrations; resumable",
         description="Fit an IRL method to a demonstrations file (tabmfirl demos). Progress\n"
@@ -208,37 +293,38 @@ def _add_fit(subparsers):
                     "OUT/result.npz, and OUT/checkpoint.npz every --checkpoint-every\n"
                     "iterations; rerunning the same command resumes from the checkpoint\n"
                     "(a larger --iters continues the run; other changed settings are\n"
-                    "refused).",
+                    "refused). A flag for an option the method does not take (e.g.\n"
+                    "--warmup for mfirl) is an error.",
         epilog=_FIT_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--method", required=True,
-                        help=f"one of: {', '.join(METHODS)}")
+                        help=f"one of: {', '.join(FIT_METHODS)}")
     parser.add_argument("--demos", required=True, help="demonstrations file (.npz)")
     parser.add_argument("--out", required=True, help="run folder (created)")
     parser.add_argument("--types", type=int, default=None,
                         help="number of types K to learn (default: the file's; mfirl: 1)")
     parser.add_argument("--beta", type=float, default=None,
-                        help="the experts' temperature (default: the game's recommended one, "
+                        help="the experts' temperature (default: the game's TEMPERATURE, "
                              "as for tabmfirl demos)")
-    parser.add_argument("--iters", type=int, default=300, help="iterations (default 300)")
-    parser.add_argument("--warmup", type=int, default=50,
-                        help="iterations with the initial posterior held (default 50)")
-    parser.add_argument("--lr", type=float, default=0.02, help="Adam step size (default 0.02)")
-    parser.add_argument("--reward-kind", default="linear", choices=REWARD_KINDS,
+    parser.add_argument("--iters", type=int, default=None, help="iterations (default 300)")
+    parser.add_argument("--warmup", type=int, default=None,
+                        help="iterations with the initial posterior held (default 50; only "
+                             "the methods with a warm-up: pemmfirl, pemmfirl_no_mi, "
+                             "pemmfirl_gaussian)")
+    parser.add_argument("--lr", type=float, default=None, help="Adam step size (default 0.02)")
+    parser.add_argument("--reward-kind", default=None, choices=REWARD_KINDS,
                         help="reward head: linear (default), additive (types differ in state "
                              "utilities and action costs), mlp")
-    parser.add_argument("--checkpoint-every", type=int, default=10,
+    parser.add_argument("--checkpoint-every", type=int, default=None,
                         help="checkpoint period in iterations (default 10)")
     parser.add_argument("--progress-every", type=int, default=10,
                         help="print progress every this many iterations (default 10; 0: never)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the fit (default 0)")
-    parser.add_argument("--backend", default="numpy", help="numpy (default), numba, cuda, auto")
+    parser.add_argument("--seed", type=int, default=None, help="seed of the fit (default 0)")
+    parser.add_argument("--backend", default=None, help="numpy (default), numba, cuda, auto")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(handler=_cmd_fit)
 
 
 def _load_demos(path):
-    from tabmfirl.irl._demos import Demonstrations
-
     try:
         return Demonstrations.load(path)
     except (FileNotFoundError, ValueError) as error:
@@ -246,8 +332,6 @@ def _load_demos(path):
 
 
 def _demos_game(demos, dynamics=None):
-    from tabmfirl import envs
-
     if demos.game not in envs.GAMES:
         raise CommandError(f"the demonstrations are of game {demos.game!r}, not a built-in "
                            f"game (see `tabmfirl games`)")
@@ -260,139 +344,175 @@ def _demos_game(demos, dynamics=None):
         raise CommandError(f"cannot rebuild game {demos.game!r} with {params}: {error}") from None
 
 
-def _cmd_fit(args) -> int:
-    import os
+def _fit_method(name):
+    if name not in FIT_METHODS:
+        raise CommandError(f"unknown method {name!r}; known: {', '.join(FIT_METHODS)}")
+    return FIT_METHODS[name]
 
-    import numpy as np
 
-    from tabmfirl import envs
-    from tabmfirl._io import atomic_write_json, read_json
-    from tabmfirl.irl._checkpoint import save_result
-    from tabmfirl.apps._experiment import METHODS
-    from tabmfirl.evaluation._metrics import adjusted_rand_index, match_types
+def _check_fit_flags(args):
+    for name, low in (("iters", 1), ("checkpoint_every", 1), ("warmup", 0),
+                      ("progress_every", 0)):
+        value = getattr(args, name)
+        if value is not None and value < low:
+            raise CommandError(f"--{name.replace('_', '-')} must be >= {low}")
 
-    if args.method not in METHODS:
-        raise CommandError(f"unknown method {args.method!r}; known: {', '.join(METHODS)}")
-    for name in ("iters", "checkpoint_every"):
-        if getattr(args, name) < 1:
-            raise CommandError(f"--{name.replace('_', '-')} must be >= 1")
-    if args.warmup < 0 or args.progress_every < 0:
-        raise CommandError("--warmup and --progress-every must be >= 0")
-    demos = _load_demos(args.demos)
-    spec = _demos_game(demos)
-    if demos.horizon != spec.horizon:
-        raise CommandError(f"demos have horizon {demos.horizon}, the game {spec.horizon}")
-    n_types = demos.n_types
-    if args.method == "oracle":
-        if args.types not in (None, n_types):
+
+def _fit_options(method, args) -> dict:
+    """The fit options the flags set (:data:`FIT_FLAGS`), for the options ``method`` takes.
+
+    A flag left out gives its default; a flag given for an option the method
+    does not take is a :class:`CommandError` naming both.
+    """
+    options = {}
+    for dest, option, default in FIT_FLAGS:
+        value = getattr(args, dest)
+        if method.takes(option):
+            options[option] = default if value is None else value
+        elif value is not None:
+            raise CommandError(f"--{dest.replace('_', '-')}: fit method {method.name!r} does "
+                               f"not take the option {option!r}")
+    return options
+
+
+def _learned_types(method, types, n_types) -> int:
+    """K, the number of types the fit learns (the oracle: the file's; untyped methods: 1)."""
+    if method.name == "oracle":
+        if types not in (None, n_types):
             raise CommandError(f"oracle uses the file's {n_types} true types; --types "
-                               f"{args.types} does not match")
-        K = n_types
-    elif not METHODS[args.method].typed:
-        if args.types not in (None, 1):
-            raise CommandError(f"{args.method} learns one shared reward: --types must be 1 "
+                               f"{types} does not match")
+        return n_types
+    if not method.typed:
+        if types not in (None, 1):
+            raise CommandError(f"{method.name} learns one shared reward: --types must be 1 "
                                f"or omitted")
-        K = 1
-    else:
-        K = n_types if args.types is None else args.types
-        if K < 1:
-            raise CommandError(f"--types must be >= 1, got {K}")
-    beta = envs.solver_settings(demos.game)["temperature"] if args.beta is None else args.beta
-    if not beta > 0:
-        raise CommandError(f"--beta must be > 0, got {beta}")
-    out = args.out
+        return 1
+    K = n_types if types is None else types
+    if K < 1:
+        raise CommandError(f"--types must be >= 1, got {K}")
+    return K
+
+
+def _start_run(out, config) -> tuple:
+    """``(RunFolder, resumed)``: the folder of ``--out`` with ``config`` written (resume rule)."""
+    folder = RunFolder(out)
+    changed = folder.conflicts(config)
+    if changed:
+        raise CommandError(f"{out!r} holds a run with different settings "
+                           f"({', '.join(changed)}); use another --out")
     try:
-        os.makedirs(out, exist_ok=True)
+        return folder, folder.start(config)
     except OSError as error:
         raise CommandError(f"cannot create {out!r}: {error.strerror or error}") from None
-    config = {"format": "tabmfirl.fit_run/1", "method": args.method,
-              "demos": os.path.abspath(args.demos), "game": demos.game,
-              "params": demos.params, "types": K, "temperature": beta, "max_iter": args.iters,
-              "n_warmup": args.warmup, "learning_rate": args.lr,
-              "reward_kind": args.reward_kind, "seed": args.seed,
-              "backend": args.backend, "checkpoint_every": args.checkpoint_every}
-    config_path = os.path.join(out, "config.json")
-    checkpoint = os.path.join(out, "checkpoint.npz")
-    previous = read_json(config_path)
-    if isinstance(previous, dict) and os.path.exists(checkpoint):
-        changed = sorted(k for k in config if k not in ("max_iter", "checkpoint_every")
-                         and previous.get(k) != config[k])
-        if changed:
-            raise CommandError(f"{out!r} holds a run with different settings "
-                               f"({', '.join(changed)}); use another --out")
-    resumed = os.path.exists(checkpoint)
-    atomic_write_json(config_path, config)
-    true_types = demos.types if n_types > 1 else None
 
+
+def _assigned_types(info, K, seed):
+    """Hard types of the progress ``info``: argmax of a discrete posterior, or the k-means
+    clusters of continuous posterior means (as the discretised result assigns them)."""
+    posterior, means = info.get("posterior"), info.get("posterior_mean")
+    if posterior is not None and np.ndim(posterior) == 2:
+        return np.asarray(posterior).argmax(axis=1)
+    if means is not None and np.ndim(means) == 2 and K <= len(means):
+        return kmeans_labels(np.asarray(means, dtype=np.float64), K,
+                             np.random.default_rng(seed))
+    return None
+
+
+def _progress_line(iteration, info, max_iter, K, true_types, n_types, seed) -> str:
+    """``iter i/n  loss ...`` of one fit iteration (keys of ``info``: see ``_cmd_fit``)."""
+    line = f"iter {iteration + 1}/{max_iter}"
+    if info.get("loss") is not None:
+        line += f"  loss {float(info['loss']):.4f}"
+    elif info.get("objective") is not None:
+        line += f"  loss {-float(info['objective']):.4f}"
+    if info.get("log_likelihood") is not None:
+        line += f"  log-lik {float(info['log_likelihood']):.4f}"
+    if K > 1 and info.get("mi") is not None and np.isfinite(info["mi"]):
+        line += f"  MI {float(info['mi']):.4f}"
+    if info.get("grad_norm") is not None:
+        line += f"  grad {float(info['grad_norm']):.2e}"
+    assigned = _assigned_types(info, K, seed) if true_types is not None and K > 1 else None
+    if assigned is not None:
+        type_map = match_types(true_types, assigned, K, n_types)
+        accuracy = float(np.mean(type_map[true_types] == assigned))
+        line += (f"  ARI {adjusted_rand_index(true_types, assigned):.3f}  "
+                 f"accuracy {accuracy:.3f}")
+    return line
+
+
+def _progress_printer(every, max_iter, K, true_types, n_types, seed):
+    """The fit's ``callback``: a progress line to stderr every ``every`` iterations and at
+    the last one (``every = 0``: never)."""
     def progress(iteration, info):
         # every key of ``info`` is optional: ``loss`` (adversarial fits: the discriminator
         # loss) or ``objective`` (exact fits: a log-likelihood, printed negated as the loss),
         # ``log_likelihood``, ``mi``, ``grad_norm``, and a discrete ``posterior`` (N, K) or
         # continuous ``posterior_mean`` (N, d) for the types' ARI and accuracy
-        every = args.progress_every
-        if not every or ((iteration + 1) % every and iteration + 1 != args.iters):
+        if not every or ((iteration + 1) % every and iteration + 1 != max_iter):
             return
-        line = f"iter {iteration + 1}/{args.iters}"
-        if info.get("loss") is not None:
-            line += f"  loss {float(info['loss']):.4f}"
-        elif info.get("objective") is not None:
-            line += f"  loss {-float(info['objective']):.4f}"
-        if info.get("log_likelihood") is not None:
-            line += f"  log-lik {float(info['log_likelihood']):.4f}"
-        if K > 1 and info.get("mi") is not None and np.isfinite(info["mi"]):
-            line += f"  MI {float(info['mi']):.4f}"
-        if info.get("grad_norm") is not None:
-            line += f"  grad {float(info['grad_norm']):.2e}"
-        assigned = None
-        if true_types is not None and K > 1:
-            posterior = info.get("posterior")
-            means = info.get("posterior_mean")
-            if posterior is not None and np.ndim(posterior) == 2:
-                assigned = np.asarray(posterior).argmax(axis=1)
-            elif means is not None and np.ndim(means) == 2 and K <= len(means):
-                # continuous types: the k-means clusters of the posterior means, as the
-                # discretised result assigns them
-                from tabmfirl.irl._init import kmeans_labels
+        print(_progress_line(iteration, info, max_iter, K, true_types, n_types, seed),
+              file=sys.stderr, flush=True)
+    return progress
 
-                assigned = kmeans_labels(np.asarray(means, dtype=np.float64), K,
-                                          np.random.default_rng(args.seed))
-        if assigned is not None:
-            type_map = match_types(true_types, assigned, K, n_types)
-            accuracy = float(np.mean(type_map[true_types] == assigned))
-            line += (f"  ARI {adjusted_rand_index(true_types, assigned):.3f}  "
-                     f"accuracy {accuracy:.3f}")
-        print(line, file=sys.stderr, flush=True)
 
-    if "checkpoint" not in METHODS[args.method].accepts:
+def _print_fit_summary(args, demos, summary, path):
+    if args.json:
+        print(json.dumps(summary))
+        return
+    print(f"{args.method} on {demos.game} ({demos.n_agents} agents, K={summary['types']}, "
+          f"beta={summary['temperature']}): {summary['iterations']} iterations, log-likelihood "
+          f"{summary['log_likelihood']:.4f} per trajectory"
+          + (f", ARI {summary['ari']:.3f}" if "ari" in summary else ""))
+    print(f"wrote {path} ({summary['seconds']:.2f} s)")
+
+
+def _cmd_fit(args) -> int:
+    method = _fit_method(args.method)
+    _check_fit_flags(args)
+    demos = _load_demos(args.demos)
+    spec = _demos_game(demos)
+    if demos.horizon != spec.horizon:
+        raise CommandError(f"demos have horizon {demos.horizon}, the game {spec.horizon}")
+    n_types = demos.n_types
+    K = _learned_types(method, args.types, n_types)
+    beta = envs.solver_settings(demos.game)["temperature"] if args.beta is None else args.beta
+    if not beta > 0:
+        raise CommandError(f"--beta must be > 0, got {beta}")
+    options = _fit_options(method, args)
+    config = {"format": FIT_RUN_FORMAT, "method": args.method,
+              "demos": os.path.abspath(args.demos), "game": demos.game,
+              "params": demos.params, "types": K, "temperature": beta,
+              **{option: options.get(option) for _, option, _ in FIT_FLAGS}}
+    folder, resumed = _start_run(args.out, config)
+    true_types = demos.types if n_types > 1 else None
+    max_iter = options.get("max_iter", FIT_FLAGS[0][2])
+    options["temperature"] = beta
+    if method.takes("warn"):        # no warning on stderr: the summary says "converged"
+        options["warn"] = False
+    if method.takes("checkpoint"):
+        options["checkpoint"] = str(folder.checkpoint_path)
+    else:
         print(f"note: {args.method} does not support checkpoints; it will not resume",
               file=sys.stderr)
+    if method.takes("callback"):
+        options["callback"] = _progress_printer(args.progress_every, max_iter, K, true_types,
+                                                n_types, options.get("seed", 0))
     if resumed:
-        print(f"resuming from {checkpoint}", file=sys.stderr)
+        print(f"resuming from {folder.checkpoint_path}", file=sys.stderr)
     start = time.perf_counter()
     try:
-        result = METHODS[args.method](
-            spec, demos, K, temperature=beta, max_iter=args.iters, n_warmup=args.warmup,
-            learning_rate=args.lr, reward_kind=args.reward_kind, seed=args.seed,
-            backend=args.backend, warn=False, checkpoint=checkpoint, checkpoint_every=args.checkpoint_every, callback=progress)
+        result = method(spec, demos, K, **options)
     except (ValueError, RuntimeError) as error:
         raise CommandError(str(error)) from None
-    path = save_result(os.path.join(out, "result.npz"), result, extra=config)
-    seconds = time.perf_counter() - start
+    path = folder.save_result(result, config)
     summary = {"method": args.method, "game": demos.game, "types": K, "agents": demos.n_agents,
                "temperature": beta, "iterations": int(result.num_iter),
                "converged": bool(result.converged),
                "log_likelihood": float(result.log_likelihood_history[-1]),
-               "resumed": resumed, "out": str(path), "seconds": seconds}
+               "resumed": resumed, "out": str(path), "seconds": time.perf_counter() - start}
     if true_types is not None and result.assignments is not None and K > 1:
         summary["ari"] = float(adjusted_rand_index(true_types, result.assignments))
-    if args.json:
-        print(json.dumps(summary))
-    else:
-        print(f"{args.method} on {demos.game} ({demos.n_agents} agents, K={K}, beta={beta}): "
-              f"{result.num_iter} iterations, log-likelihood "
-              f"{summary['log_likelihood']:.4f} per trajectory"
-              + (f", ARI {summary['ari']:.3f}" if "ari" in summary else ""))
-        print(f"wrote {path} ({seconds:.2f} s)")
+    _print_fit_summary(args, demos, summary, path)
     return 0
 
 
@@ -417,83 +537,90 @@ def _add_evaluate(subparsers):
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(handler=_cmd_evaluate)
 
-
-def _cmd_evaluate(args) -> int:
-    import os
-    import warnings
-
-    from tabmfirl import solve_equilibrium
-    from tabmfirl._io import atomic_write_json, read_json
-    from tabmfirl.irl._checkpoint import load_result
-    from tabmfirl.apps._experiment import evaluate_fit, expert_solver_settings
-
-    config_path = os.path.join(args.run, "config.json")
-    if not os.path.isdir(args.run):
-        raise CommandError(f"no run folder at {args.run!r}")
-    config = read_json(config_path)
-    if not isinstance(config, dict) or config.get("format") != "tabmfirl.fit_run/1":
-        raise CommandError(f"{config_path!r} is missing or not a tabmfirl fit config")
+def _load_run(run, not_a_run):
+    """``(folder, config, result, demos, spec)`` of a run folder; ``not_a_run``: the error
+    when it holds no fit config."""
+    folder = RunFolder(run)
+    config = folder.read_config()
+    if config is None:
+        raise CommandError(not_a_run)
     try:
-        result, _ = load_result(os.path.join(args.run, "result.npz"))
+        result, _ = folder.load_result()
     except (FileNotFoundError, ValueError) as error:
         raise CommandError(str(error)) from None
     demos = _load_demos(config["demos"])
-    spec = _demos_game(demos)
-    held_out = None
-    if args.held_out is not None:
-        held_out = _load_demos(args.held_out)
-        if (held_out.game, held_out.n_states, held_out.n_actions, held_out.horizon) != \
-                (demos.game, demos.n_states, demos.n_actions, demos.horizon):
-            raise CommandError("the held-out demonstrations are of another game or horizon")
+    return folder, config, result, demos, _demos_game(demos)
+
+
+def _load_held_out(path, demos):
+    if path is None:
+        return None
+    held_out = _load_demos(path)
+    if (held_out.game, held_out.n_states, held_out.n_actions, held_out.horizon) != \
+            (demos.game, demos.n_states, demos.n_actions, demos.horizon):
+        raise CommandError("the held-out demonstrations are of another game or horizon")
+    return held_out
+
+
+def _variant_game(demos):
+    """The game of ``demos`` under its variant dynamics, or None when it has none."""
+    try:
+        return _demos_game(demos, dynamics="variant")
+    except CommandError:
+        return None
+
+
+def _print_metrics(config, game, beta, metrics, held_out, path):
+    def show(x):
+        return "-" if x is None else f"{x:.4g}"
+
+    print(f"{config['method']} on {game} (beta={beta}), learned equilibrium "
+          f"{'converged' if metrics['learned_converged'] else 'NOT converged'}")
+    print(f"  types: ARI {show(metrics['ari'])}, NMI {show(metrics['nmi'])}, "
+          f"type map {metrics['type_map']}")
+    for prefix, label in (("", "original dynamics"), ("transfer_", "variant dynamics")):
+        print(f"  {label}: return deviation {show(metrics[prefix + 'return_deviation'])}, "
+              f"mean-field deviation {show(metrics[prefix + 'mean_field_deviation'])}, "
+              f"policy deviation {show(metrics[prefix + 'policy_deviation'])}")
+    if held_out is not None:
+        print(f"  held-out: log-likelihood {show(metrics['held_out_log_likelihood'])} per "
+              f"trajectory, ARI {show(metrics['held_out_ari'])}")
+    print(f"wrote {path}")
+
+
+def _cmd_evaluate(args) -> int:
+    if not os.path.isdir(args.run):
+        raise CommandError(f"no run folder at {args.run!r}")
+    config_path = os.path.join(args.run, "config.json")
+    folder, config, result, demos, spec = _load_run(
+        args.run, f"{config_path!r} is missing or not a tabmfirl fit config")
+    held_out = _load_held_out(args.held_out, demos)
     if result.reward.shape[1:] != (spec.horizon, spec.n_states, spec.n_actions):
         raise CommandError("the result does not match the game of its demonstrations")
-    variant = None
-    if not args.no_transfer:
-        try:
-            variant = _demos_game(demos, dynamics="variant")
-        except CommandError:
-            variant = None
+    variant = None if args.no_transfer else _variant_game(demos)
     beta = float(config["temperature"])
     backend = config.get("backend", "numpy")
-    solver = expert_solver_settings(demos.game)
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            expert = solve_equilibrium(spec, temperature=beta, backend=backend, **solver)
+            expert = solve_equilibrium(spec, temperature=beta, backend=backend)
             metrics = evaluate_fit(spec, result, demos, temperature=beta, expert=expert,
-                                   variant=variant, held_out=held_out, solver_kwargs=solver,
-                                   backend=backend)
+                                   variant=variant, held_out=held_out, backend=backend)
         except (ValueError, RuntimeError) as error:
             raise CommandError(str(error)) from None
     metrics.update({"method": config["method"], "game": demos.game, "temperature": beta,
                     "expert_converged": bool(expert.converged),
                     "seconds": time.perf_counter() - start})
-    path = atomic_write_json(os.path.join(args.run, "metrics.json"), metrics)
+    path = folder.write_metrics(metrics)
     if args.json:
         print(json.dumps(metrics))
     else:
-        def show(x):
-            return "-" if x is None else f"{x:.4g}"
-
-        print(f"{config['method']} on {demos.game} (beta={beta}), learned equilibrium "
-              f"{'converged' if metrics['learned_converged'] else 'NOT converged'}")
-        print(f"  types: ARI {show(metrics['ari'])}, NMI {show(metrics['nmi'])}, "
-              f"type map {metrics['type_map']}")
-        for prefix, label in (("", "original dynamics"), ("transfer_", "variant dynamics")):
-            print(f"  {label}: return deviation {show(metrics[prefix + 'return_deviation'])}, "
-                  f"mean-field deviation {show(metrics[prefix + 'mean_field_deviation'])}, "
-                  f"policy deviation {show(metrics[prefix + 'policy_deviation'])}")
-        if held_out is not None:
-            print(f"  held-out: log-likelihood {show(metrics['held_out_log_likelihood'])} per "
-                  f"trajectory, ARI {show(metrics['held_out_ari'])}")
-        print(f"wrote {path}")
+        _print_metrics(config, demos.game, beta, metrics, held_out, path)
     return 0
 
 
 def _add_experiment(subparsers):
-    from tabmfirl.irl._heads import REWARD_KINDS
-
     parser = subparsers.add_parser(
         "experiment", help="run a (game x method x seed) grid; resumable",
         description="For every (game, method, seed) cell: solve the expert equilibrium,\n"
@@ -519,7 +646,10 @@ def _add_experiment(subparsers):
     parser.add_argument("--beta", type=float, default=0.1,
                         help="temperature of experts and fits (default 0.1)")
     parser.add_argument("--iters", type=int, default=150, help="fit iterations (default 150)")
-    parser.add_argument("--warmup", type=int, default=30, help="PEMMFIRL warm-up (default 30)")
+    parser.add_argument("--warmup", type=int, default=30,
+                        help="warm-up of the methods that have one (pemmfirl, pemmfirl_no_mi, "
+                             "pemmfirl_gaussian; default 30); each cell records its fit's "
+                             "options")
     parser.add_argument("--lr", type=float, default=0.02, help="Adam step size (default 0.02)")
     parser.add_argument("--reward-kind", default="linear", choices=REWARD_KINDS,
                         help="reward head of every method: linear (default), additive, mlp")
@@ -539,8 +669,6 @@ def _add_experiment(subparsers):
 
 
 def _cmd_experiment(args) -> int:
-    from tabmfirl.apps._experiment import markdown_table, run_experiment
-
     games = [g.strip() for g in args.games.split(",") if g.strip()]
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     checks = (("seeds", 1), ("agents", 1), ("types", 1), ("horizon", 1), ("iters", 1),
@@ -594,64 +722,58 @@ def _add_plot(subparsers):
     parser.set_defaults(handler=_cmd_plot)
 
 
-def _cmd_plot(args) -> int:
-    import os
-
-    import numpy as np
-
-    from tabmfirl import evaluate_model, plot
-    from tabmfirl._io import read_json
-    from tabmfirl.irl._checkpoint import load_result
-    from tabmfirl.evaluation._metrics import match_types
-
-    config = read_json(os.path.join(args.run, "config.json"))
-    if not isinstance(config, dict) or config.get("format") != "tabmfirl.fit_run/1":
-        raise CommandError(f"{args.run!r} is not a run folder of `tabmfirl fit` "
-                           f"(no valid config.json)")
-    try:
-        result, _ = load_result(os.path.join(args.run, "result.npz"))
-    except (FileNotFoundError, ValueError) as error:
-        raise CommandError(str(error)) from None
-    demos = _load_demos(config["demos"])
-    spec = _demos_game(demos)
-    if not 0 <= args.step < spec.horizon:
-        raise CommandError(f"--step must lie in [0, {spec.horizon - 1}], got {args.step}")
-    K = result.reward.shape[0]
-    # Learned context shown for each true type (the labels are arbitrary).
+def _type_map(result, demos, K):
+    """Learned context shown for each true type (the labels are arbitrary)."""
     if result.assignments is not None and K > 1:
-        type_map = match_types(demos.types, result.assignments, K, demos.n_types)
-    else:
-        type_map = np.zeros(demos.n_types, dtype=np.int64)
+        return match_types(demos.types, result.assignments, K, demos.n_types)
+    return np.zeros(demos.n_types, dtype=np.int64)
+
+
+def _run_figures(plot, result, demos, spec, step, metrics, method):
+    """The figures of a run (``plot``: the module :mod:`tabmfirl.plot`), by file stem."""
+    K = result.reward.shape[0]
+    type_map = _type_map(result, demos, K)
     true_model = evaluate_model(spec, result.mean_field[type_map],
                                 result.state_action[type_map])
     info = spec.info
     state_labels = info.get("state_labels") if isinstance(info.get("state_labels"), list) \
         else None
     labels = [f"true type {k}" for k in range(demos.n_types)]
+    learned_labels = [f"learned type {m}" for m in range(K)]
     figures = {
-        "rewards": plot.plot_rewards(result.reward[type_map], true_model.reward, t=args.step,
+        "rewards": plot.plot_rewards(result.reward[type_map], true_model.reward, t=step,
                                      type_labels=labels, state_labels=state_labels),
         "training": plot.plot_training({
             "log-likelihood per trajectory": result.log_likelihood_history,
             "objective": result.objective_history,
             "gradient norm": result.grad_norm_history}),
-        "mean_fields": plot.plot_mean_fields(result.mean_field,
-                                             type_labels=[f"learned type {m}" for m in range(K)]),
-        "policies": plot.plot_policies(result.policy,
-                                       type_labels=[f"learned type {m}" for m in range(K)]),
+        "mean_fields": plot.plot_mean_fields(result.mean_field, type_labels=learned_labels),
+        "policies": plot.plot_policies(result.policy, type_labels=learned_labels),
     }
     if result.posterior is not None and K > 1:
         figures["inferred_types"] = plot.plot_embeddings(result.posterior, demos.types,
                                                          type_labels=labels)
-    metrics = read_json(os.path.join(args.run, "metrics.json"))
-    if isinstance(metrics, dict):
+    if metrics is not None:
         shown = {name: metrics[key] for name, key in (
             ("policy deviation", "policy_deviation"),
             ("mean field deviation", "mean_field_deviation"),
             ("return deviation", "return_deviation"), ("type recovery (ARI)", "ari"))
             if isinstance(metrics.get(key), (int, float))}
         if shown:
-            figures["metrics"] = plot.plot_metrics({config["method"]: shown})
+            figures["metrics"] = plot.plot_metrics({method: shown})
+    return figures
+
+
+def _cmd_plot(args) -> int:
+    # tabmfirl.plot needs matplotlib, an optional dependency: imported only to draw
+    from tabmfirl import plot
+
+    folder, config, result, demos, spec = _load_run(
+        args.run, f"{args.run!r} is not a run folder of `tabmfirl fit` (no valid config.json)")
+    if not 0 <= args.step < spec.horizon:
+        raise CommandError(f"--step must lie in [0, {spec.horizon - 1}], got {args.step}")
+    figures = _run_figures(plot, result, demos, spec, args.step, folder.read_metrics(),
+                           config["method"])
     try:
         written = [str(plot.save(figure, os.path.join(args.out, f"{name}.png"), dpi=args.dpi))
                    for name, figure in figures.items()]
@@ -672,8 +794,6 @@ def build_parser() -> argparse.ArgumentParser:
         description="Exact inverse RL for finite mean field games with agent types.")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
-    from ._taxi_study import add_parser as _add_taxi_study
-
     for add in (_add_solve, _add_games, _add_demos, _add_fit, _add_evaluate,
                 _add_plot, _add_experiment, _add_taxi_study):
         add(subparsers)

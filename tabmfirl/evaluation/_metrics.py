@@ -50,15 +50,15 @@ from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
-from numba import njit
 
+from ..game._spec import MFGSpec
 from ..solvers._equilibrium import EquilibriumResult, solve_equilibrium
 from ..solvers._exploitability import regularised_return
-from ..game._spec import MFGSpec
+from ._learned_game import learned_game
 
 __all__ = ["kl_divergence", "return_deviation", "mean_field_deviation", "policy_deviation",
            "adjusted_rand_index", "normalized_mutual_information", "contingency_table",
-           "match_types", "learned_game", "RewardEvaluation", "evaluate_reward"]
+           "match_types", "RewardEvaluation", "evaluate_reward"]
 
 
 # ---------------------------------------------------------------------------
@@ -386,177 +386,6 @@ def match_types(true_types, assignments, n_contexts: int, n_types: Optional[int]
 # ---------------------------------------------------------------------------
 # Scoring a learned reward.
 # ---------------------------------------------------------------------------
-
-
-@njit(cache=True)
-def _linear_head_reward(t, observed, context, params, out):
-    """Reward of a linear head packed at the end of ``params`` (see ``_pack_linear``).
-
-    ``params = (game params..., bias (K,S,A), coef (K,S,A,D), K, S, A, D, offset)``:
-    the game's own functions keep reading their leading entries.
-    """
-    n = params.shape[0]
-    K = int(params[n - 5])
-    S = int(params[n - 4])
-    A = int(params[n - 3])
-    D = int(params[n - 2])
-    offset = int(params[n - 1])
-    coef_offset = offset + K * S * A
-    for s in range(S):
-        for a in range(A):
-            row = (context * S + s) * A + a
-            value = params[offset + row]
-            for d in range(D):
-                value += params[coef_offset + row * D + d] * observed[d]
-            out[s, a] = value
-
-
-def _pack_linear(spec_params, bias, coef):
-    K, S, A, D = coef.shape
-    offset = spec_params.size
-    return np.concatenate([spec_params, bias.ravel(), coef.ravel(),
-                           np.array([K, S, A, D, offset], dtype=np.float64)])
-
-
-#: Codes of the MLP activations in :func:`_mlp_head_reward` (names of ``_nn.ACTIVATIONS``).
-_ACTIVATION_CODES = {"identity": 0, "tanh": 1, "relu": 2, "leaky_relu": 3, "softplus": 4}
-
-
-@njit(cache=True)
-def _activate(code, z):
-    if code == 1:
-        return np.tanh(z)
-    if code == 2:
-        return z if z > 0.0 else 0.0
-    if code == 3:
-        return z if z > 0.0 else 0.01 * z
-    if code == 4:
-        return max(z, 0.0) + np.log1p(np.exp(-abs(z)))
-    return z
-
-
-@njit(cache=True)
-def _mlp_head_reward(t, observed, context, params, out):
-    """Reward of a discrete-type MLP head packed at the end of ``params``.
-
-    ``params[-1]`` is the offset of the block ``(n_layers, activation,
-    output_activation, K_L, S, A, D, K, sizes[0..n_layers], type_map[0..K-1],
-    W_0, b_0, W_1, b_1, ...)`` (see ``_pack_mlp``); the input of the network
-    is ``[e_s, e_a, observed, e_{type_map[context]}]`` as in ``RewardHead``.
-    """
-    offset = int(params[params.shape[0] - 1])
-    n_layers = int(params[offset])
-    act = int(params[offset + 1])
-    out_act = int(params[offset + 2])
-    S = int(params[offset + 4])
-    A = int(params[offset + 5])
-    D = int(params[offset + 6])
-    K = int(params[offset + 7])
-    sizes_at = offset + 8
-    map_at = sizes_at + n_layers + 1
-    weights_at = map_at + K
-    width = 0
-    for layer in range(n_layers + 1):
-        width = max(width, int(params[sizes_at + layer]))
-    h = np.zeros(width)
-    z = np.zeros(width)
-    learned_context = int(params[map_at + context])
-    n_input = int(params[sizes_at])
-    for s in range(S):
-        for a in range(A):
-            for i in range(n_input):
-                h[i] = 0.0
-            h[s] = 1.0
-            h[S + a] = 1.0
-            for d in range(D):
-                h[S + A + d] = observed[d]
-            h[S + A + D + learned_context] = 1.0
-            pos = weights_at
-            for layer in range(n_layers):
-                n_in = int(params[sizes_at + layer])
-                n_out = int(params[sizes_at + layer + 1])
-                for j in range(n_out):
-                    acc = params[pos + n_in * n_out + j]
-                    for i in range(n_in):
-                        acc += h[i] * params[pos + i * n_out + j]
-                    z[j] = acc
-                pos += n_in * n_out + n_out
-                code = out_act if layer == n_layers - 1 else act
-                for j in range(n_out):
-                    h[j] = _activate(code, z[j])
-            out[s, a] = h[0]
-
-
-def _pack_mlp(spec_params, head, type_map):
-    mlp = head.mlp
-    header = [mlp.n_layers, _ACTIVATION_CODES[mlp.activation],
-              _ACTIVATION_CODES[mlp.output_activation], head.n_contexts, head.n_states,
-              head.n_actions, head.mean_field_dim, len(type_map)]
-    block = np.concatenate([np.array(header, dtype=np.float64),
-                            np.array(mlp.layer_sizes, dtype=np.float64),
-                            np.asarray(type_map, dtype=np.float64), mlp.get_flat()])
-    return np.concatenate([spec_params, block, [float(spec_params.size)]])
-
-
-def learned_game(spec: MFGSpec, learned, type_map=None) -> MFGSpec:
-    r"""The game ``spec`` with its reward replaced by a learned one.
-
-    Parameters
-    ----------
-    spec : MFGSpec
-        Dynamics (and number of types :math:`K`) to keep.
-    learned : RewardHead or ndarray
-        A discrete-type :class:`~tabmfirl.RewardHead`, linear or MLP (its
-        reward reads each type's own mean field, through a Numba function that
-        evaluates the head from weights packed after the game's ``params``,
-        so every backend of the core solver can use it), or fixed tables of
-        shape ``(K_L, T, S, A)`` or ``(K_L, S, A)``.
-    type_map : array_like of int, shape (K,), optional
-        Learned context of each type of ``spec``; default ``arange(K)`` when
-        ``K_L == K`` and all zeros when ``K_L == 1``.
-
-    Returns
-    -------
-    MFGSpec
-    """
-    from ..irl._heads import RewardHead
-
-    K, T, S, A = spec.n_contexts, spec.horizon, spec.n_states, spec.n_actions
-    if isinstance(learned, RewardHead):
-        if not learned.discrete:
-            raise NotImplementedError(
-                "only discrete-type reward heads can be scored with the core solver; "
-                "pass reward tables instead")
-        if (learned.n_states, learned.n_actions, learned.mean_field_dim) != \
-                (S, A, spec.mean_field_dim):
-            raise ValueError("the reward head does not match the game's sizes")
-        n_learned = learned.n_contexts
-    else:
-        tables = np.asarray(learned, dtype=np.float64)
-        if tables.ndim not in (3, 4) or tables.shape[-2:] != (S, A) or \
-                (tables.ndim == 4 and tables.shape[1] != T):
-            raise ValueError(f"learned reward tables must have shape (K_L, {T}, {S}, {A}) "
-                             f"or (K_L, {S}, {A}), got {tables.shape}")
-        n_learned = tables.shape[0]
-    if type_map is None:
-        if n_learned not in (1, K):
-            raise ValueError(f"give type_map: {n_learned} learned contexts for {K} types")
-        type_map = np.zeros(K, dtype=np.int64) if n_learned == 1 else np.arange(K)
-    type_map = np.asarray(type_map)
-    if type_map.shape != (K,) or not np.issubdtype(type_map.dtype, np.integer) or \
-            type_map.min() < 0 or type_map.max() >= n_learned:
-        raise ValueError(f"type_map must be {K} ints in [0, {n_learned}), got {type_map!r}")
-    if spec.context_coupling is not None:
-        raise ValueError("games with a context_coupling are not supported")
-    if isinstance(learned, RewardHead) and learned.kind == "mlp":
-        return spec.replace(reward=_mlp_head_reward, n_contexts=K,
-                            params=_pack_mlp(spec.params, learned, type_map))
-    if isinstance(learned, RewardHead):
-        bias, coef = learned.linear_parameters()
-        bias, coef = bias[type_map], coef[type_map]
-        return spec.replace(reward=_linear_head_reward, n_contexts=K,
-                            params=_pack_linear(spec.params, bias, coef))
-    return spec.replace(reward=np.ascontiguousarray(tables[type_map]), n_contexts=K)
 
 
 @dataclass(frozen=True, eq=False)

@@ -296,24 +296,42 @@ from typing import Optional
 
 import numpy as np
 
-from .._checks import (check_choice, check_fraction, check_positive_float, check_positive_int,
-                       check_temperature)
+from .._checks import (
+    check_choice,
+    check_fraction,
+    check_positive_float,
+    check_positive_int,
+    check_temperature,
+)
 from ..game._spec import MFGSpec
 from ..kernels._backend import resolve_backend
-from ..solvers._model import EvaluatedModel
-from ..solvers._model import evaluate_model
+from ..solvers._model import EvaluatedModel, evaluate_model
 from ..solvers._soft_bellman import soft_bellman_backward
-from ._adversarial_exact import (discriminator_logits, exact_discriminator_loss,
-                                 expert_type_losses, generator_type_losses, generator_weights,
-                                 posterior_logits_vjp, shaping_table, step_logits,
-                                 transition_counts)
+from ._adversarial_exact import (
+    discriminator_logits,
+    exact_discriminator_loss,
+    expert_type_losses,
+    generator_type_losses,
+    generator_weights,
+    posterior_logits_vjp,
+    shaping_table,
+    step_logits,
+    transition_counts,
+)
 from ._checkpoint import LoopState
 from ._demos import sample_rows
 from ._driver import FitMethod, FitOptions, l2_penalty, run_fit
 from ._heads import ContextEncoder, ShapingHead
 from ._init import INITIALISATIONS, initial_posterior
-from ._learner import (copy_head, game_config, learner_spec, make_head, observed_mean_field, trajectories,
-                       weighted_statistics)
+from ._learner import (
+    copy_head,
+    game_config,
+    learner_spec,
+    make_head,
+    observed_mean_field,
+    trajectories,
+    weighted_statistics,
+)
 from ._likelihood import mce_log_likelihood, trajectory_log_likelihood
 from ._nn import Adam, log_softmax, logsumexp, softmax
 from ._results import IRLResult

@@ -30,8 +30,16 @@ from pathlib import Path
 
 import numpy as np
 
-from .._io import (CHECKPOINT_FORMAT, NPZ_READ_ERRORS, RESULT_FORMAT, atomic_write,
-                   canonical_json, config_digest, pickle_free, read_npz)
+from .._io import (
+    CHECKPOINT_FORMAT,
+    NPZ_READ_ERRORS,
+    RESULT_FORMAT,
+    atomic_write,
+    canonical_json,
+    config_digest,
+    pickle_free,
+    read_npz,
+)
 from ._heads import RewardHead
 from ._results import IRLResult
 

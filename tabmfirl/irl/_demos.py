@@ -42,10 +42,10 @@ from typing import Optional, Union
 
 import numpy as np
 
-from ..solvers._mean_field import check_policy
 from .._io import DEMOS_FORMAT, NPZ_READ_ERRORS, read_npz
-from ..solvers._model import evaluate_step
 from ..game._spec import MFGSpec
+from ..solvers._mean_field import check_policy
+from ..solvers._model import evaluate_step
 
 __all__ = ["Demonstrations", "generate_demonstrations", "sample_rows"]
 

@@ -148,8 +148,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import (check_choice, check_fraction, check_positive_float, check_positive_int,
-                       check_temperature)
+from .._checks import (
+    check_choice,
+    check_fraction,
+    check_positive_float,
+    check_positive_int,
+    check_temperature,
+)
 from .._io import array_digest
 from ..game._spec import MFGSpec
 from ..kernels._backend import resolve_backend
@@ -159,8 +164,15 @@ from ._checkpoint import LoopState
 from ._driver import FitMethod, FitOptions, l2_penalty, run_fit
 from ._init import INITIALISATIONS as SINGLE_STARTS
 from ._init import initial_posterior
-from ._learner import (copy_head, game_config, learner_spec, make_head, reward_step,
-                       trajectories, weighted_statistics)
+from ._learner import (
+    copy_head,
+    game_config,
+    learner_spec,
+    make_head,
+    reward_step,
+    trajectories,
+    weighted_statistics,
+)
 from ._likelihood import posterior_information, tempered_posterior, trajectory_log_likelihood
 from ._nn import Adam
 from ._results import IRLResult

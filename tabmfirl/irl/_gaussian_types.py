@@ -801,21 +801,9 @@ def fit_pemmfirl_gaussian(spec: MFGSpec, demos, latent_dim: int, *,
     warn : bool, default True
         Warn (:class:`~tabmfirl.ConvergenceWarning`) when not converged.
     checkpoint : str or os.PathLike, optional
-        Path of a resumable checkpoint (``.npz``, written atomically, no
-        pickle; :mod:`tabmfirl.irl._checkpoint`), as in
-        :func:`~tabmfirl.fit_pemmfirl`.  It holds the complete loop state:
-        the reward-head and encoder parameters, the moments and step counts
-        of their two Adam optimisers, the four histories, the iteration
-        counter, whether the run stopped on convergence, and the generator's
-        state (the posterior means and standard deviations are functions of
-        the encoder's parameters and are recomputed), and the run's
-        configuration (every argument above except ``max_iter``, ``backend``
-        and ``warn``, with digests of the game and of the trajectories).  If
-        the file exists the fit resumes from it, and the result is
-        bit-identical to an uninterrupted run with the same backend; a
-        checkpoint of a different configuration (or of another method)
-        raises ``ValueError``.  A checkpoint that already holds ``max_iter`` or
-        more iterations (or a converged run) is returned as it is.
+        Resumable checkpoint, as in :func:`~tabmfirl.fit_pemmfirl` (the fit
+        driver's loop state: both heads' parameters, their Adam states, the
+        histories, the counters and the generator; bit-identical resume).
     checkpoint_every : int, default 10
         Write the checkpoint every this many iterations, and after the last.
     callback : callable, optional

@@ -9,8 +9,13 @@ import numpy as np
 from numba import cuda
 
 from .. import config
-from ._cuda_kernels import (MODE_OPTIMAL, _backward_step, _joint_step, _propagate_dense_step,
-                            _propagate_sparse_step)
+from ._cuda_kernels import (
+    MODE_OPTIMAL,
+    _backward_step,
+    _joint_step,
+    _propagate_dense_step,
+    _propagate_sparse_step,
+)
 
 
 def _blocks(n_threads: int) -> int:

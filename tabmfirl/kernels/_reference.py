@@ -12,7 +12,6 @@ from ..game._spec import ROW_SUM_TOL
 from ._kernels import ERROR_REWARD, ERROR_TRANSITION, raise_kernel_error
 
 
-
 def expected_next_value(P_t, next_states, dense, V_next):
     r""":math:`\sum_{s'} P_t(s'|s,a) V_{t+1}(s')` for every context, state, action.
 

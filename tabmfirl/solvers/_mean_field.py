@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..game._spec import ROW_SUM_TOL, MFGSpec, check_stochastic
 from ..kernels._backend import resolve_backend
 from ..kernels._kernels import raise_kernel_error
 from ._model import EvaluatedModel, MeanFieldFlow, allocate_model, kernel_functions
-from ..game._spec import ROW_SUM_TOL, MFGSpec, check_stochastic
 
 __all__ = ["forward_mean_field", "occupancy_measure"]
 

@@ -262,7 +262,20 @@ def evaluate_model(spec: MFGSpec, mean_field, state_action=None, *,
 
     backend = resolve_backend(backend)
     mean_field, state_action = check_flow(spec, mean_field, state_action)
-    model = allocate_model(spec)
+    return evaluate_unchecked(spec, mean_field, state_action, backend)
+
+
+def evaluate_unchecked(spec: MFGSpec, mean_field: np.ndarray, state_action: np.ndarray,
+                       backend: str, model: Optional[EvaluatedModel] = None) -> EvaluatedModel:
+    """:func:`evaluate_model` without input checks (solvers call this in their loop).
+
+    ``mean_field`` ``(K, T+1, S)`` and ``state_action`` ``(K, T, S, A)`` must be
+    valid flows (zeros for the latter when the game observes states only);
+    ``backend`` resolved.  ``model``, from :func:`allocate_model` for this
+    spec, is filled in place and returned (its dynamic tables are overwritten).
+    """
+    if model is None:
+        model = allocate_model(spec)
     if not (spec.transition_is_dynamic or spec.reward_is_dynamic):
         return model
     if backend == "numpy":

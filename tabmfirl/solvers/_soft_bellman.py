@@ -55,7 +55,8 @@ class BackwardResult:
     policy: np.ndarray
 
 
-def _check_temperature(temperature, allow_zero: bool) -> float:
+def check_temperature(temperature, allow_zero: bool) -> float:
+    """``temperature`` as a float; ValueError unless finite and > 0 (>= 0 with ``allow_zero``)."""
     temperature = float(temperature)
     if not np.isfinite(temperature) or temperature < 0 or (temperature == 0 and not allow_zero):
         bound = ">= 0" if allow_zero else "> 0"
@@ -63,7 +64,15 @@ def _check_temperature(temperature, allow_zero: bool) -> float:
     return temperature
 
 
-def _run_backward(model: EvaluatedModel, temperature: float, policy, backend: str):
+_check_temperature = check_temperature
+
+
+def backward_unchecked(model: EvaluatedModel, temperature: float, policy, backend: str):
+    """Backward pass without input checks (solvers call this in their loop).
+
+    ``policy=None``: the soft best response; otherwise the evaluation of
+    ``policy``.  Returns ``(q, value, policy)``.
+    """
     K, T, S, A = model.shape
     if backend == "numpy":
         from ..kernels._reference import backward
@@ -86,6 +95,9 @@ def _run_backward(model: EvaluatedModel, temperature: float, policy, backend: st
     kernel(mode, model.transition, model.slice_index, model.kernel_next_states, model.dense,
            model.reward, temperature, q, value, policy_out)
     return q, value, policy_out
+
+
+_run_backward = backward_unchecked
 
 
 def soft_bellman_backward(model: EvaluatedModel, temperature: float = 1.0, *,

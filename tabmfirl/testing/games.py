@@ -14,15 +14,22 @@ strengths :math:`\lambda_P, \lambda_r` are the Lipschitz constants (up to a
 factor) of the game in the mean field: small values give a unique equilibrium
 that damped fixed-point iteration finds; large ones may not.  Dense games have
 ``W = S`` successors ``s_j = j``; sparse ones ``W`` random successors per row.
+Strong random couplings need not be monotone, so their equilibrium need not
+be unique or attracting.
+
+:func:`congestion_game` builds the opposite: games on a graph (ring, grid or
+random, :func:`graph_neighbours`) with a congestion reward :math:`-c\,\nu(s)`
+as strong as wanted, which are monotone and have a unique equilibrium at every
+temperature, the test bed of the default solver.
 """
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
 
-from ..game._spec import MFGSpec, python_body
+from ..game._spec import MFGSpec, population_coupling, python_body
 
-__all__ = ["random_game", "random_policy"]
+__all__ = ["random_game", "random_policy", "congestion_game", "graph_neighbours"]
 
 _HEADER = 3  # params = [W, strength_P, strength_R, B..., C..., G..., D...]
 
@@ -124,3 +131,121 @@ def random_policy(spec: MFGSpec, rng=None, concentration: float = 1.0) -> np.nda
     rng = np.random.default_rng(rng)
     shape = (spec.n_contexts, spec.horizon, spec.n_states)
     return rng.dirichlet(np.full(spec.n_actions, concentration), size=shape)
+
+
+# --------------------------------------------------------------------------
+# Congestion games on graphs: strongly coupled, monotone.
+# --------------------------------------------------------------------------
+_CONGESTION_HEADER = 3  # params = [S, A, c, preference (K*S), move cost (K), moves (S*A)]
+
+
+@njit(cache=True)
+def congestion_reward(t, observed, context, params, out):
+    r"""``out[s, a] = g_m(s) - k_m [a moves] - c * observed[s]`` (see :func:`congestion_game`)."""
+    S, A = out.shape
+    K = (params.shape[0] - _CONGESTION_HEADER - S * A) // (S + 1)
+    c = params[2]
+    preference = params[_CONGESTION_HEADER + context * S:_CONGESTION_HEADER + (context + 1) * S]
+    move_cost = params[_CONGESTION_HEADER + K * S + context]
+    moves = params[_CONGESTION_HEADER + K * S + K:]
+    for s in range(S):
+        for a in range(A):
+            out[s, a] = preference[s] - move_cost * moves[s * A + a] - c * observed[s]
+
+
+def graph_neighbours(kind: str, n_states: int, rng=None) -> list:
+    """Neighbour lists of a connected graph on ``n_states`` nodes.
+
+    ``"ring"``: a cycle; ``"grid"``: the most square ``rows x cols`` grid with
+    ``rows * cols == n_states`` (4-neighbourhood); ``"random"``: a random
+    spanning tree (each node joins an earlier one) plus each other edge with
+    probability 0.2.
+    """
+    rng = np.random.default_rng(rng)
+    n = int(n_states)
+    edges = set()
+    if kind == "ring":
+        edges = {(s, (s + 1) % n) for s in range(n)} if n > 1 else set()
+    elif kind == "grid":
+        rows = max(r for r in range(1, int(np.sqrt(n)) + 1) if n % r == 0)
+        cols = n // rows
+        for s in range(n):
+            r, c = divmod(s, cols)
+            if c + 1 < cols:
+                edges.add((s, s + 1))
+            if r + 1 < rows:
+                edges.add((s, s + cols))
+    elif kind == "random":
+        edges = {(int(rng.integers(0, s)), s) for s in range(1, n)}
+        extra = rng.random((n, n)) < 0.2
+        edges |= {(i, j) for i in range(n) for j in range(i + 1, n) if extra[i, j]}
+    else:
+        raise ValueError(f"kind must be 'ring', 'grid' or 'random', got {kind!r}")
+    neighbours = [set() for _ in range(n)]
+    for i, j in edges:
+        if i != j:
+            neighbours[i].add(j)
+            neighbours[j].add(i)
+    return [sorted(x) for x in neighbours]
+
+
+def congestion_game(neighbours, horizon: int, n_contexts: int = 1, *, congestion: float = 1.0,
+                    slip: float = 0.1, population_weights=None, rng=None) -> MFGSpec:
+    r"""A congestion game on a graph: monotone, with a unique ERMFNE.
+
+    States are the graph's nodes; actions are "stay" and "move to the
+    :math:`j`-th neighbour" (padded with "stay" up to the largest degree).  A
+    move succeeds with probability :math:`1 - \varepsilon` (``slip``) and
+    otherwise leaves the agent in place.  Type :math:`m` earns
+
+    .. math:: r(s, a, \nu, m) = g_m(s) - k_m \mathbb{1}[a \text{ moves}] - c\, \nu(s),
+
+    with preferences :math:`g_m(s) \sim U(0, 1)`, move costs
+    :math:`k_m \sim U(0, 0.2)` and congestion :math:`c \ge 0`.  :math:`\nu` is
+    the type's own state distribution, or, with ``population_weights``
+    :math:`w`, the population's :math:`\sum_{m'} w_{m'} \mu(\cdot \mid m')`.
+    The reward is decreasing in the crowd at the agent's own state and the
+    dynamics ignore the mean field, so the game is monotone in the sense of
+    Lasry & Lions (2007, "Mean field games", Jpn. J. Math. 2, 229-260;
+    weighted by the population shares :math:`w` when coupled):
+    :math:`\sum_s (r(s, \cdot, \nu) - r(s, \cdot, \nu'))(\nu - \nu')(s)
+    = -c \|\nu - \nu'\|^2 \le 0`,
+    and with entropy regularisation its equilibrium is unique.
+
+    Parameters
+    ----------
+    neighbours : list of list of int
+        Neighbour lists (e.g. :func:`graph_neighbours`).
+    horizon, n_contexts : int
+    congestion : float, default 1.0
+        :math:`c \ge 0`.
+    slip : float, default 0.1
+        :math:`\varepsilon \in [0, 1]`.
+    population_weights : array_like, shape (K,), optional
+        Couple the types through the population flow.
+    rng : numpy.random.Generator or int, optional
+
+    Returns
+    -------
+    MFGSpec
+    """
+    rng = np.random.default_rng(rng)
+    S, K = len(neighbours), int(n_contexts)
+    A = 1 + max((len(x) for x in neighbours), default=0)
+    next_states = np.zeros((S, A, 2), dtype=np.int64)
+    transition = np.zeros((S, A, 2))
+    moves = np.zeros((S, A))
+    for s, targets in enumerate(neighbours):
+        next_states[s, :, :] = s
+        transition[s, :, 0] = 1.0
+        for a, target in enumerate(targets, start=1):
+            next_states[s, a] = (target, s)
+            transition[s, a] = (1.0 - slip, slip)
+            moves[s, a] = 1.0
+    params = np.concatenate([[S, A, congestion], rng.uniform(0, 1, K * S),
+                             rng.uniform(0, 0.2, K), moves.ravel()])
+    coupling = None if population_weights is None else population_coupling(population_weights)
+    return MFGSpec(n_states=S, n_actions=A, horizon=horizon, mu0=rng.dirichlet(np.ones(S)),
+                   transition=transition, reward=congestion_reward, n_contexts=K,
+                   next_states=next_states, params=params, context_coupling=coupling,
+                   name="congestion")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from .games import random_game
+from .games import congestion_game, graph_neighbours, random_game
 
 
 @st.composite
@@ -52,3 +52,44 @@ def games(draw, *, max_states: int = 30, max_actions: int = 5, max_horizon: int 
 
 temperatures = st.floats(0.2, 3.0)
 """Temperatures at which the tests solve games."""
+
+
+@st.composite
+def congestion_games(draw, *, max_states: int = 12, max_horizon: int = 20, max_contexts: int = 3,
+                     max_congestion: float = 5.0, graphs=("ring", "grid", "random"),
+                     coupled_contexts: bool = True):
+    """Random strongly coupled monotone games of :func:`tabmfirl.testing.games.congestion_game`.
+
+    Parameters
+    ----------
+    max_states, max_horizon, max_contexts : int
+        Upper bounds of the sizes drawn (states from 2, others from 1).
+    max_congestion : float
+        Congestion :math:`c` is drawn from ``[0, max_congestion]``, with
+        ``max_congestion`` itself and ``0`` (uncoupled) drawn often.
+    graphs : tuple of str
+        Graph kinds to draw from (``"ring"``, ``"grid"``, ``"random"``).
+    coupled_contexts : bool
+        Whether the types may observe the population flow (random shares)
+        instead of their own.
+    """
+    import numpy as np
+
+    S = draw(st.integers(2, max_states))
+    T = draw(st.integers(1, max_horizon))
+    K = draw(st.integers(1, max_contexts))
+    kind = draw(st.sampled_from(graphs))
+    congestion = draw(st.one_of(st.just(float(max_congestion)), st.just(0.0),
+                                st.floats(0.0, max_congestion)))
+    slip = draw(st.sampled_from([0.0, 0.1, 0.3]))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    weights = None
+    if coupled_contexts and K > 1 and draw(st.booleans()):
+        weights = rng.dirichlet(np.ones(K))
+    return congestion_game(graph_neighbours(kind, S, rng), T, K, congestion=congestion, slip=slip,
+                           population_weights=weights, rng=rng)
+
+
+low_temperatures = st.sampled_from([0.05, 0.1, 0.2, 0.5, 1.0, 3.0])
+"""Temperatures down to 0.05 (the default solver must converge there)."""
