@@ -305,9 +305,14 @@ def recovery_table(iterations=1000):
 
     Expected counts of 100 agents per type (true labels), linear head, learning
     rate 0.05; the largest policy deviation over the types of the learned game's
-    equilibrium, with the expected potential, with AIRL's state potential, and for
-    the exact MCE fit (``fit_reward``) on the same counts.
+    equilibrium (``*``: the solver did not converge on the learned game) and the
+    largest exploitability of the experts' policy in the learned game (does the
+    reward rationalise the experts? no solve of the learned game needed), with
+    the expected potential, with AIRL's state potential, and for the exact MCE
+    fit (``fit_reward``) on the same counts.
     """
+    from tabmfirl.evaluation._learned_game import learned_game
+
     lines = ["| game | T | expected potential | state potential | MCE (`fit_reward`) |",
              "|---|---|---|---|---|"]
     for game, types, horizon in RECOVERY:
@@ -329,7 +334,11 @@ def recovery_table(iterations=1000):
                 ev = tabmfirl.evaluate_reward(spec, fit.head, type_map=np.arange(types),
                                               temperature=1.0, expert=expert,
                                               solver_kwargs=solver, backend="numpy")
-                cells.append(f"{ev.policy_deviation.max():.1e} ({fit.num_iter} it.)")
+                gap = tabmfirl.exploitability(learned_game(spec, fit.head, np.arange(types)),
+                                              expert.policy, temperature=1.0, backend="numpy")
+                cells.append(f"{ev.policy_deviation.max():.1e}"
+                             f"{'' if ev.learned.converged else '*'} / {gap.max():.1e} "
+                             f"({fit.num_iter} it.)")
         lines.append(f"| {game} | {horizon} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -413,6 +422,44 @@ def start_ari(game, seed, settings):
     return tabmfirl.adjusted_rand_index(demos.types, targets.argmax(axis=1))
 
 
+def reevaluate(game, method, seed, settings, out):
+    """Score a checkpointed cell's fit again with the current solver settings.
+
+    The fit is restored from ``out/checkpoints`` (a checkpoint at ``max_iter`` is
+    returned as it is); returns the policy deviation, whether the learned game's
+    equilibrium converged, and the largest exploitability of the experts' policy
+    in the learned game (no solve of the learned game).
+    """
+    from tabmfirl.evaluation._learned_game import learned_game
+    from tabmfirl.evaluation._metrics import match_types
+
+    base = {"exact_600": "adversarial_exact", "sampled_600": "adversarial_sampled"}
+    iters = settings["iters"] * (2 if method in base else 1)
+    source = Path(out) / "checkpoints" / f"{game}__{method}__{seed}.npz"
+    beta = settings["temperature"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        spec = envs.make(game, types=3, horizon=settings["horizon"])
+        expert = tabmfirl.solve_equilibrium(spec, temperature=beta, backend=settings["backend"],
+                                            **solver_settings(game))
+        demos = tabmfirl.generate_demonstrations(spec, expert.policy, settings["agents"],
+                                                 seed=seed)
+        copy = Path(out) / "checkpoints" / f".{game}__reevaluate__{seed}.npz"
+        shutil.copyfile(source, copy)
+        expectation = "exact" if "exact" in method else "sampled"
+        fit = _adversarial(spec, demos, seed, {**settings, "iters": iters}, checkpoint=copy,
+                           expectation=expectation)
+        copy.unlink()
+        type_map = match_types(demos.types, fit.assignments, 3, 3)
+        ev = tabmfirl.evaluate_reward(spec, fit.head, type_map=type_map, temperature=beta,
+                                      expert=expert, solver_kwargs=solver_settings(game),
+                                      backend=settings["backend"])
+        gap = tabmfirl.exploitability(learned_game(spec, fit.head, type_map), expert.policy,
+                                      temperature=beta, backend=settings["backend"])
+    return {"policy_deviation": float(ev.mean_policy_deviation),
+            "converged": bool(ev.learned.converged), "exploitability": float(gap.max())}
+
+
 def _seeds(text):
     if "-" in text:
         low, high = (int(x) for x in text.split("-"))
@@ -436,6 +483,9 @@ def main(argv=None):
                         help="smoke run: virus, T = 5, 10 agents, 3 iterations, numpy")
     parser.add_argument("--recovery", action="store_true",
                         help="print the infinite-data recovery table instead (~1 min)")
+    parser.add_argument("--reevaluate", action="store_true",
+                        help="score the checkpointed cells of --out again with the current "
+                             "solver")
     parser.add_argument("--start-ari", action="store_true",
                         help="ARI of the encoder's pre-training start, then of the fits in "
                              "--out (methods of --methods)")
@@ -445,7 +495,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.recovery:
         print("Exact adversarial reward fit on the experts' expected counts: largest policy "
-              "deviation over the types (temperature 1, linear head)\n")
+              "deviation over the types (* not converged) / largest exploitability of the "
+              "experts in the learned game (temperature 1, linear head)\n")
         print(recovery_table())
         return
     if args.quick:
@@ -454,6 +505,19 @@ def main(argv=None):
     games, methods = args.games.split(","), args.methods.split(",")
     settings = {"agents": args.agents, "horizon": args.horizon,
                 "temperature": args.temperature, "iters": args.iters, "backend": args.backend}
+    if args.reevaluate:
+        print("| game | method | seed | policy dev. then (converged) | now (converged) | "
+              "experts' exploitability in the learned game |\n|---|---|---|---|---|---|")
+        for game in games:
+            for method in methods:
+                for seed in _seeds(args.seeds):
+                    old = _cached(args.out, game, method, seed, settings)
+                    r = reevaluate(game, method, seed, settings, args.out)
+                    print(f"| {game} | {method} | {seed} | {old['policy_deviation']:.3g} "
+                          f"({'yes' if old['learned_converged'] else 'no'}) | "
+                          f"{r['policy_deviation']:.3g} ({'yes' if r['converged'] else 'no'}) "
+                          f"| {r['exploitability']:.2g} |", flush=True)
+        return
     if args.start_ari:
         print("| game | seed | mixture start | " + " | ".join(methods) + " |\n"
               "|---|---|---|" + "---|" * len(methods))
