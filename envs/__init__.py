@@ -19,10 +19,14 @@ name                        states  actions  types differ by
 ``left_right``              3       2        crowd aversion on the right (1, 2, 4)
 ``crowd_grid``              10^4    5        weight on reaching the target (1, 0.5, 2)
 ``taxi``                    75      15       weights on fare / idle time / driving
+``random_game``             8       3        drawn preferences, move costs, attraction
 ==========================  ======  =======  ==================================
 
 Every game has ``dynamics="original"`` (the source) and ``dynamics="variant"``
-(changed dynamics, same rewards: the transfer test).
+(changed dynamics, same rewards: the transfer test).  ``random_game`` is a
+generator (``envs/random_games.py``, :func:`random_game`): each ``seed``
+draws a graph (ring, grid or random), the types' constants and
+the initial distribution; the table shows its defaults.
 
 How the types' constants of malware, investment and virus were chosen (ours):
 the source game's constant is the middle type, and the other two are spread
@@ -49,6 +53,7 @@ GAMES = {
     "left_right": "left_right",
     "crowd_grid": "crowd_grid",
     "taxi": "taxi",
+    "random_game": "random_games",
 }
 
 
@@ -76,6 +81,28 @@ def make(name: str, **kwargs):
     ('malware', 2, 10)
     """
     return _module(name).make(**kwargs)
+
+
+def random_game(seed: int, **kwargs):
+    r"""The random congestion game number ``seed``: ``make("random_game", seed=seed, ...)``.
+
+    Keyword arguments as in ``envs/random_games.py``'s ``make`` (``types``,
+    ``topology``, ``n_states``, ``separation``, ...).  Type :math:`m` earns
+
+    .. math::
+
+        r(s, a, \mu, m) = g_m(s) - \kappa_m \mathbb{1}[a \text{ moves}] - c\, \mu(s)
+                          + \frac{\alpha_m}{D} \sum_{s' \in N(s)} \mu(s')
+
+    on a graph whose moves succeed with probability :math:`1 - \varepsilon`.
+
+    Examples
+    --------
+    >>> spec = random_game(7, topology="random", n_states=10, types=2)
+    >>> spec.name, spec.n_states, spec.n_contexts
+    ('random_game', 10, 2)
+    """
+    return make("random_game", seed=seed, **kwargs)
 
 
 def solver_settings(name: str) -> dict:
@@ -114,4 +141,4 @@ def check_builder_args(types, dynamics, known_dynamics, defaults, weights, weigh
     return tuple(defaults[:types])
 
 
-__all__ = ["GAMES", "make", "solver_settings"]
+__all__ = ["GAMES", "make", "random_game", "solver_settings"]
