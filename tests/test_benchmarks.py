@@ -1,5 +1,6 @@
 """Smoke runs of the benchmark scripts (benchmarks/): they run and print their tables."""
 import importlib.util
+import json
 from pathlib import Path
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
@@ -75,3 +76,40 @@ def test_adversarial_gap_quick(capsys, tmp_path):
     assert (tmp_path / "checkpoints" / "virus__adversarial_exact__100.npz").exists()
     module.main(["--quick", "--methods", methods, "--out", str(tmp_path)])
     assert "0 cells computed" in capsys.readouterr().out
+
+
+def test_random_games_quick_and_resumable(tmp_path, capsys):
+    """benchmarks/random_games.py --quick: one row per method with bootstrap intervals in
+    range, cells cached to --out, and a rerun reads them instead of fitting again."""
+    module = _load("random_games")
+    records = module.main(["--quick", "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert "0 cells cached, 8 to run" in out
+    assert len(list((tmp_path / "cells").glob("*.json"))) == 8
+    rows = {line.split("|")[1].strip(): line for line in out.splitlines()
+            if line.startswith("| ") and not line.startswith("| method")}
+    assert sorted(rows) == sorted(module.METHODS)
+    for record in records:
+        assert record["expert_converged"]
+        assert 0.0 <= record["policy_deviation"] < 1e3
+        # exploitability >= 0 by definition (up to rounding)
+        assert -1e-9 <= record["expert_exploitability"] < 1e3
+        assert record["ari"] is None or -1.0 <= record["ari"] <= 1.0
+    assert all(r["ari"] == 1.0 for r in records if r["method"] == "oracle")  # true labels
+    for method, row in rows.items():
+        mean, low, high = (float(x) for x in
+                           row.split("|")[5].replace("[", " ").replace("]", " ")
+                           .replace(",", " ").split())
+        assert low <= mean <= high, (method, row)
+    again = module.main(["--quick", "--out", str(tmp_path)])
+    assert "8 cells cached, 0 to run" in capsys.readouterr().out
+    assert sorted(json.dumps(r, sort_keys=True) for r in again) == \
+        sorted(json.dumps(r, sort_keys=True) for r in records)
+
+
+def test_random_games_bootstrap_interval():
+    module = _load("random_games")
+    mean, low, high = module.bootstrap([1.0, 2.0, 3.0, 4.0])
+    assert mean == 2.5 and 1.0 <= low < mean < high <= 4.0
+    assert module.bootstrap([None, None]) is None
+    assert module.bootstrap([5.0]) == (5.0, 5.0, 5.0)
