@@ -162,9 +162,9 @@ def transition_table(graph, slip: float):
 
     Examples
     --------
-    >>> nxt, p, moves = transition_table([[1], [0]], 0.1)
+    >>> nxt, p, moves = transition_table([[1], [0]], 0.5)
     >>> nxt[0].tolist(), p[0].tolist(), moves.tolist()
-    ([[0, 1], [0, 1]], [[0.95, 0.05], [0.05, 0.95]], [[0.0, 1.0], [0.0, 1.0]])
+    ([[0, 1], [0, 1]], [[0.75, 0.25], [0.25, 0.75]], [[0.0, 1.0], [0.0, 1.0]])
     """
     S = len(graph)
     A = 1 + max(len(x) for x in graph)
