@@ -31,11 +31,12 @@ matched to the true types by the Hungarian algorithm; ``-`` for MFIRL, which
 has no types), the Bayes ARI of ``argmax_m sum_t log pi^E_t(a_t | s_t, m)``
 under the true policies on the same trajectories; the policy deviation
 ``sum_t sum_s mu^E_t(s) KL(pi^E_t(.|s) || pi^L_t(.|s))`` of the learned
-game's equilibrium (``tabmfirl.evaluate_reward``, mean over types); the
-experts' regularised exploitability in the learned game,
+game's equilibrium (``tabmfirl.evaluate_reward``, mean over types), solved
+from the uniform policy and from the experts' policy; the experts'
+regularised exploitability in the learned game,
 ``tabmfirl.exploitability(learned_game(spec, head, type_map), expert.policy,
-temperature=beta)``, the largest over the types (does the learned reward
-rationalise the data?); whether the fit converged at its tolerance and
+temperature=beta)`` (``RewardEvaluation.expert_exploitability``), the largest
+over the types (does the learned reward rationalise the data?); whether the fit converged at its tolerance and
 whether the learned game's solver converged.  The table gives the mean over
 instances and a 95% percentile bootstrap interval (2,000 resamples of the
 instances, ``default_rng(0)``).
@@ -69,7 +70,6 @@ import numpy as np  # noqa: E402
 import tabmfirl  # noqa: E402
 from tabmfirl import envs  # noqa: E402
 from tabmfirl.envs import random_games  # noqa: E402
-from tabmfirl.evaluation._learned_game import learned_game  # noqa: E402
 from tabmfirl.evaluation._metrics import match_types  # noqa: E402
 
 K = 3
@@ -137,8 +137,6 @@ def run_cell(i, method, settings):
                 tabmfirl.adjusted_rand_index(demos.types, result.assignments))
         ev = tabmfirl.evaluate_reward(spec, result.head, type_map=type_map, temperature=beta,
                                       expert=expert)
-        gap = tabmfirl.exploitability(learned_game(spec, result.head, type_map), expert.policy,
-                                      temperature=beta)
     steps = np.arange(settings["horizon"])
     log_pi = np.log(expert.policy[:, steps, demos.states[:, steps], demos.actions]).sum(-1)
     topology, n_states = instance(i, settings)
@@ -147,7 +145,8 @@ def run_cell(i, method, settings):
             "expert_converged": bool(expert.converged), "ari": ari,
             "bayes_ari": float(tabmfirl.adjusted_rand_index(demos.types, log_pi.argmax(0))),
             "policy_deviation": float(ev.mean_policy_deviation),
-            "expert_exploitability": float(np.max(gap)),
+            "policy_deviation_from_expert": float(np.mean(ev.policy_deviation_from_expert)),
+            "expert_exploitability": float(np.max(ev.expert_exploitability)),
             "fit_converged": bool(result.converged), "learned_converged":
             bool(ev.learned.converged), "num_iter": int(result.num_iter), "fit_seconds": seconds}
 
@@ -194,6 +193,7 @@ def _cell(values, digits=3):
 
 COLUMNS = (("ARI", "ari", 3), ("Bayes ARI", "bayes_ari", 3),
            ("policy dev.", "policy_deviation", 3),
+           ("policy dev. from experts' policy", "policy_deviation_from_expert", 3),
            ("expert expl. in learned game", "expert_exploitability", 4),
            ("fits converged", "fit_converged", 2), ("learned games converged",
                                                    "learned_converged", 2))

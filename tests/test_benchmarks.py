@@ -92,6 +92,7 @@ def test_random_games_quick_and_resumable(tmp_path, capsys):
     for record in records:
         assert record["expert_converged"]
         assert 0.0 <= record["policy_deviation"] < 1e3
+        assert 0.0 <= record["policy_deviation_from_expert"] < 1e3
         # exploitability >= 0 by definition (up to rounding)
         assert -1e-9 <= record["expert_exploitability"] < 1e3
         assert record["ari"] is None or -1.0 <= record["ari"] <= 1.0
