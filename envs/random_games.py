@@ -121,6 +121,8 @@ def reward(t, observed, context, params, out):
 def neighbours(topology: str, n_states: int, rng, edge_probability: float = EDGE_PROBABILITY):
     """Sorted neighbour lists of the graph (module docstring), a list of ``n_states`` lists.
 
+    ``rng``: a ``numpy.random.Generator`` or seed (only ``"random"`` draws).
+
     Examples
     --------
     >>> neighbours("ring", 4, None)
@@ -128,6 +130,9 @@ def neighbours(topology: str, n_states: int, rng, edge_probability: float = EDGE
     >>> neighbours("grid", 6, None)
     [[1, 3], [0, 2, 4], [1, 5], [0, 4], [1, 3, 5], [2, 4]]
     """
+    if topology not in TOPOLOGIES:
+        raise ValueError(f"topology must be one of {TOPOLOGIES}, got {topology!r}")
+    rng = np.random.default_rng(rng)
     n = n_states
     edges = set()
     if topology == "ring":
