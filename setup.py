@@ -1,9 +1,15 @@
 """Installation script for tabmfirl (``pip install -e .[test]``)."""
+import re
+
 from setuptools import setup
+
+# the version is written once, in tabmfirl/_version.py
+with open("tabmfirl/_version.py", encoding="utf-8") as _handle:
+    VERSION = re.search(r'__version__ = "([^"]+)"', _handle.read()).group(1)
 
 setup(
     name="tabmfirl",
-    version="0.1.0",
+    version=VERSION,
     description="Exact reference implementation of inverse RL for finite mean field games "
                 "with heterogeneous agents (PEMMFIRL and baselines)",
     long_description=open("README.md", encoding="utf-8").read(),

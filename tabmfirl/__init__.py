@@ -4,6 +4,7 @@ The public API; see ``docs/`` for the theory and a tutorial.  ``tabmfirl.plot``
 (matplotlib) and the CUDA kernels are imported only when used.
 """
 from ._io import DEMOS_FORMAT
+from ._version import __version__
 from .evaluation._metrics import (
                                RewardEvaluation,
                                adjusted_rand_index,
@@ -41,7 +42,6 @@ from .solvers._mean_field import forward_mean_field, occupancy_measure
 from .solvers._model import EvaluatedModel, MeanFieldFlow, evaluate_model, evaluate_step
 from .solvers._soft_bellman import BackwardResult, policy_evaluation, soft_bellman_backward
 
-__version__ = "0.1.0"
 
 __all__ = [
     "MFGSpec", "population_coupling",

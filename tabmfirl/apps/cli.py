@@ -13,15 +13,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import time
 import warnings
+from importlib import import_module
 
 import numpy as np
 
 from tabmfirl import (
     ConvergenceWarning,
     Demonstrations,
+    __version__,
     adjusted_rand_index,
     envs,
     evaluate_model,
@@ -29,18 +32,35 @@ from tabmfirl import (
     solve_equilibrium,
 )
 from tabmfirl.evaluation._metrics import match_types
+from tabmfirl.irl._driver import DivergenceWarning
 from tabmfirl.irl._heads import REWARD_KINDS
 from tabmfirl.irl._init import kmeans_labels
 from tabmfirl.kernels._backend import resolve_backend
 from tabmfirl.solvers._certificate import certify
 
+from ._defaults import DEFAULTS, default_temperature
 from ._errors import CommandError
 from ._experiment import evaluate_fit, markdown_table, run_experiment
 from ._fit_methods import FIT_METHODS
-from ._runs import FIT_RUN_FORMAT, RunFolder
+from ._runs import (
+    FIT_RUN_FORMAT,
+    RESUMABLE_KEYS,
+    RunFolder,
+    RunLockedError,
+    changed_settings,
+    check_demos_digest,
+    check_output_file,
+    check_output_folder,
+    demos_reference,
+)
 from ._taxi_study import add_parser as _add_taxi_study
 
-__all__ = ["CommandError", "build_parser", "main"]
+__all__ = ["CommandError", "Interrupted", "build_parser", "main"]
+
+
+class Interrupted(Exception):
+    """Ctrl-C (SIGINT) or SIGTERM ended a command: :func:`main` prints the one line of what
+    was kept and how to resume, and exits with 130."""
 
 
 def _add_solve(subparsers):
@@ -59,8 +79,10 @@ def _add_solve(subparsers):
     parser.add_argument("--types", type=int, default=None,
                         help="number of agent types (default: the game's default)")
     parser.add_argument("--dynamics", default="original", help="original or variant")
-    parser.add_argument("--beta", type=float, default=None,
+    parser.add_argument("--beta", type=float, default=DEFAULTS["temperature"],
                         help="temperature (default: the game's TEMPERATURE)")
+    parser.add_argument("--horizon", type=int, default=DEFAULTS["horizon"],
+                        help="horizon (default: the game's)")
     parser.add_argument("--method", default="auto",
                         help="auto (default), fixed_point, fictitious_play or mirror_descent")
     parser.add_argument("--damping", type=float, default=None,
@@ -73,15 +95,20 @@ def _add_solve(subparsers):
     parser.add_argument("--tol", type=float, default=1e-10)
     parser.add_argument("--progress-every", type=float, default=5.0,
                         help="seconds between progress lines on stderr (default 5; 0: none)")
-    parser.add_argument("--backend", default="auto", help="auto, numpy, numba or cuda")
+    parser.add_argument("--backend", default=DEFAULTS["backend"],
+                        help=f"auto, numpy, numba or cuda (default {DEFAULTS['backend']})")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(handler=_cmd_solve)
 
 
-def _make_game(name, types, dynamics):
+def _make_game(name, types, dynamics, horizon=None):
     kwargs = {"dynamics": dynamics}
     if types is not None:
         kwargs["types"] = types
+    if horizon is not None:
+        if horizon < 1:
+            raise CommandError(f"--horizon must be >= 1, got {horizon}")
+        kwargs["horizon"] = horizon
     try:
         return envs.make(name, **kwargs)
     except (ValueError, TypeError) as error:
@@ -135,9 +162,9 @@ def _solver_options(args) -> dict:
 
 
 def _cmd_solve(args) -> int:
-    spec = _make_game(args.game, args.types, args.dynamics)
+    spec = _make_game(args.game, args.types, args.dynamics, args.horizon)
     options = _solver_options(args)
-    beta = envs.solver_settings(args.game)["temperature"] if args.beta is None else args.beta
+    beta = default_temperature(args.game) if args.beta is None else args.beta
     if args.progress_every:
         print(f"solving {spec.name} ({spec.n_contexts} types, {spec.n_states} states, horizon "
               f"{spec.horizon}) at beta={beta:g} with {args.method}; progress every "
@@ -186,14 +213,53 @@ def _report_solve(spec, result, seconds, as_json) -> None:
 
 
 def _add_games(subparsers):
-    parser = subparsers.add_parser("games", help="list the built-in games")
+    parser = subparsers.add_parser(
+        "games", help="list the built-in games (size, types, description)",
+        description="The built-in games at their defaults: states, actions, horizon, agent "
+                    "types (default / most), temperature, and one line on what each is.")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(handler=_cmd_games)
 
 
+def _game_row(name) -> dict:
+    """Size, types and one-line description of a built-in game at its defaults."""
+    module = import_module(f"{envs.__name__}.{envs.GAMES[name]}")
+    spec = envs.make(name)
+    most = spec.n_contexts
+    for types in range(spec.n_contexts + 1, 33):     # the builders cap the number of types
+        try:
+            envs.make(name, types=types)
+        except (ValueError, TypeError):
+            break
+        most = types
+    doc = (getattr(module, "__doc__", None) or "").strip()
+    line = doc.splitlines()[0].strip().rstrip(".") if doc else ""
+    return {"name": name, "states": spec.n_states, "actions": spec.n_actions,
+            "horizon": spec.horizon, "types": spec.n_contexts, "max_types": most,
+            "temperature": default_temperature(name), "description": line}
+
+
 def _cmd_games(args) -> int:
-    for name in sorted(envs.GAMES):
-        print(name)
+    rows = [_game_row(name) for name in sorted(envs.GAMES)]
+    if args.json:
+        print(json.dumps({"games": rows}))
+        return 0
+    width = max(len(row["name"]) for row in rows)
+    print(f"{'game':<{width}}  {'states':>6}  {'actions':>7}  {'T':>3}  {'types':>5}  "
+          f"{'beta':>4}  description")
+    for row in rows:
+        print(f"{row['name']:<{width}}  {row['states']:>6}  {row['actions']:>7}  "
+              f"{row['horizon']:>3}  {row['types']:>2}/{row['max_types']:<2}  "
+              f"{row['temperature']:>4g}  {row['description']}")
     return 0
+
+
+def _check_out(check, path, flag="--out"):
+    """Run ``check(path, flag)`` (:mod:`tabmfirl.apps._runs`) before a long computation."""
+    try:
+        check(path, flag)
+    except ValueError as error:
+        raise CommandError(str(error)) from None
 
 
 def _add_demos(subparsers):
@@ -210,16 +276,21 @@ def _add_demos(subparsers):
     parser.add_argument("--game", required=True, help="game name (see `tabmfirl games`)")
     parser.add_argument("--types", type=int, default=None,
                         help="number of agent types (default: the game's default)")
-    parser.add_argument("--agents", type=int, default=100,
-                        help="agents PER TYPE (default 100); the file holds types x agents")
+    parser.add_argument("--agents", type=int, default=DEFAULTS["agents"],
+                        help=f"agents PER TYPE (default {DEFAULTS['agents']}); the file holds "
+                             f"types x agents")
     parser.add_argument("--out", required=True, help="output file (.npz)")
     parser.add_argument("--dynamics", default="original", help="original or variant")
-    parser.add_argument("--beta", type=float, default=None,
-                        help="temperature (default: the game's TEMPERATURE)")
+    parser.add_argument("--beta", type=float, default=DEFAULTS["temperature"],
+                        help="temperature (default: the game's TEMPERATURE); recorded in "
+                             "the file, and used by tabmfirl fit")
+    parser.add_argument("--horizon", type=int, default=DEFAULTS["horizon"],
+                        help="horizon (default: the game's)")
     parser.add_argument("--seed", type=int, default=None,
                         help="seed of the rollouts (default: fresh, recorded in the file)")
-    parser.add_argument("--backend", default="auto",
-                        help="backend of the equilibrium solve: auto, numpy, numba or cuda")
+    parser.add_argument("--backend", default=DEFAULTS["backend"],
+                        help=f"backend of the equilibrium solve: auto, numpy, numba or cuda "
+                             f"(default {DEFAULTS['backend']})")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(handler=_cmd_demos)
 
@@ -229,10 +300,12 @@ def _cmd_demos(args) -> int:
         raise CommandError(f"--agents must be >= 1 (agents per type), got {args.agents}")
     if args.seed is not None and args.seed < 0:
         raise CommandError(f"--seed must be >= 0, got {args.seed}")
-    spec = _make_game(args.game, args.types, args.dynamics)
-    settings = envs.solver_settings(args.game)
-    if args.beta is not None:
-        settings["temperature"] = args.beta
+    if args.beta is not None and not args.beta > 0:
+        raise CommandError(f"--beta must be > 0, got {args.beta}")
+    _check_out(check_output_file, args.out)
+    spec = _make_game(args.game, args.types, args.dynamics, args.horizon)
+    settings = {"temperature": default_temperature(args.game) if args.beta is None
+                else args.beta}
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -246,7 +319,7 @@ def _cmd_demos(args) -> int:
             f"(residual {result.residual:.2e}); try a larger --beta")
     params = {"types": spec.n_contexts, "dynamics": args.dynamics, "horizon": spec.horizon}
     demos = generate_demonstrations(spec, result.policy, args.agents, seed=args.seed,
-                                    params=params)
+                                    params=params, temperature=result.temperature)
     try:
         path = demos.save(args.out)
     except OSError as error:
@@ -278,10 +351,10 @@ _FIT_EXAMPLES = """examples:
 #: ``tabmfirl fit`` flags that set a fit option: (argparse dest, fit option, the value
 #: passed when the flag is not given and the method takes the option).  A flag given
 #: to a method that does not take its option is an error (``_fit_options``).
-FIT_FLAGS = (("iters", "max_iter", 300), ("warmup", "n_warmup", 50),
-             ("lr", "learning_rate", 0.02), ("reward_kind", "reward_kind", "linear"),
-             ("seed", "seed", 0), ("backend", "backend", "numpy"),
-             ("checkpoint_every", "checkpoint_every", 10))
+FIT_FLAGS = tuple((dest, option, DEFAULTS[option]) for dest, option in (
+    ("iters", "max_iter"), ("warmup", "n_warmup"), ("lr", "learning_rate"),
+    ("reward_kind", "reward_kind"), ("seed", "seed"), ("backend", "backend"),
+    ("checkpoint_every", "checkpoint_every")))
 
 
 def _add_fit(subparsers):
@@ -303,14 +376,15 @@ def _add_fit(subparsers):
     parser.add_argument("--types", type=int, default=None,
                         help="number of types K to learn (default: the file's; mfirl: 1)")
     parser.add_argument("--beta", type=float, default=None,
-                        help="the experts' temperature (default: the game's TEMPERATURE, "
-                             "as for tabmfirl demos)")
-    parser.add_argument("--iters", type=int, default=None, help="iterations (default 300)")
+                        help="the experts' temperature (default: the one recorded in the "
+                             "demonstrations file; a different value is an error)")
+    parser.add_argument("--iters", type=int, default=None,
+                        help=f"iterations (default {DEFAULTS['max_iter']})")
     parser.add_argument("--warmup", type=int, default=None,
-                        help="iterations with the initial posterior held (default 50; only "
-                             "the methods with a warm-up: pemmfirl, pemmfirl_no_mi, "
-                             "pemmfirl_gaussian)")
-    parser.add_argument("--lr", type=float, default=None, help="Adam step size (default 0.02)")
+                        help=f"iterations with the initial posterior held (default "
+                             f"{DEFAULTS['n_warmup']}; only the methods with a warm-up)")
+    parser.add_argument("--lr", type=float, default=None,
+                        help=f"Adam step size (default {DEFAULTS['learning_rate']})")
     parser.add_argument("--reward-kind", default=None, choices=REWARD_KINDS,
                         help="reward head: linear (default), additive (types differ in state "
                              "utilities and action costs), mlp")
@@ -318,8 +392,10 @@ def _add_fit(subparsers):
                         help="checkpoint period in iterations (default 10)")
     parser.add_argument("--progress-every", type=int, default=10,
                         help="print progress every this many iterations (default 10; 0: never)")
-    parser.add_argument("--seed", type=int, default=None, help="seed of the fit (default 0)")
-    parser.add_argument("--backend", default=None, help="numpy (default), numba, cuda, auto")
+    parser.add_argument("--seed", type=int, default=None,
+                        help=f"seed of the fit (default {DEFAULTS['seed']})")
+    parser.add_argument("--backend", default=None,
+                        help=f"auto, numpy, numba or cuda (default {DEFAULTS['backend']})")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(handler=_cmd_fit)
 
@@ -393,17 +469,46 @@ def _learned_types(method, types, n_types) -> int:
     return K
 
 
-def _start_run(out, config) -> tuple:
-    """``(RunFolder, resumed)``: the folder of ``--out`` with ``config`` written (resume rule)."""
+def _fit_temperature(beta, demos, path) -> float:
+    """The fit's temperature: ``--beta``, else the one the demonstrations record (else the
+    game's, with a note); a ``--beta`` that disagrees with the file's is an error."""
+    recorded = demos.temperature
+    if beta is None and recorded is None:
+        beta = default_temperature(demos.game)
+        print(f"note: {path!r} does not record its temperature (an older file); using the "
+              f"game's beta={beta:g} (pass --beta to choose)", file=sys.stderr)
+    elif beta is None:
+        beta = recorded
+    elif recorded is not None and not np.isclose(beta, recorded, rtol=1e-12, atol=0.0):
+        raise CommandError(f"--beta {beta:g} disagrees with the temperature {recorded:g} "
+                           f"recorded in {path!r}; omit --beta to use the file's")
+    if not beta > 0:
+        raise CommandError(f"--beta must be > 0, got {beta}")
+    return float(beta)
+
+
+def _open_run(out):
+    """The :class:`RunFolder` of ``--out``, created, and its lock, taken (CommandError)."""
     folder = RunFolder(out)
+    try:
+        folder.path.mkdir(parents=True, exist_ok=True)
+        return folder, folder.lock().acquire()
+    except RunLockedError as error:
+        raise CommandError(str(error)) from None
+    except OSError as error:
+        raise CommandError(f"cannot create {out!r}: {error.strerror or error}") from None
+
+
+def _start_run(folder, out, config) -> bool:
+    """Whether the fit resumes: ``config`` written to ``folder`` (resume rule), or an error."""
     changed = folder.conflicts(config)
     if changed:
         raise CommandError(f"{out!r} holds a run with different settings "
                            f"({', '.join(changed)}); use another --out")
     try:
-        return folder, folder.start(config)
+        return folder.start(config)
     except OSError as error:
-        raise CommandError(f"cannot create {out!r}: {error.strerror or error}") from None
+        raise CommandError(f"cannot write to {out!r}: {error.strerror or error}") from None
 
 
 def _assigned_types(info, K, seed):
@@ -466,27 +571,23 @@ def _print_fit_summary(args, demos, summary, path):
     print(f"wrote {path} ({summary['seconds']:.2f} s)")
 
 
-def _cmd_fit(args) -> int:
-    method = _fit_method(args.method)
-    _check_fit_flags(args)
-    demos = _load_demos(args.demos)
-    spec = _demos_game(demos)
-    if demos.horizon != spec.horizon:
-        raise CommandError(f"demos have horizon {demos.horizon}, the game {spec.horizon}")
+def _fit_config(args, demos, K, beta, options) -> dict:
+    """The run's ``config.json``: method, data (by relative path and digest), settings."""
+    try:
+        reference = demos_reference(args.demos, args.out)
+    except OSError as error:
+        raise CommandError(f"cannot read {args.demos!r}: {error.strerror or error}") from None
+    return {"format": FIT_RUN_FORMAT, "method": args.method, **reference,
+            "game": demos.game, "params": demos.params, "types": K, "temperature": beta,
+            **{option: options.get(option) for _, option, _ in FIT_FLAGS}}
+
+
+def _fit_hooks(args, method, folder, options, K, demos):
+    """Add the checkpoint and the progress callback to ``options`` (the methods that take
+    them)."""
     n_types = demos.n_types
-    K = _learned_types(method, args.types, n_types)
-    beta = envs.solver_settings(demos.game)["temperature"] if args.beta is None else args.beta
-    if not beta > 0:
-        raise CommandError(f"--beta must be > 0, got {beta}")
-    options = _fit_options(method, args)
-    config = {"format": FIT_RUN_FORMAT, "method": args.method,
-              "demos": os.path.abspath(args.demos), "game": demos.game,
-              "params": demos.params, "types": K, "temperature": beta,
-              **{option: options.get(option) for _, option, _ in FIT_FLAGS}}
-    folder, resumed = _start_run(args.out, config)
     true_types = demos.types if n_types > 1 else None
-    max_iter = options.get("max_iter", FIT_FLAGS[0][2])
-    options["temperature"] = beta
+    max_iter = options.get("max_iter", DEFAULTS["max_iter"])
     if method.takes("warn"):        # no warning on stderr: the summary says "converged"
         options["warn"] = False
     if method.takes("checkpoint"):
@@ -497,14 +598,53 @@ def _cmd_fit(args) -> int:
     if method.takes("callback"):
         options["callback"] = _progress_printer(args.progress_every, max_iter, K, true_types,
                                                 n_types, options.get("seed", 0))
-    if resumed:
-        print(f"resuming from {folder.checkpoint_path}", file=sys.stderr)
-    start = time.perf_counter()
-    try:
-        result = method(spec, demos, K, **options)
-    except (ValueError, RuntimeError) as error:
-        raise CommandError(str(error)) from None
-    path = folder.save_result(result, config)
+    return true_types
+
+
+def _run_method(method, spec, demos, K, options, args, folder):
+    """``method(spec, demos, K, **options)``; divergence, bad input and Ctrl-C as
+    one-line errors (:class:`CommandError`, :class:`Interrupted`)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DivergenceWarning)
+        try:
+            result = method(spec, demos, K, **options)
+        except (ValueError, RuntimeError) as error:
+            raise CommandError(str(error)) from None
+        except KeyboardInterrupt:
+            where = (f"rerun the same command to resume from {str(folder.checkpoint_path)!r}"
+                     if folder.has_checkpoint() else "no checkpoint yet; rerun to start again")
+            raise Interrupted(f"interrupted; {where}") from None
+    for warning in caught:
+        if issubclass(warning.category, DivergenceWarning):
+            raise CommandError(f"{warning.message}; no result saved (rerun into another "
+                               f"--out)")
+        warnings.showwarning(warning.message, warning.category, warning.filename,
+                             warning.lineno)
+    return result
+
+
+def _cmd_fit(args) -> int:
+    method = _fit_method(args.method)
+    _check_fit_flags(args)
+    demos = _load_demos(args.demos)
+    spec = _demos_game(demos)
+    if demos.horizon != spec.horizon:
+        raise CommandError(f"demos have horizon {demos.horizon}, the game {spec.horizon}")
+    K = _learned_types(method, args.types, demos.n_types)
+    beta = _fit_temperature(args.beta, demos, args.demos)
+    options = _fit_options(method, args)
+    _check_out(check_output_folder, args.out)
+    config = _fit_config(args, demos, K, beta, options)
+    folder, lock = _open_run(args.out)
+    with lock:
+        resumed = _start_run(folder, args.out, config)
+        options["temperature"] = beta
+        true_types = _fit_hooks(args, method, folder, options, K, demos)
+        if resumed:
+            print(f"resuming from {folder.checkpoint_path}", file=sys.stderr)
+        start = time.perf_counter()
+        result = _run_method(method, spec, demos, K, options, args, folder)
+        path = folder.save_result(result, config)
     summary = {"method": args.method, "game": demos.game, "types": K, "agents": demos.n_agents,
                "temperature": beta, "iterations": int(result.num_iter),
                "converged": bool(result.converged),
@@ -537,28 +677,53 @@ def _add_evaluate(subparsers):
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(handler=_cmd_evaluate)
 
+
 def _load_run(run, not_a_run):
     """``(folder, config, result, demos, spec)`` of a run folder; ``not_a_run``: the error
-    when it holds no fit config."""
+    when it holds no fit config.  The demonstrations are found relative to the folder and
+    must be the file the fit read (SHA-256); the result must be the config's run."""
     folder = RunFolder(run)
     config = folder.read_config()
     if config is None:
         raise CommandError(not_a_run)
     try:
-        result, _ = folder.load_result()
+        result, extra = folder.load_result()
     except (FileNotFoundError, ValueError) as error:
         raise CommandError(str(error)) from None
-    demos = _load_demos(config["demos"])
+    changed = changed_settings(extra, config, ignore=RESUMABLE_KEYS + ("format",))
+    if changed:
+        raise CommandError(f"{str(folder.result_path)!r} is not the result of the run in "
+                           f"{str(folder.config_path)!r} (they differ in {', '.join(changed)}); "
+                           f"rerun tabmfirl fit")
+    demos_path = folder.demos_path(config)
+    demos = _load_demos(demos_path)
+    try:
+        check_demos_digest(demos_path, config)
+    except (ValueError, OSError) as error:
+        raise CommandError(str(error)) from None
     return folder, config, result, demos, _demos_game(demos)
 
 
-def _load_held_out(path, demos):
+def _load_held_out(path, demos, temperature):
+    """The held-out demonstrations of ``--held-out``: same game, horizon and type count as
+    the fit's data, made at its temperature (where the file records one)."""
     if path is None:
         return None
     held_out = _load_demos(path)
-    if (held_out.game, held_out.n_states, held_out.n_actions, held_out.horizon) != \
-            (demos.game, demos.n_states, demos.n_actions, demos.horizon):
-        raise CommandError("the held-out demonstrations are of another game or horizon")
+    for what, theirs, ours in (
+            ("game", held_out.game, demos.game),
+            ("size (states, actions)", (held_out.n_states, held_out.n_actions),
+             (demos.n_states, demos.n_actions)),
+            ("horizon", held_out.horizon, demos.horizon),
+            ("number of types", held_out.n_types, demos.n_types),
+            ("game parameters", held_out.params, demos.params)):
+        if theirs != ours:
+            raise CommandError(f"the held-out demonstrations {path!r} have {what} {theirs}, "
+                               f"the fit's {ours}")
+    if held_out.temperature is not None and \
+            not np.isclose(held_out.temperature, temperature, rtol=1e-12, atol=0.0):
+        raise CommandError(f"the held-out demonstrations {path!r} were made at temperature "
+                           f"{held_out.temperature:g}, the fit's experts at {temperature:g}")
     return held_out
 
 
@@ -585,7 +750,8 @@ def _print_metrics(config, game, beta, metrics, held_out, path):
     if held_out is not None:
         print(f"  held-out: log-likelihood {show(metrics['held_out_log_likelihood'])} per "
               f"trajectory, ARI {show(metrics['held_out_ari'])}")
-    print(f"wrote {path}")
+    if path is not None:
+        print(f"wrote {path}")
 
 
 def _cmd_evaluate(args) -> int:
@@ -594,7 +760,7 @@ def _cmd_evaluate(args) -> int:
     config_path = os.path.join(args.run, "config.json")
     folder, config, result, demos, spec = _load_run(
         args.run, f"{config_path!r} is missing or not a tabmfirl fit config")
-    held_out = _load_held_out(args.held_out, demos)
+    held_out = _load_held_out(args.held_out, demos, float(config["temperature"]))
     if result.reward.shape[1:] != (spec.horizon, spec.n_states, spec.n_actions):
         raise CommandError("the result does not match the game of its demonstrations")
     variant = None if args.no_transfer else _variant_game(demos)
@@ -612,11 +778,19 @@ def _cmd_evaluate(args) -> int:
     metrics.update({"method": config["method"], "game": demos.game, "temperature": beta,
                     "expert_converged": bool(expert.converged),
                     "seconds": time.perf_counter() - start})
-    path = folder.write_metrics(metrics)
+    path = reason = None
+    try:
+        path = folder.write_metrics(metrics)
+    except OSError as error:          # e.g. a read-only run folder: the metrics still show
+        reason = error.strerror or str(error)
     if args.json:
         print(json.dumps(metrics))
     else:
         _print_metrics(config, demos.game, beta, metrics, held_out, path)
+    if path is None:
+        print(f"tabmfirl evaluate: could not save the metrics to "
+              f"{str(folder.metrics_path)!r}: {reason}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -717,7 +891,8 @@ def _add_plot(subparsers):
     parser.add_argument("--out", required=True, help="folder for the PNG files")
     parser.add_argument("--step", type=int, default=0,
                         help="time step of the reward heatmaps (default 0)")
-    parser.add_argument("--dpi", type=int, default=150, help="resolution (default 150)")
+    parser.add_argument("--dpi", type=int, default=150,
+                        help="resolution in dots per inch, 10 to 1200 (default 150)")
     parser.add_argument("--json", action="store_true", help="print the written paths as JSON")
     parser.set_defaults(handler=_cmd_plot)
 
@@ -768,6 +943,9 @@ def _cmd_plot(args) -> int:
     # tabmfirl.plot needs matplotlib, an optional dependency: imported only to draw
     from tabmfirl import plot
 
+    if not 10 <= args.dpi <= 1200:
+        raise CommandError(f"--dpi must lie in [10, 1200], got {args.dpi}")
+    _check_out(check_output_folder, args.out)
     folder, config, result, demos, spec = _load_run(
         args.run, f"{args.run!r} is not a run folder of `tabmfirl fit` (no valid config.json)")
     if not 0 <= args.step < spec.horizon:
@@ -791,7 +969,9 @@ def build_parser() -> argparse.ArgumentParser:
     """The ``tabmfirl`` argument parser with every subcommand."""
     parser = argparse.ArgumentParser(
         prog="tabmfirl",
-        description="Exact inverse RL for finite mean field games with agent types.")
+        description="Exact inverse RL for finite mean field games with agent types.",
+        epilog="defaults shared by every command: docs/index.md (section Defaults)")
+    parser.add_argument("--version", action="version", version=f"tabmfirl {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
     for add in (_add_solve, _add_games, _add_demos, _add_fit, _add_evaluate,
@@ -800,15 +980,43 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _terminate(signum, frame):
+    """SIGTERM handler of :func:`main`: end like Ctrl-C (clean-up runs, one line)."""
+    raise KeyboardInterrupt
+
+
+def _handle_sigterm():
+    """Make SIGTERM raise KeyboardInterrupt: ``(installed, previous handler)`` (not installed
+    outside the main thread)."""
+    try:
+        return True, signal.signal(signal.SIGTERM, _terminate)
+    except ValueError:
+        return False, None
+
+
 def main(argv=None) -> int:
-    """Entry point of the ``tabmfirl`` command."""
+    """Entry point of the ``tabmfirl`` command.
+
+    Bad input: one line ``tabmfirl COMMAND: error: ...`` on stderr, exit 2.  Ctrl-C or
+    SIGTERM: one line saying what was kept (and how to resume), exit 130.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
+    installed, previous = _handle_sigterm()
     try:
         return args.handler(args)
     except CommandError as error:
         print(f"tabmfirl {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except Interrupted as error:
+        print(f"tabmfirl {args.command}: {error}", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print(f"tabmfirl {args.command}: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        if installed:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
 
 if __name__ == "__main__":  # pragma: no cover
