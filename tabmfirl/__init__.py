@@ -42,7 +42,6 @@ from .solvers._mean_field import forward_mean_field, occupancy_measure
 from .solvers._model import EvaluatedModel, MeanFieldFlow, evaluate_model, evaluate_step
 from .solvers._soft_bellman import BackwardResult, policy_evaluation, soft_bellman_backward
 
-
 __all__ = [
     "MFGSpec", "population_coupling",
     "EvaluatedModel", "MeanFieldFlow", "evaluate_model", "evaluate_step",

@@ -814,18 +814,22 @@ def _add_experiment(subparsers):
     parser.add_argument("--methods", default="all",
                         help="comma-separated method names, or all (default)")
     parser.add_argument("--seeds", type=int, default=5, help="number of seeds (default 5)")
-    parser.add_argument("--agents", type=int, default=100, help="agents per type (default 100)")
+    parser.add_argument("--agents", type=int, default=DEFAULTS["agents"],
+                        help=f"agents per type (default {DEFAULTS['agents']})")
     parser.add_argument("--types", type=int, default=3, help="agent types (default 3)")
-    parser.add_argument("--horizon", type=int, default=20, help="horizon (default 20)")
-    parser.add_argument("--beta", type=float, default=0.1,
-                        help="temperature of experts and fits (default 0.1)")
-    parser.add_argument("--iters", type=int, default=150, help="fit iterations (default 150)")
-    parser.add_argument("--warmup", type=int, default=30,
-                        help="warm-up of the methods that have one (pemmfirl, pemmfirl_no_mi, "
-                             "pemmfirl_gaussian; default 30); each cell records its fit's "
-                             "options")
-    parser.add_argument("--lr", type=float, default=0.02, help="Adam step size (default 0.02)")
-    parser.add_argument("--reward-kind", default="linear", choices=REWARD_KINDS,
+    parser.add_argument("--horizon", type=int, default=DEFAULTS["horizon"],
+                        help="horizon (default: each game's)")
+    parser.add_argument("--beta", type=float, default=DEFAULTS["temperature"],
+                        help="temperature of experts and fits (default: each game's "
+                             "TEMPERATURE)")
+    parser.add_argument("--iters", type=int, default=DEFAULTS["max_iter"],
+                        help=f"fit iterations (default {DEFAULTS['max_iter']})")
+    parser.add_argument("--warmup", type=int, default=DEFAULTS["n_warmup"],
+                        help=f"warm-up of the methods that have one (default "
+                             f"{DEFAULTS['n_warmup']}); each cell records its fit's options")
+    parser.add_argument("--lr", type=float, default=DEFAULTS["learning_rate"],
+                        help=f"Adam step size (default {DEFAULTS['learning_rate']})")
+    parser.add_argument("--reward-kind", default=DEFAULTS["reward_kind"], choices=REWARD_KINDS,
                         help="reward head of every method: linear (default), additive, mlp")
     parser.add_argument("--held-out-agents", type=int, default=50,
                         help="held-out agents per type (default 50; 0: none)")
@@ -836,7 +840,8 @@ def _add_experiment(subparsers):
                         help="run the cells on the Dask cluster of this scheduler (e.g. "
                              "tcp://host:8786; OUT must be a folder the workers share); "
                              "needs pip install -e .[dist]")
-    parser.add_argument("--backend", default="numpy", help="numpy (default), numba, cuda, auto")
+    parser.add_argument("--backend", default=DEFAULTS["backend"],
+                        help=f"auto, numpy, numba or cuda (default {DEFAULTS['backend']})")
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object (the aggregated rows)")
     parser.set_defaults(handler=_cmd_experiment)
@@ -848,12 +853,14 @@ def _cmd_experiment(args) -> int:
     checks = (("seeds", 1), ("agents", 1), ("types", 1), ("horizon", 1), ("iters", 1),
               ("warmup", 0), ("held_out_agents", 0))
     for name, low in checks:
-        if getattr(args, name) < low:
+        value = getattr(args, name)
+        if value is not None and value < low:
             raise CommandError(f"--{name.replace('_', '-')} must be >= {low}")
     if args.workers is not None and args.workers < 1:
         raise CommandError("--workers must be >= 1")
-    if not args.beta > 0:
+    if args.beta is not None and not args.beta > 0:
         raise CommandError(f"--beta must be > 0, got {args.beta}")
+    _check_out(check_output_folder, args.out)
     try:
         summary = run_experiment(
             games, methods, args.seeds, out=args.out, workers=args.workers,
@@ -864,6 +871,12 @@ def _cmd_experiment(args) -> int:
             scheduler=args.scheduler)
     except (ValueError, OSError, ImportError) as error:
         raise CommandError(str(error)) from None
+    except KeyboardInterrupt:
+        cells = os.path.join(args.out, "cells")
+        kept = len([name for name in os.listdir(cells) if name.endswith(".json")]) \
+            if os.path.isdir(cells) else 0
+        raise Interrupted(f"interrupted; workers ended, {kept} finished cell(s) kept in "
+                          f"{cells!r}: rerun the same command to resume") from None
     if args.json:
         print(json.dumps({"rows": summary["rows"], "ran": summary["ran"],
                           "skipped": summary["skipped"], "failed": len(summary["failed"]),
