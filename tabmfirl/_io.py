@@ -39,10 +39,13 @@ DEMOS_FORMAT = "tabmfirl.demonstrations/2"
 #: The demonstrations formats :meth:`tabmfirl.Demonstrations.load` reads (version 1:
 #: no temperature recorded).
 DEMOS_FORMATS_READ = ("tabmfirl.demonstrations/1", DEMOS_FORMAT)
-#: Format tag of the experiment grid's cell records.
-CELL_FORMAT = "tabmfirl.experiment_cell/1"
-#: Format tag of a fit run folder's ``config.json`` (``tabmfirl fit``).
-FIT_RUN_FORMAT = "tabmfirl.fit_run/1"
+#: Format tag of the experiment grid's cell records.  Version 2: method names of 0.2.0
+#: (``pemmfirl`` is the adversarial algorithm, ``pemmfirl_em`` the EM method), so a
+#: cell of version 1 is recomputed, never read under the other method's name.
+CELL_FORMAT = "tabmfirl.experiment_cell/2"
+#: Format tag of a fit run folder's ``config.json`` (``tabmfirl fit``).  Version 2:
+#: method names of 0.2.0 (as :data:`CELL_FORMAT`).
+FIT_RUN_FORMAT = "tabmfirl.fit_run/2"
 
 
 # ---------------------------------------------------------------------------

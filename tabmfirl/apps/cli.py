@@ -343,9 +343,9 @@ def _cmd_demos(args) -> int:
 
 _FIT_EXAMPLES = """examples:
   tabmfirl demos --game virus --types 3 --agents 200 --beta 0.1 --seed 0 --out demos.npz
-  tabmfirl fit --method pemmfirl --demos demos.npz --out run/ --beta 0.1 --iters 150
+  tabmfirl fit --method pemmfirl_em --demos demos.npz --out run/ --beta 0.1 --iters 150
   tabmfirl fit --method mfirl --demos demos.npz --out run_mfirl/ --beta 0.1 --json
-  tabmfirl fit --method pemmfirl --demos demos.npz --out run/ --beta 0.1 --iters 300
+  tabmfirl fit --method pemmfirl_em --demos demos.npz --out run/ --beta 0.1 --iters 300
       (continues run/ from its checkpoint to 300 iterations)"""
 
 #: ``tabmfirl fit`` flags that set a fit option: (argparse dest, fit option, the value
@@ -805,7 +805,7 @@ def _add_experiment(subparsers):
                     "(mean ± std over seeds).",
         epilog="examples:\n"
                "  tabmfirl experiment --games malware,investment,virus --methods all --seeds 5\n"
-               "  tabmfirl experiment --games virus --methods pemmfirl,mfirl --seeds 2 \\\n"
+               "  tabmfirl experiment --games virus --methods pemmfirl_em,mfirl --seeds 2 \\\n"
                "      --agents 50 --horizon 10 --iters 50 --out results_small/ --workers 2\n"
                "  tabmfirl experiment --games virus --seeds 20 --out /shared/results \\\n"
                "      --scheduler tcp://scheduler:8786",
