@@ -28,6 +28,7 @@ from tabmfirl import (
     adjusted_rand_index,
     envs,
     evaluate_model,
+    evaluate_reward,
     generate_demonstrations,
     solve_equilibrium,
 )
@@ -911,14 +912,39 @@ def _add_plot(subparsers):
 
 
 def _type_map(result, demos, K):
-    """Learned context shown for each true type (the labels are arbitrary)."""
-    if result.assignments is not None and K > 1:
-        return match_types(demos.types, result.assignments, K, demos.n_types)
-    return np.zeros(demos.n_types, dtype=np.int64)
+    """Learned context shown for each true type (the labels are arbitrary); as
+    ``tabmfirl evaluate`` matches them."""
+    assignments = (np.zeros(demos.n_agents, dtype=np.int64) if result.assignments is None
+                   else result.assignments)
+    return match_types(demos.types, assignments, K, demos.n_types)
 
 
-def _run_figures(plot, result, demos, spec, step, metrics, method):
-    """The figures of a run (``plot``: the module :mod:`tabmfirl.plot`), by file stem."""
+def _true_type_order(type_map, K):
+    """Learned contexts in true-type order, then those matched to no true type."""
+    order = [int(m) for m in type_map]
+    return order + [m for m in range(K) if m not in order]
+
+
+def _equilibria(spec, result, type_map, config):
+    """The experts' and the learned reward's equilibria, in true-type order (as evaluated)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        try:
+            ev = evaluate_reward(spec, result.head, type_map=type_map,
+                                 temperature=float(config["temperature"]),
+                                 backend=config.get("backend") or DEFAULTS["backend"])
+        except (ValueError, RuntimeError, NotImplementedError) as error:
+            raise CommandError(f"cannot solve the learned game: {error}") from None
+    return ev.expert, ev.learned
+
+
+def _run_figures(plot, result, demos, spec, step, metrics, config):
+    """The figures of a run (``plot``: the module :mod:`tabmfirl.plot`), by file stem.
+
+    Every per-type figure is in the order of the true types (learned contexts matched as
+    ``tabmfirl evaluate`` matches them); flows and policies are the learned reward's
+    equilibrium against the experts'.
+    """
     K = result.reward.shape[0]
     type_map = _type_map(result, demos, K)
     true_model = evaluate_model(spec, result.mean_field[type_map],
@@ -926,8 +952,9 @@ def _run_figures(plot, result, demos, spec, step, metrics, method):
     info = spec.info
     state_labels = info.get("state_labels") if isinstance(info.get("state_labels"), list) \
         else None
-    labels = [f"true type {k}" for k in range(demos.n_types)]
-    learned_labels = [f"learned type {m}" for m in range(K)]
+    labels = [f"true type {k} (learned {int(m)})" if K > 1 else f"true type {k}"
+              for k, m in enumerate(type_map)]
+    expert, learned = _equilibria(spec, result, type_map, config)
     figures = {
         "rewards": plot.plot_rewards(result.reward[type_map], true_model.reward, t=step,
                                      type_labels=labels, state_labels=state_labels),
@@ -935,12 +962,18 @@ def _run_figures(plot, result, demos, spec, step, metrics, method):
             "log-likelihood per trajectory": result.log_likelihood_history,
             "objective": result.objective_history,
             "gradient norm": result.grad_norm_history}),
-        "mean_fields": plot.plot_mean_fields(result.mean_field, type_labels=learned_labels),
-        "policies": plot.plot_policies(result.policy, type_labels=learned_labels),
+        "mean_fields": plot.plot_flow_comparison(
+            expert.mean_field, learned.mean_field, type_labels=labels,
+            state_labels=state_labels, labels=("experts", "learned equilibrium")),
+        "policies": plot.plot_policy_comparison(
+            expert.policy, learned.policy, type_labels=labels, state_labels=state_labels,
+            labels=("experts", "learned equilibrium")),
     }
     if result.posterior is not None and K > 1:
-        figures["inferred_types"] = plot.plot_embeddings(result.posterior, demos.types,
-                                                         type_labels=labels)
+        order = _true_type_order(type_map, K)
+        figures["inferred_types"] = plot.plot_embeddings(
+            result.posterior[:, order], demos.types,
+            type_labels=[f"true type {k}" for k in range(demos.n_types)])
     if metrics is not None:
         shown = {name: metrics[key] for name, key in (
             ("policy deviation", "policy_deviation"),
@@ -948,7 +981,7 @@ def _run_figures(plot, result, demos, spec, step, metrics, method):
             ("return deviation", "return_deviation"), ("type recovery (ARI)", "ari"))
             if isinstance(metrics.get(key), (int, float))}
         if shown:
-            figures["metrics"] = plot.plot_metrics({method: shown})
+            figures["metrics"] = plot.plot_metrics({config["method"]: shown})
     return figures
 
 
@@ -964,7 +997,7 @@ def _cmd_plot(args) -> int:
     if not 0 <= args.step < spec.horizon:
         raise CommandError(f"--step must lie in [0, {spec.horizon - 1}], got {args.step}")
     figures = _run_figures(plot, result, demos, spec, args.step, folder.read_metrics(),
-                           config["method"])
+                           config)
     try:
         written = [str(plot.save(figure, os.path.join(args.out, f"{name}.png"), dpi=args.dpi))
                    for name, figure in figures.items()]
