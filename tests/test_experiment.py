@@ -26,8 +26,11 @@ SOLVER = {"method": "fixed_point", "damping": 0.3, "max_iter": 3000}
 
 
 def test_registry_has_the_methods_and_takes_one_line_additions():
-    assert list(FIT_METHODS) == ["pemmfirl_em", "pemmfirl_em_no_mi", "gaussian_types", "mfirl",
-                                 "oracle", "pemmfirl", "mf_airl", "pemirl"]
+    assert list(FIT_METHODS) == ["pemmfirl", "pemmfirl_exact", "pemmfirl_em", "pemmfirl_em_no_mi",
+                                 "two_stage", "gaussian_types", "mfirl", "oracle", "mf_airl",
+                                 "pemirl"]
+    assert FIT_METHODS["pemmfirl"].fit is FIT_METHODS["pemmfirl_exact"].fit
+    assert dict(FIT_METHODS["pemmfirl_exact"].fixed) == {"expectation": "exact"}
     assert [name for name, m in FIT_METHODS.items() if m.takes("n_warmup")] == [
         "pemmfirl_em", "pemmfirl_em_no_mi", "gaussian_types"]
     assert [name for name, m in FIT_METHODS.items() if not m.typed] == [
