@@ -315,8 +315,10 @@ def _reporter(todo, failed, log):
 
 def _ignore_interrupts():
     """Initializer of the pool's workers: Ctrl-C (SIGINT, sent by a terminal to the whole
-    process group) is for the parent, which then ends the workers (:func:`_stop_pool`)."""
+    process group) is for the parent, which then ends the workers (:func:`_stop_pool`);
+    SIGTERM ends a worker at once (not a handler inherited from the parent)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _stop_pool(pool):
