@@ -174,7 +174,9 @@ def evaluate_fit(spec, result, demos, *, temperature: float, expert=None, varian
 # ---------------------------------------------------------------------------
 
 
-def _variant(game, shape):
+def _variant(game, types, horizon=None):
+    """The game under its variant dynamics (``horizon`` None: the game's), or None."""
+    shape = {"types": types} if horizon is None else {"types": types, "horizon": horizon}
     try:
         return envs.make(game, dynamics="variant", **shape)
     except (ValueError, TypeError):
@@ -233,7 +235,7 @@ def run_cell(game: str, method: str, seed: int, *, settings: dict) -> dict:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         metrics = evaluate_fit(spec, result, demos, temperature=beta,
-                               expert=expert, variant=_variant(game, shape),
+                               expert=expert, variant=_variant(game, s["types"], s["horizon"]),
                                held_out=held_out, backend=s["backend"])
     metrics["fit_seconds"] = float(result.seconds)
     metrics["bayes_ari"] = _bayes_ari(expert, demos, beta, s["backend"])
