@@ -34,13 +34,14 @@ from .games import congestion_game, graph_neighbours, random_game, random_policy
 @st.composite
 def games(draw, *, max_states: int = 30, max_actions: int = 5, max_horizon: int = 20,
           max_contexts: int = 3, coupling: str = "weak", kinds=("state", "state_action"),
-          sparse: bool = True, coupled_contexts: bool = True):
+          sparse: bool = True, coupled_contexts: bool = True, min_actions: int = 1):
     """Random games of :func:`tabmfirl.testing.games.random_game`.
 
     Parameters
     ----------
     max_states, max_actions, max_horizon, max_contexts : int
-        Upper bounds of the sizes drawn (lower bounds are 1).
+        Upper bounds of the sizes drawn (lower bounds are 1, ``min_actions``
+        for the actions).
     coupling : {"weak", "strong", "none"}
         ``"weak"``: mean field strengths at most ``0.5 / horizon`` (a unique
         equilibrium that damped iteration finds); ``"strong"``: up to 5;
@@ -51,9 +52,11 @@ def games(draw, *, max_states: int = 30, max_actions: int = 5, max_horizon: int 
         Whether sparse transitions may be drawn.
     coupled_contexts : bool
         Whether a population coupling between contexts may be drawn.
+    min_actions : int, default 1
+        Fewest actions (2: every state has a choice).
     """
     S = draw(st.integers(1, max_states))
-    A = draw(st.integers(1, max_actions))
+    A = draw(st.integers(min_actions, max_actions))
     T = draw(st.integers(1, max_horizon))
     K = draw(st.integers(1, max_contexts))
     seed = draw(st.integers(0, 2**32 - 1))
