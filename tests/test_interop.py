@@ -1,7 +1,7 @@
 """tabmfirl.interop without the peers: import isolation, messages, crowd games, layouts.
 
 The conversions against MFGLib and OpenSpiel themselves are checked in
-``validation/test_interop.py`` (with the peers installed).
+``validation/test_interop_peers.py`` (with the peers installed).
 """
 import subprocess
 import sys

@@ -26,7 +26,7 @@ modelling games, whose rules are known in closed form):
 
 Conventions and the exact correspondence are in the docstrings of
 :mod:`tabmfirl.interop._mfglib` and :mod:`tabmfirl.interop._openspiel`;
-``validation/test_interop.py`` checks every conversion against the peers.
+``validation/test_interop_peers.py`` checks every conversion against the peers.
 """
 from ._mfglib import (
     array_from_mfglib,

@@ -13,7 +13,7 @@ r"""``tabmfirl.interop`` against the peers: every conversion, checked by the pee
 * OpenSpiel: :func:`~tabmfirl.interop.from_openspiel` on the crowd modelling
   games at sizes other than the defaults: distributions and ``nash_conv``.
 
-Run: ``python -m pytest validation/test_interop.py -q -s``.
+Run: ``python -m pytest validation/test_interop_peers.py -q -s``.
 """
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ from open_spiel.python.mfg.algorithms import nash_conv  # noqa: E402
 from open_spiel.python.mfg.games import crowd_modelling  # noqa: E402,F401 (registers)
 from test_mfglib import BUILDERS  # noqa: E402
 
-from tabmfirl import exploitability, forward_mean_field  # noqa: E402
+from tabmfirl import exploitability, forward_mean_field, population_coupling  # noqa: E402
 from tabmfirl.interop import (  # noqa: E402
     array_from_mfglib,
     from_mfglib,
@@ -43,7 +43,7 @@ from tabmfirl.interop import (  # noqa: E402
     policy_to_mfglib,
     to_mfglib,
 )
-from tabmfirl.testing import dense_tables, random_policy  # noqa: E402
+from tabmfirl.testing import dense_tables, random_game, random_policy  # noqa: E402
 from tabmfirl.testing.strategies import games  # noqa: E402
 
 torch.set_default_dtype(torch.float64)
@@ -146,10 +146,8 @@ def test_from_mfglib_refuses_float32():
         from_mfglib(env)
 
 
-@settings(max_examples=15, deadline=None)
-@given(games(max_states=5, max_actions=3, max_horizon=4, max_contexts=3, coupling="strong"))
-def test_to_mfglib_flows_and_round_trip(spec):
-    """Random games: MFGLib's flow of the product game is tabmfirl's; and back to tabmfirl."""
+def check_to_mfglib(spec):
+    """MFGLib's flow of the product game is tabmfirl's; one type: back to tabmfirl's tables."""
     K = spec.n_contexts
     shares = np.random.default_rng(K).dirichlet(np.ones(K))
     env = to_mfglib(spec, shares=shares)
@@ -164,6 +162,26 @@ def test_to_mfglib_flows_and_round_trip(spec):
         P_back, R_back = dense_tables(back, flow.mean_field, flow.state_action)
         np.testing.assert_allclose(P_back, P, rtol=0, atol=ATOL)
         np.testing.assert_allclose(R_back, R, rtol=0, atol=ATOL)
+
+
+@settings(max_examples=15, deadline=None)
+@given(games(max_states=5, max_actions=3, max_horizon=4, max_contexts=3, coupling="strong"))
+def test_to_mfglib_flows_and_round_trip(spec):
+    """Random games: MFGLib's flow of the product game is tabmfirl's; and back to tabmfirl."""
+    check_to_mfglib(spec)
+
+
+COUPLINGS = {"population": population_coupling([0.2, 0.3, 0.5]),
+             "asymmetric": np.array([[0.6, 0.3, 0.1], [0.0, 0.5, 0.5], [0.2, 0.0, 0.8]])}
+
+
+@pytest.mark.parametrize("coupling", list(COUPLINGS))
+@pytest.mark.parametrize("kind, width", [("state", None), ("state_action", 2)])
+def test_to_mfglib_with_coupled_types(coupling, kind, width):
+    """Three coupled types, strong mean field dependence, dense or sparse rows."""
+    spec = random_game(4, 3, 4, 3, transition_strength=2.0, reward_strength=1.0, width=width,
+                       mean_field_kind=kind, rng=5)
+    check_to_mfglib(spec.replace(context_coupling=COUPLINGS[coupling]))
 
 
 @pytest.mark.parametrize("game_name, parameters", [
