@@ -92,10 +92,12 @@ def main(argv=None):
                      time_mfglib(env, OnlineMirrorDescent(), n)))
 
     import pyspiel
-    import test_openspiel as to
+    from open_spiel.python.mfg.games import crowd_modelling  # noqa: F401 (registers)
+
+    from tabmfirl.interop import crowd_modelling_1d
 
     game = pyspiel.load_game("python_mfg_crowd_modelling")
-    spec = to.crowd_1d_spec(10, 10)
+    spec = crowd_modelling_1d(10, 10)
     label = "OpenSpiel crowd_modelling 1-D (S=10, A=3, T=10)"
     n = args.iters
     rows.append((label, "tabmfirl numpy, fictitious play", time_tabmfirl(spec, "numpy", n)))
