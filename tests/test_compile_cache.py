@@ -138,3 +138,16 @@ def test_auto_asks_no_gpu_without_a_device_file():
             assert _backend.resolve_backend("auto") == "numba"
     finally:
         _backend.gpu_is_present.cache_clear()
+
+
+def test_read_only_tables_reach_the_function_pointer_kernels():
+    """Read-only views (broadcasts) are fine: the pointers' types take writable arrays."""
+    P = np.broadcast_to(np.eye(3)[:, None, :], (3, 2, 3))[None]
+    assert not P.flags.writeable
+    model = tabmfirl.EvaluatedModel(P, np.zeros((1, 4), dtype=np.int64),
+                                    np.broadcast_to(np.zeros(1), (1, 4, 3, 2)))
+    policy = np.full((1, 4, 3, 2), 0.5)
+    flows = [tabmfirl.occupancy_measure(model, policy, np.full(3, 1 / 3), backend=b)
+             for b in ("numpy", "numba")]
+    np.testing.assert_allclose(flows[1][0], flows[0][0], rtol=0, atol=1e-15)
+    np.testing.assert_allclose(flows[1][0], 1 / 3, rtol=0, atol=1e-15)  # P = identity

@@ -46,6 +46,11 @@ class EvaluatedModel:
     next_states: Optional[np.ndarray] = None
 
     def __post_init__(self):
+        # The Numba kernels hand slices of these to a game's functions, whose
+        # pointer type takes writable arrays: a read-only view (a broadcast)
+        # is copied once here.
+        object.__setattr__(self, "transition", writable_array(self.transition))
+        object.__setattr__(self, "reward", writable_array(self.reward))
         P, idx, R = self.transition, self.slice_index, self.reward
         if R.ndim != 4:
             raise ValueError(f"reward must have shape (K, T, S, A), got {R.shape}")
@@ -195,6 +200,12 @@ def allocate_model(spec: MFGSpec) -> EvaluatedModel:
     else:
         R = spec.reward.copy()
     return EvaluatedModel(np.ascontiguousarray(P), slice_index, R, spec.next_states)
+
+
+def writable_array(array: np.ndarray) -> np.ndarray:
+    """``array`` as a C-contiguous array Numba types as writable (a copy if need be)."""
+    array = np.ascontiguousarray(array)
+    return array if array.flags.writeable else array.copy()
 
 
 def kernel_functions(spec: MFGSpec):
