@@ -43,7 +43,9 @@ write into ``out`` and must compile in Numba's nopython mode (plain loops and
 NumPy array expressions).  Plain Python functions are compiled with
 ``numba.njit`` on first use.  Construction checks them at ``mu0`` through their
 pure-Python body (no compilation); every backend then calls the compiled
-function.
+function (the Numba kernels through a pointer of the signature above,
+compiled once and cached on disk when the function lives in a file, so that
+they need no recompiling per game or per process).
 
 Sparse transitions
 ------------------
