@@ -29,7 +29,8 @@ def test_bench_threads_quick(capsys):
     assert [row[0] for row in rows] == ["dense random S=100, A=5, T=10",
                                         "dense random S=300, A=5, T=10"]
     for row in rows:
-        assert all(float(cell) > 0 for cell in row[2:])  # times, ratio and bound
+        assert all(float(cell) > 0 for cell in row[2:6] + row[7:])  # times, ratio, bound
+        assert int(row[6]) >= 1  # threads the default chose
 
 
 def test_bytes_per_pass_counts_each_step_slice():
