@@ -98,7 +98,7 @@ def test_tiny_experiment_writes_cells_tables_and_skips_finished_cells(tmp_path, 
     assert summary["ran"] == 4 and summary["skipped"] == 0 and not summary["failed"]
     files = sorted(p.name for p in (out / "cells").iterdir())
     assert files == ["virus__mfirl__0.json", "virus__mfirl__1.json",
-                     "virus__pemmfirl__0.json", "virus__pemmfirl__1.json"]
+                     "virus__pemmfirl_em__0.json", "virus__pemmfirl_em__1.json"]
     record = json.loads(cell_path(out, "virus", "pemmfirl_em", 1).read_text())
     assert record["seed"] == 1 and record["fit"]["num_iter"] == 8
     # the grid's n_warmup reaches the methods with a warm-up, and only them
