@@ -93,10 +93,14 @@ def test_function_pointers_give_the_numpy_twins_tables():
                                atol=1e-12)
 
 
-def test_function_pointer_is_memoised_per_function():
+@pytest.mark.skipif(not JIT, reason="the Python body itself under NUMBA_DISABLE_JIT=1")
+def test_function_pointer_is_memoised_per_python_body():
+    """Two dispatchers of one function (e.g. two specs of a plain function) share it."""
     spec = envs.make("virus")
-    assert function_pointer(spec.transition, "transition") is \
-        function_pointer(spec.transition, "transition")
+    pointer = function_pointer(spec.transition, "transition")
+    assert function_pointer(spec.transition, "transition") is pointer
+    assert function_pointer(numba.njit(spec.transition.py_func), "transition") is pointer
+    assert function_pointer(spec.transition.py_func, "transition") is pointer
 
 
 @pytest.mark.skipif(not JIT, reason="plain Python accepts any return value")

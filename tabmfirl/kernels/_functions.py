@@ -75,14 +75,14 @@ def no_function(kind: str):
     return function_pointer(_no_transition if kind == "transition" else _no_reward, kind)
 
 
-@functools.lru_cache(maxsize=256)
 def function_pointer(function, kind: str):
     """``function`` (a dispatcher or plain function) compiled as a first-class function.
 
     Compiled with ``numba.cfunc(signature, cache=True)`` from the function's
     Python body, so a later process loads it from Numba's cache; functions
     Numba cannot cache (defined in a REPL, by ``exec``) compile without the
-    cache.  Memoised per function object.
+    cache.  Memoised per Python body and compiler options (two dispatchers
+    of one function share the pointer).
 
     Parameters
     ----------
@@ -104,17 +104,24 @@ def function_pointer(function, kind: str):
     body = getattr(function, "py_func", function)
     if numba.config.DISABLE_JIT:
         return body
+    options = tuple(sorted((key, value) for key, value in
+                           getattr(function, "targetoptions", {}).items()
+                           if key in _KEPT_OPTIONS and value is not None))
+    return _compiled_pointer(body, kind, options)
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled_pointer(body, kind: str, options: tuple):
+    """:func:`function_pointer` of a Python body, memoised."""
     signature = _SIGNATURES[kind]
-    options = {key: value for key, value in getattr(function, "targetoptions", {}).items()
-               if key in _KEPT_OPTIONS}
     name = getattr(body, "__qualname__", repr(body))
     try:
         try:
-            compiled = numba.cfunc(signature, cache=True, **options)(body)
+            compiled = numba.cfunc(signature, cache=True, **dict(options))(body)
         except RuntimeError as err:  # no cache locator (REPL, exec): as before, per process
             if "cannot cache" not in str(err):
                 raise
-            compiled = numba.cfunc(signature, cache=False, **options)(body)
+            compiled = numba.cfunc(signature, cache=False, **dict(options))(body)
     except numba.core.errors.TypingError as err:
         first = str(err).strip().splitlines()
         raise ValueError(
