@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["CHECKPOINT_FORMAT", "RESULT_FORMAT", "DEMOS_FORMAT", "CELL_FORMAT", "FIT_RUN_FORMAT",
+           "SPEC_FORMAT", "SOLUTION_FORMAT",
            "NPZ_READ_ERRORS", "pickle_free", "save_npz_checked", "read_npz", "load_npz_checked",
            "atomic_write", "atomic_write_bytes", "atomic_write_json", "read_json",
            "array_digest", "config_digest", "canonical_json"]
@@ -37,6 +38,10 @@ DEMOS_FORMAT = "tabmfirl.demonstrations/1"
 CELL_FORMAT = "tabmfirl.experiment_cell/1"
 #: Format tag of a fit run folder's ``config.json`` (``tabmfirl fit``).
 FIT_RUN_FORMAT = "tabmfirl.fit_run/1"
+#: Format tag of a game of arrays (:func:`tabmfirl.save_spec`).
+SPEC_FORMAT = "tabmfirl.game_spec/1"
+#: Format tag of an equilibrium written by ``tabmfirl solve --out``.
+SOLUTION_FORMAT = "tabmfirl.solution/1"
 
 
 # ---------------------------------------------------------------------------

@@ -11,6 +11,7 @@ the taxi study (and its subcommand) :mod:`tabmfirl.apps._taxi_study`.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -34,9 +35,20 @@ from tabmfirl.irl._init import kmeans_labels
 from tabmfirl.kernels._backend import resolve_backend
 from tabmfirl.solvers._certificate import certify
 
+from ._check import add_parser as _add_check
+from ._check import check_out_folder, write_solution
 from ._errors import CommandError
 from ._experiment import evaluate_fit, markdown_table, run_experiment
 from ._fit_methods import FIT_METHODS
+from ._games import (
+    GAME_HELP,
+    default_temperature,
+    game_of,
+    game_reference,
+    load_game,
+    read_demos,
+    takes_dynamics,
+)
 from ._runs import FIT_RUN_FORMAT, RunFolder
 from ._taxi_study import add_parser as _add_taxi_study
 
@@ -55,10 +67,10 @@ def _add_solve(subparsers):
                "  tabmfirl solve --game virus --beta 0.1 --max-seconds 60\n"
                "  tabmfirl solve --game virus --method fixed_point --damping 0.5",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--game", required=True, help="game name (see `tabmfirl games`)")
+    parser.add_argument("--game", required=True, help=GAME_HELP)
     parser.add_argument("--types", type=int, default=None,
                         help="number of agent types (default: the game's default)")
-    parser.add_argument("--dynamics", default="original", help="original or variant")
+    parser.add_argument("--dynamics", default=None, help="original (default) or variant")
     parser.add_argument("--beta", type=float, default=None,
                         help="temperature (default: the game's TEMPERATURE)")
     parser.add_argument("--method", default="auto",
@@ -74,18 +86,15 @@ def _add_solve(subparsers):
     parser.add_argument("--progress-every", type=float, default=5.0,
                         help="seconds between progress lines on stderr (default 5; 0: none)")
     parser.add_argument("--backend", default="auto", help="auto, numpy, numba or cuda")
+    parser.add_argument("--out", default=None,
+                        help="write the policy, flow, values and certificate to this .npz "
+                             "(read by tabmfirl check and numpy.load)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(handler=_cmd_solve)
 
 
 def _make_game(name, types, dynamics):
-    kwargs = {"dynamics": dynamics}
-    if types is not None:
-        kwargs["types"] = types
-    try:
-        return envs.make(name, **kwargs)
-    except (ValueError, TypeError) as error:
-        raise CommandError(str(error)) from None
+    return load_game(name, types=types, dynamics=dynamics)
 
 
 class SolveProgress:
@@ -137,7 +146,8 @@ def _solver_options(args) -> dict:
 def _cmd_solve(args) -> int:
     spec = _make_game(args.game, args.types, args.dynamics)
     options = _solver_options(args)
-    beta = envs.solver_settings(args.game)["temperature"] if args.beta is None else args.beta
+    beta = default_temperature(args.game) if args.beta is None else args.beta
+    check_out_folder(args.out)
     if args.progress_every:
         print(f"solving {spec.name} ({spec.n_contexts} types, {spec.n_states} states, horizon "
               f"{spec.horizon}) at beta={beta:g} with {args.method}; progress every "
@@ -154,6 +164,8 @@ def _cmd_solve(args) -> int:
         except (ValueError, RuntimeError) as error:
             raise CommandError(str(error)) from None
     seconds = time.perf_counter() - start
+    if args.out is not None:
+        write_solution(args.out, args.game, spec, result)
     _report_solve(spec, result, seconds, args.json)
     if not result.converged:
         print(result.message, file=sys.stderr, flush=True)
@@ -207,13 +219,13 @@ def _add_demos(subparsers):
         epilog="examples:\n  tabmfirl demos --game virus --types 3 --agents 300 --out demos.npz\n"
                "  tabmfirl demos --game malware --dynamics variant --seed 1 --out m.npz --json",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--game", required=True, help="game name (see `tabmfirl games`)")
+    parser.add_argument("--game", required=True, help=GAME_HELP)
     parser.add_argument("--types", type=int, default=None,
                         help="number of agent types (default: the game's default)")
     parser.add_argument("--agents", type=int, default=100,
                         help="agents PER TYPE (default 100); the file holds types x agents")
     parser.add_argument("--out", required=True, help="output file (.npz)")
-    parser.add_argument("--dynamics", default="original", help="original or variant")
+    parser.add_argument("--dynamics", default=None, help="original (default) or variant")
     parser.add_argument("--beta", type=float, default=None,
                         help="temperature (default: the game's TEMPERATURE)")
     parser.add_argument("--seed", type=int, default=None,
@@ -224,15 +236,24 @@ def _add_demos(subparsers):
     parser.set_defaults(handler=_cmd_demos)
 
 
+def _demos_params(args, spec) -> dict:
+    """What rebuilds the game of ``tabmfirl demos`` (recorded in the file): a built-in game's
+    builder arguments; for a user's game, the arguments the command was given."""
+    if args.game in envs.GAMES:
+        return {"types": spec.n_contexts, "dynamics": args.dynamics or "original",
+                "horizon": spec.horizon}
+    return {key: value for key, value in (("types", args.types), ("dynamics", args.dynamics))
+            if value is not None}
+
+
 def _cmd_demos(args) -> int:
     if args.agents < 1:
         raise CommandError(f"--agents must be >= 1 (agents per type), got {args.agents}")
     if args.seed is not None and args.seed < 0:
         raise CommandError(f"--seed must be >= 0, got {args.seed}")
     spec = _make_game(args.game, args.types, args.dynamics)
-    settings = envs.solver_settings(args.game)
-    if args.beta is not None:
-        settings["temperature"] = args.beta
+    settings = {"temperature": default_temperature(args.game) if args.beta is None
+                else args.beta}
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -244,9 +265,10 @@ def _cmd_demos(args) -> int:
         raise CommandError(
             f"the equilibrium of {args.game} did not converge at beta={settings['temperature']} "
             f"(residual {result.residual:.2e}); try a larger --beta")
-    params = {"types": spec.n_contexts, "dynamics": args.dynamics, "horizon": spec.horizon}
     demos = generate_demonstrations(spec, result.policy, args.agents, seed=args.seed,
-                                    params=params)
+                                    params=_demos_params(args, spec))
+    if args.game not in envs.GAMES:        # a user's game: record where to find it again
+        demos = dataclasses.replace(demos, game=game_reference(args.game))
     try:
         path = demos.save(args.out)
     except OSError as error:
@@ -254,7 +276,8 @@ def _cmd_demos(args) -> int:
     seconds = time.perf_counter() - start
     summary = {
         "game": spec.name, "types": spec.n_contexts, "agents_per_type": args.agents,
-        "agents": demos.n_agents, "horizon": demos.horizon, "dynamics": args.dynamics,
+        "agents": demos.n_agents, "horizon": demos.horizon,
+        "dynamics": args.dynamics or "original",
         "temperature": result.temperature, "exploitability": float(result.exploitability.max()),
         "seed": demos.seed, "out": str(path), "seconds": seconds,
     }
@@ -298,7 +321,12 @@ def _add_fit(subparsers):
         epilog=_FIT_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--method", required=True,
                         help=f"one of: {', '.join(FIT_METHODS)}")
-    parser.add_argument("--demos", required=True, help="demonstrations file (.npz)")
+    parser.add_argument("--demos", required=True,
+                        help="demonstrations file (.npz): of tabmfirl demos, or int arrays "
+                             "states (N, T+1), actions (N, T) and optionally types (N,)")
+    parser.add_argument("--game", default=None,
+                        help="the demonstrations' game (default: the one the file records; "
+                             "needed for a file without metadata): " + GAME_HELP)
     parser.add_argument("--out", required=True, help="run folder (created)")
     parser.add_argument("--types", type=int, default=None,
                         help="number of types K to learn (default: the file's; mfirl: 1)")
@@ -329,19 +357,6 @@ def _load_demos(path):
         return Demonstrations.load(path)
     except (FileNotFoundError, ValueError) as error:
         raise CommandError(str(error)) from None
-
-
-def _demos_game(demos, dynamics=None):
-    if demos.game not in envs.GAMES:
-        raise CommandError(f"the demonstrations are of game {demos.game!r}, not a built-in "
-                           f"game (see `tabmfirl games`)")
-    params = dict(demos.params)
-    if dynamics is not None:
-        params["dynamics"] = dynamics
-    try:
-        return envs.make(demos.game, **params)
-    except (ValueError, TypeError) as error:
-        raise CommandError(f"cannot rebuild game {demos.game!r} with {params}: {error}") from None
 
 
 def _fit_method(name):
@@ -459,7 +474,7 @@ def _print_fit_summary(args, demos, summary, path):
     if args.json:
         print(json.dumps(summary))
         return
-    print(f"{args.method} on {demos.game} ({demos.n_agents} agents, K={summary['types']}, "
+    print(f"{args.method} on {summary['game']} ({demos.n_agents} agents, K={summary['types']}, "
           f"beta={summary['temperature']}): {summary['iterations']} iterations, log-likelihood "
           f"{summary['log_likelihood']:.4f} per trajectory"
           + (f", ARI {summary['ari']:.3f}" if "ari" in summary else ""))
@@ -469,22 +484,26 @@ def _print_fit_summary(args, demos, summary, path):
 def _cmd_fit(args) -> int:
     method = _fit_method(args.method)
     _check_fit_flags(args)
-    demos = _load_demos(args.demos)
-    spec = _demos_game(demos)
+    demos, spec, game, params, labelled = read_demos(args.demos, args.game)
     if demos.horizon != spec.horizon:
         raise CommandError(f"demos have horizon {demos.horizon}, the game {spec.horizon}")
-    n_types = demos.n_types
+    if not labelled and method.name == "oracle":
+        raise CommandError("oracle fits the true types, and the demonstrations have no type "
+                           "labels")
+    n_types = demos.n_types if labelled else spec.n_contexts
     K = _learned_types(method, args.types, n_types)
-    beta = envs.solver_settings(demos.game)["temperature"] if args.beta is None else args.beta
+    beta = default_temperature(game) if args.beta is None else args.beta
     if not beta > 0:
         raise CommandError(f"--beta must be > 0, got {beta}")
     options = _fit_options(method, args)
     config = {"format": FIT_RUN_FORMAT, "method": args.method,
-              "demos": os.path.abspath(args.demos), "game": demos.game,
-              "params": demos.params, "types": K, "temperature": beta,
+              "demos": os.path.abspath(args.demos), "game": game,
+              "params": params, "types": K, "temperature": beta,
               **{option: options.get(option) for _, option, _ in FIT_FLAGS}}
+    if not labelled:
+        config["labelled"] = False
     folder, resumed = _start_run(args.out, config)
-    true_types = demos.types if n_types > 1 else None
+    true_types = demos.types if labelled and n_types > 1 else None
     max_iter = options.get("max_iter", FIT_FLAGS[0][2])
     options["temperature"] = beta
     if method.takes("warn"):        # no warning on stderr: the summary says "converged"
@@ -505,7 +524,7 @@ def _cmd_fit(args) -> int:
     except (ValueError, RuntimeError) as error:
         raise CommandError(str(error)) from None
     path = folder.save_result(result, config)
-    summary = {"method": args.method, "game": demos.game, "types": K, "agents": demos.n_agents,
+    summary = {"method": args.method, "game": game, "types": K, "agents": demos.n_agents,
                "temperature": beta, "iterations": int(result.num_iter),
                "converged": bool(result.converged),
                "log_likelihood": float(result.log_likelihood_history[-1]),
@@ -548,8 +567,12 @@ def _load_run(run, not_a_run):
         result, _ = folder.load_result()
     except (FileNotFoundError, ValueError) as error:
         raise CommandError(str(error)) from None
-    demos = _load_demos(config["demos"])
-    return folder, config, result, demos, _demos_game(demos)
+    if config.get("labelled") is False:
+        raise CommandError(f"{run!r} was fitted to demonstrations without type labels, which "
+                           f"its per-type scores need; score its rewards with `tabmfirl check "
+                           f"--game GAME --reward {os.path.join(run, 'result.npz')}`")
+    demos, spec, *_ = read_demos(config["demos"], config["game"], config["params"])
+    return folder, config, result, demos, spec
 
 
 def _load_held_out(path, demos):
@@ -562,10 +585,12 @@ def _load_held_out(path, demos):
     return held_out
 
 
-def _variant_game(demos):
-    """The game of ``demos`` under its variant dynamics, or None when it has none."""
+def _variant_game(config):
+    """The game of a run under its variant dynamics, or None when it has none."""
     try:
-        return _demos_game(demos, dynamics="variant")
+        if not takes_dynamics(config["game"]):
+            return None
+        return game_of(config["game"], config["params"], dynamics="variant")
     except CommandError:
         return None
 
@@ -597,7 +622,7 @@ def _cmd_evaluate(args) -> int:
     held_out = _load_held_out(args.held_out, demos)
     if result.reward.shape[1:] != (spec.horizon, spec.n_states, spec.n_actions):
         raise CommandError("the result does not match the game of its demonstrations")
-    variant = None if args.no_transfer else _variant_game(demos)
+    variant = None if args.no_transfer else _variant_game(config)
     beta = float(config["temperature"])
     backend = config.get("backend", "numpy")
     start = time.perf_counter()
@@ -636,7 +661,9 @@ def _add_experiment(subparsers):
                "  tabmfirl experiment --games virus --seeds 20 --out /shared/results \\\n"
                "      --scheduler tcp://scheduler:8786",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--games", required=True, help="comma-separated game names")
+    parser.add_argument("--games", "--game", required=True,
+                        help="comma-separated games: built-in names, module:function or "
+                             "file.py:function, or game files .npz")
     parser.add_argument("--methods", default="all",
                         help="comma-separated method names, or all (default)")
     parser.add_argument("--seeds", type=int, default=5, help="number of seeds (default 5)")
@@ -795,7 +822,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
     for add in (_add_solve, _add_games, _add_demos, _add_fit, _add_evaluate,
-                _add_plot, _add_experiment, _add_taxi_study):
+                _add_plot, _add_experiment, _add_taxi_study, _add_check):
         add(subparsers)
     return parser
 
