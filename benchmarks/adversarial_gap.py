@@ -16,9 +16,9 @@ Methods (all with the additive reward head, 300 iterations unless named
 otherwise, learning rate 0.02, every other option at the fit's default):
 
 =============================  ===============================================
-``em``                         ``fit_pemmfirl`` (EM multiple-intention MCE IRL,
+``em``                         ``fit_pemmfirl_em`` (EM multiple-intention MCE IRL,
                                screened start, 30 warm-up iterations)
-``adversarial_sampled``        ``fit_pemmfirl_adversarial`` (sampled types and
+``adversarial_sampled``        ``fit_pemmfirl`` (sampled types and
                                rollouts: what a deep implementation does)
 ``adversarial_exact``          the same with ``expectation="exact"``
 ``exact_expected``             exact, ``shaping="expected"`` (time-dependent
@@ -86,19 +86,21 @@ import numpy as np  # noqa: E402
 
 import tabmfirl  # noqa: E402
 from tabmfirl import envs  # noqa: E402
+from tabmfirl.evaluation._learned_game import learned_game  # noqa: E402
+from tabmfirl.evaluation._metrics import match_types  # noqa: E402
 
 _FIT = {"reward_kind": "additive", "learning_rate": 0.02}
 
 
 def _em(spec, demos, seed, settings, checkpoint=None):
-    return tabmfirl.fit_pemmfirl(spec, demos, 3, n_warmup=30, **_common(settings, seed))
+    return tabmfirl.fit_pemmfirl_em(spec, demos, 3, n_warmup=30, **_common(settings, seed))
 
 
 def _adversarial(spec, demos, seed, settings, checkpoint=None, **kw):
     """The adversarial fit; with ``checkpoint`` its final state is kept there."""
     extra = {} if checkpoint is None else {"checkpoint": checkpoint,
                                            "checkpoint_every": settings["iters"]}
-    return tabmfirl.fit_pemmfirl_adversarial(spec, demos, 3, **{**_common(settings, seed), **kw},
+    return tabmfirl.fit_pemmfirl(spec, demos, 3, **{**_common(settings, seed), **kw},
                                              **extra)
 
 
@@ -111,7 +113,7 @@ def _continued(base, expectation):
         source = Path(checkpoint).parent / f"{spec.name}__{base}__{seed}.npz"
         if source.exists():         # bit-identical to a fresh run of twice the iterations
             shutil.copyfile(source, checkpoint)
-        return tabmfirl.fit_pemmfirl_adversarial(spec, demos, 3, expectation=expectation,
+        return tabmfirl.fit_pemmfirl(spec, demos, 3, expectation=expectation,
                                                  **_common(longer, seed), checkpoint=checkpoint,
                                                  checkpoint_every=longer["iters"])
     return fit
@@ -157,6 +159,16 @@ def _infinite(shaping, weight_decay=0.01, factor=1):
     return fit
 
 
+def _baseline(name, typed=True, **options):
+    """A baseline of the package at the common settings (``n_contexts = 3`` when typed)."""
+    fit = getattr(tabmfirl, name)
+
+    def run(spec, demos, seed, settings, checkpoint=None):
+        args = (spec, demos, 3) if typed else (spec, demos)
+        return fit(*args, **{**_common(settings, seed), **options})
+    return run
+
+
 def _common(settings, seed):
     return {**_FIT, "temperature": settings["temperature"], "max_iter": settings["iters"],
             "seed": seed, "backend": settings["backend"], "warn": False}
@@ -187,6 +199,12 @@ METHODS = {
     "infinite_em": _infinite(None),
     "infinite_expected_wd0": _infinite("expected", weight_decay=0.0, factor=10),
     "infinite_state_wd0": _infinite("state", weight_decay=0.0, factor=10),
+    "em_mixture": _baseline("fit_pemmfirl_em", n_warmup=30, init="mixture"),
+    "two_stage": _baseline("fit_two_stage"),
+    "pemirl": _baseline("fit_pemirl"),
+    "mf_airl": _baseline("fit_mf_airl", typed=False),
+    "mfirl": _baseline("fit_mfirl", typed=False),
+    "oracle": _em_true_labels,
 }
 #: Methods that read the experts' exact expected counts (no demonstrations).
 INFINITE = ("infinite_state", "infinite_expected", "infinite_em", "infinite_expected_wd0",
@@ -194,6 +212,25 @@ INFINITE = ("infinite_state", "infinite_expected", "infinite_em", "infinite_expe
 #: Methods whose final state is kept (``--out/checkpoints``) for the 600-iteration runs.
 CHECKPOINTED = ("adversarial_sampled", "adversarial_exact", "exact_600", "sampled_600")
 MAIN = ("em", "adversarial_sampled", "adversarial_exact")
+#: The baselines table (``--baselines``): every method at the same iteration budget
+#: but the EM method's screened start, whose extra iterations the table counts.
+BASELINES = ("adversarial_sampled", "adversarial_exact", "em", "em_mixture", "two_stage",
+             "pemirl", "mf_airl", "mfirl", "oracle")
+#: The names of the package (CLI ``--method``) under which the tables show the methods.
+DISPLAY = {"adversarial_sampled": "pemmfirl", "adversarial_exact": "pemmfirl_exact",
+           "em": "pemmfirl_em", "em_mixture": "pemmfirl_em, mixture start",
+           "two_stage": "two_stage", "pemirl": "pemirl", "mf_airl": "mf_airl",
+           "mfirl": "mfirl", "oracle": "oracle (true labels)"}
+
+
+def iteration_budget(method, num_iter):
+    """Reward steps a fit took: its iterations, plus the screened start's short fits for the
+    EM method (``len(SCREENED_STARTS) * (n_warmup + SCREEN_ITERATIONS)``)."""
+    from tabmfirl.irl._em import SCREEN_ITERATIONS, SCREENED_STARTS
+
+    if method == "em":
+        return num_iter + len(SCREENED_STARTS) * (30 + SCREEN_ITERATIONS)
+    return num_iter
 
 
 def solver_settings(game):
@@ -230,13 +267,13 @@ def run_cell(game, method, seed, settings, checkpoints=None):
         if result.assignments is None:
             type_map, ari = np.arange(3), None
         else:
-            from tabmfirl.evaluation._metrics import match_types
-
             type_map = match_types(demos.types, result.assignments, result.prior.shape[0], 3)
             ari = float(tabmfirl.adjusted_rand_index(demos.types, result.assignments))
         ev = tabmfirl.evaluate_reward(spec, result.head, type_map=type_map, temperature=beta,
                                       expert=expert, solver_kwargs=solver,
                                       backend=settings["backend"])
+        gap = tabmfirl.exploitability(learned_game(spec, result.head, type_map), expert.policy,
+                                      temperature=beta, backend=settings["backend"])
     steps = np.arange(settings["horizon"])
     log_pi = np.log(expert.policy[:, steps, demos.states[:, steps], demos.actions]).sum(-1)
     return {"game": game, "method": method, "seed": seed, "settings": settings, "ari": ari,
@@ -244,6 +281,9 @@ def run_cell(game, method, seed, settings, checkpoints=None):
             "policy_deviation": float(ev.mean_policy_deviation),
             "per_type_policy_deviation": [float(x) for x in ev.policy_deviation],
             "learned_converged": bool(ev.learned.converged), "fit_seconds": seconds,
+            "expert_exploitability": float(np.max(gap)),
+            "fit_converged": bool(result.converged), "num_iter": int(result.num_iter),
+            "budget": iteration_budget(method, int(result.num_iter)),
             "final_loss": float(result.objective_history[-1])}
 
 
@@ -292,6 +332,34 @@ def table(records, games, methods):
                          f"| {_stat([r['bayes_ari'] for r in rows])} "
                          f"| {_stat([r['policy_deviation'] for r in rows])} | {per_seed} "
                          f"| {_stat([r['fit_seconds'] for r in rows], 0)} |")
+    return "\n".join(lines)
+
+
+def _share(rows, key):
+    return f"{sum(bool(r.get(key)) for r in rows)}/{len(rows)}"
+
+
+def baselines_table(records, games, methods):
+    """Markdown table of the baselines: budget, ARI, policy deviation, the experts'
+    exploitability in the learned game, convergence counts and fit seconds."""
+    lines = ["| game | method | reward steps | ARI | Bayes ARI | policy dev. | per seed "
+             "| experts' exploitability | fit conv. | learned game conv. | fit s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for game in games:
+        for method in methods:
+            rows = sorted((r for r in records if r["game"] == game and r["method"] == method),
+                          key=lambda r: r["seed"])
+            if not rows:
+                continue
+            per_seed = ", ".join(f"{r['policy_deviation']:.2g}" for r in rows)
+            budget = sorted({r["budget"] for r in rows})
+            lines.append(
+                f"| {game} | {DISPLAY.get(method, method)} | {'/'.join(map(str, budget))} "
+                f"| {_stat([r['ari'] for r in rows])} | {_stat([r['bayes_ari'] for r in rows])} "
+                f"| {_stat([r['policy_deviation'] for r in rows])} | {per_seed} "
+                f"| {_stat([r['expert_exploitability'] for r in rows])} "
+                f"| {_share(rows, 'fit_converged')} | {_share(rows, 'learned_converged')} "
+                f"| {_stat([r['fit_seconds'] for r in rows], 0)} |")
     return "\n".join(lines)
 
 
@@ -371,7 +439,7 @@ def encoder_signal(game, seed, settings, out):
         shutil.copyfile(source, copy)            # returned as it is: max_iter reached
         fit = _adversarial(spec, demos, seed, settings, checkpoint=copy, expectation="exact")
         copy.unlink()
-    method = AdversarialFit("pemmfirl-adversarial", spec, demos, 3, types=True,
+    method = AdversarialFit("pemmfirl_em", spec, demos, 3, types=True,
                             mean_field_reward=True, mi_weight=0.0, reward_kind="additive",
                             hidden_sizes=(32, 32), temperature=beta, learning_rate=0.02,
                             encoder_learning_rate=0.02, weight_decay=0.01, shaping="state",
@@ -430,9 +498,6 @@ def reevaluate(game, method, seed, settings, out):
     equilibrium converged, and the largest exploitability of the experts' policy
     in the learned game (no solve of the learned game).
     """
-    from tabmfirl.evaluation._learned_game import learned_game
-    from tabmfirl.evaluation._metrics import match_types
-
     base = {"exact_600": "adversarial_exact", "sampled_600": "adversarial_sampled"}
     iters = settings["iters"] * (2 if method in base else 1)
     source = Path(out) / "checkpoints" / f"{game}__{method}__{seed}.npz"
@@ -470,8 +535,9 @@ def _seeds(text):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--games", default="malware,investment,virus")
-    parser.add_argument("--methods", default=",".join(MAIN))
-    parser.add_argument("--seeds", default="100-104", help="e.g. 100-104 or 100,102")
+    parser.add_argument("--methods", default=None, help="comma-separated (default: MAIN)")
+    parser.add_argument("--seeds", default=None,
+                        help="e.g. 100-104 or 100,102 (default 100-104, the tuning seeds)")
     parser.add_argument("--agents", type=int, default=200, help="agents per type")
     parser.add_argument("--horizon", type=int, default=50)
     parser.add_argument("--temperature", type=float, default=0.1)
@@ -489,6 +555,9 @@ def main(argv=None):
     parser.add_argument("--start-ari", action="store_true",
                         help="ARI of the encoder's pre-training start, then of the fits in "
                              "--out (methods of --methods)")
+    parser.add_argument("--baselines", action="store_true",
+                        help="the baselines table: methods BASELINES (unless --methods), "
+                             "test seeds 200-202 (unless --seeds)")
     parser.add_argument("--encoder-signal", action="store_true",
                         help="ARI of what each encoder term prefers, at the end of the "
                              "adversarial_exact cells in --out")
@@ -499,6 +568,8 @@ def main(argv=None):
               "experts in the learned game (temperature 1, linear head)\n")
         print(recovery_table())
         return
+    args.methods = args.methods or ",".join(BASELINES if args.baselines else MAIN)
+    args.seeds = args.seeds or ("200-202" if args.baselines else "100-104")
     if args.quick:
         args.games, args.seeds, args.agents, args.horizon = "virus", "100", 10, 5
         args.iters, args.backend = 3, "numpy"
@@ -559,7 +630,7 @@ def main(argv=None):
     print(f"{len(games)} games, methods {', '.join(methods)}, seeds {args.seeds}; "
           f"{args.agents} agents per type, T = {args.horizon}, beta = {args.temperature}, "
           f"{args.iters} iterations, {args.backend} backend; mean ± sample std over seeds\n")
-    print(table(records, games, methods))
+    print((baselines_table if args.baselines else table)(records, games, methods))
     print(f"\n{len(todo)} cells computed in {time.perf_counter() - start:.0f} s "
           f"({len(records) - len(todo)} from {args.out})")
 

@@ -1,9 +1,11 @@
 """
-Rewards learned for each agent type (PEMMFIRL) against the true ones
-=====================================================================
+Rewards learned for each agent type (the EM method) against the true ones
+=========================================================================
 
 Generate unlabelled demonstrations of the virus game with three agent types,
-fit PEMMFIRL (exact mode) and the one-reward MFIRL baseline, and draw what a
+fit the EM method (``fit_pemmfirl_em``: EM multiple-intention MCE-IRL,
+Babeş-Vroman et al. 2011, with a mean field; seconds, where the paper's
+adversarial ``fit_pemmfirl`` takes minutes) and the one-reward MFIRL baseline, and draw what a
 user looks at first: the learned reward of each type next to the true one,
 the training curves, the inferred types of the demonstrations, and how well
 each method's equilibrium reproduces the experts.
@@ -50,10 +52,11 @@ expert = tabmfirl.solve_equilibrium(spec, temperature=BETA, **SOLVER)
 demos = tabmfirl.generate_demonstrations(spec, expert.policy, n_agents=AGENTS, seed=0)
 
 # %%
-# Fit one reward per type (PEMMFIRL) and one shared reward (MFIRL)
-# ----------------------------------------------------------------
-fit = tabmfirl.fit_pemmfirl(spec, demos, 3, temperature=BETA, max_iter=ITERATIONS,
-                            n_warmup=ITERATIONS // 5, learning_rate=0.02, seed=0, warn=False)
+# Fit one reward per type (the EM method) and one shared reward (MFIRL)
+# ---------------------------------------------------------------------
+fit = tabmfirl.fit_pemmfirl_em(spec, demos, 3, temperature=BETA, max_iter=ITERATIONS,
+                               n_warmup=ITERATIONS // 5, learning_rate=0.02, seed=0,
+                               warn=False)
 shared = tabmfirl.fit_mfirl(spec, demos, temperature=BETA, max_iter=ITERATIONS,
                             learning_rate=0.02, seed=0, warn=False)
 type_map = match_types(demos.types, fit.assignments, 3)   # learned context of each true type
@@ -81,15 +84,15 @@ figures = {
 # How well each method's equilibrium reproduces the experts
 # ---------------------------------------------------------
 scores = {}
-for name, result, mapping in (("PEMMFIRL", fit, type_map), ("MFIRL", shared, None)):
+for name, result, mapping in (("EM method", fit, type_map), ("MFIRL", shared, None)):
     evaluation = tabmfirl.evaluate_reward(spec, result.head, type_map=mapping,
                                           temperature=BETA, expert=expert,
                                           solver_kwargs=SOLVER)
     scores[name] = {"policy deviation": evaluation.mean_policy_deviation,
                     "mean field deviation": evaluation.mean_mean_field_deviation,
                     "return deviation": evaluation.mean_return_deviation}
-scores["PEMMFIRL"]["type recovery (ARI)"] = tabmfirl.adjusted_rand_index(demos.types,
-                                                                          fit.assignments)
+scores["EM method"]["type recovery (ARI)"] = tabmfirl.adjusted_rand_index(demos.types,
+                                                                           fit.assignments)
 figures["metrics"] = plot.plot_metrics(scores)
 
 for name, figure in figures.items():

@@ -16,18 +16,19 @@ from .evaluation._metrics import (
 )
 from .game._arrays import load_spec, save_spec
 from .game._spec import MFGSpec, population_coupling
-from .irl._adversarial import AdversarialResult, fit_mf_airl, fit_pemirl, fit_pemmfirl_adversarial
+from .irl._adversarial import AdversarialResult, fit_mf_airl, fit_pemirl, fit_pemmfirl
 from .irl._adversarial_reward import fit_reward_adversarial
 from .irl._demos import Demonstrations, generate_demonstrations
 from .irl._em import (
                                fit_mfirl,
                                fit_oracle,
-                               fit_pemmfirl,
+                               fit_pemmfirl_em,
                                fit_reward,
+                               fit_two_stage,
                                held_out_log_likelihood,
                                predict_types,
 )
-from .irl._gaussian_types import GaussianTypesResult, fit_pemmfirl_gaussian
+from .irl._gaussian_types import GaussianTypesResult, fit_gaussian_types
 from .irl._heads import ContextEncoder, RewardHead, ShapingHead
 from .irl._nn import MLP, SGD, Adam
 from .irl._results import IRLResult
@@ -54,9 +55,9 @@ __all__ = [
     "EquilibriumResult", "ConvergenceWarning", "solve_equilibrium", "EQUILIBRIUM_METHODS", "METHODS",
     "RewardHead", "ShapingHead", "ContextEncoder", "MLP", "Adam", "SGD",
     "Demonstrations", "generate_demonstrations", "DEMOS_FORMAT",
-    "IRLResult", "fit_pemmfirl", "fit_mfirl", "fit_oracle", "fit_reward", "predict_types",
-    "held_out_log_likelihood", "GaussianTypesResult", "fit_pemmfirl_gaussian",
-    "AdversarialResult", "fit_pemmfirl_adversarial", "fit_mf_airl", "fit_pemirl",
+    "IRLResult", "fit_pemmfirl_em", "fit_two_stage", "fit_mfirl", "fit_oracle", "fit_reward", "predict_types",
+    "held_out_log_likelihood", "GaussianTypesResult", "fit_gaussian_types",
+    "AdversarialResult", "fit_pemmfirl", "fit_mf_airl", "fit_pemirl",
     "fit_reward_adversarial",
     "RewardEvaluation", "evaluate_reward", "return_deviation", "mean_field_deviation",
     "policy_deviation", "adjusted_rand_index", "normalized_mutual_information",

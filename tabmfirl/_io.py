@@ -34,10 +34,13 @@ CHECKPOINT_FORMAT = "tabmfirl.checkpoint/2"
 RESULT_FORMAT = "tabmfirl.irl_result/1"
 #: Format tag of demonstration files (:class:`tabmfirl.Demonstrations`).
 DEMOS_FORMAT = "tabmfirl.demonstrations/1"
-#: Format tag of the experiment grid's cell records.
-CELL_FORMAT = "tabmfirl.experiment_cell/1"
-#: Format tag of a fit run folder's ``config.json`` (``tabmfirl fit``).
-FIT_RUN_FORMAT = "tabmfirl.fit_run/1"
+#: Format tag of the experiment grid's cell records.  Version 2: method names of 0.2.0
+#: (``pemmfirl`` is the adversarial algorithm, ``pemmfirl_em`` the EM method), so a
+#: cell of version 1 is recomputed, never read under the other method's name.
+CELL_FORMAT = "tabmfirl.experiment_cell/2"
+#: Format tag of a fit run folder's ``config.json`` (``tabmfirl fit``).  Version 2:
+#: method names of 0.2.0 (as :data:`CELL_FORMAT`).
+FIT_RUN_FORMAT = "tabmfirl.fit_run/2"
 #: Format tag of a game of arrays (:func:`tabmfirl.save_spec`).
 SPEC_FORMAT = "tabmfirl.game_spec/1"
 #: Format tag of an equilibrium written by ``tabmfirl solve --out``.

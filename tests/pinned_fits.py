@@ -30,9 +30,9 @@ def run_all():
     out = {}
     for game in ("virus", "malware"):
         spec, eq, demos = _data(game)
-        out[f"{game}/em_screened"] = tabmfirl.fit_pemmfirl(
+        out[f"{game}/em_screened"] = tabmfirl.fit_pemmfirl_em(
             spec, demos, 2, max_iter=15, n_warmup=3, **common)
-        out[f"{game}/em_additive_kmeans"] = tabmfirl.fit_pemmfirl(
+        out[f"{game}/em_additive_kmeans"] = tabmfirl.fit_pemmfirl_em(
             spec, demos, 2, max_iter=12, n_warmup=2, reward_kind="additive", init="kmeans",
             **common)
         out[f"{game}/mfirl"] = tabmfirl.fit_mfirl(spec, demos, max_iter=12, **common)
@@ -43,14 +43,14 @@ def run_all():
             spec, counts, eq.mean_field, max_iter=20, learning_rate=0.1,
             temperature=BETA, backend="numpy", warn=False, seed=3)
         adv = dict(common, n_sampler_agents=10)
-        out[f"{game}/adversarial"] = tabmfirl.fit_pemmfirl_adversarial(
+        out[f"{game}/adversarial"] = tabmfirl.fit_pemmfirl(
             spec, demos, 2, max_iter=12, n_pretrain=5, **adv)
-        out[f"{game}/adversarial_expected"] = tabmfirl.fit_pemmfirl_adversarial(
+        out[f"{game}/adversarial_expected"] = tabmfirl.fit_pemmfirl(
             spec, demos, 2, max_iter=10, n_pretrain=5, shaping="expected", n_encoder_steps=2,
             **adv)
         out[f"{game}/pemirl"] = tabmfirl.fit_pemirl(spec, demos, 2, max_iter=10, n_pretrain=5,
                                                     **adv)
         out[f"{game}/mf_airl"] = tabmfirl.fit_mf_airl(spec, demos, max_iter=10, **adv)
-        out[f"{game}/gaussian"] = tabmfirl.fit_pemmfirl_gaussian(
+        out[f"{game}/gaussian"] = tabmfirl.fit_gaussian_types(
             spec, demos, 2, max_iter=10, n_warmup=3, n_prior_samples=4, n_rollouts=2, **common)
     return out

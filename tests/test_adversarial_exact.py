@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 
 from tabmfirl import envs, evaluate_reward, fit_reward_adversarial, solve_equilibrium
-from tabmfirl.irl._adversarial import AdversarialFit, fit_pemmfirl_adversarial
+from tabmfirl.irl._adversarial import AdversarialFit, fit_pemmfirl
 from tabmfirl.irl._adversarial_exact import (
     discriminator_logits,
     exact_discriminator_loss,
@@ -187,7 +187,7 @@ def tiny():
 
 def _method(spec, demos, expectation, shaping="state", encoder_gradient="discriminator",
             mi_weight=0.0):
-    return AdversarialFit("pemmfirl-adversarial", spec, demos, 2, types=True,
+    return AdversarialFit("pemmfirl_em", spec, demos, 2, types=True,
                           mean_field_reward=True, mi_weight=mi_weight, reward_kind="linear",
                           hidden_sizes=(), temperature=0.3, learning_rate=0.02,
                           encoder_learning_rate=0.02, weight_decay=0.0, shaping=shaping,
@@ -260,17 +260,17 @@ def test_exact_fit_runs_and_validates(tiny):
     spec, demos = tiny
     kwargs = {"temperature": 0.3, "max_iter": 4, "backend": "numpy", "warn": False,
               "n_sampler_agents": 5, "n_pretrain": 2}
-    res = fit_pemmfirl_adversarial(spec, demos, 2, expectation="exact",
+    res = fit_pemmfirl(spec, demos, 2, expectation="exact",
                                    encoder_gradient="discriminator", **kwargs)
     assert res.expectation == "exact" and res.num_iter == 4
-    again = fit_pemmfirl_adversarial(spec, demos, 2, expectation="exact",
+    again = fit_pemmfirl(spec, demos, 2, expectation="exact",
                                      encoder_gradient="discriminator", **kwargs)
     np.testing.assert_array_equal(res.reward_params, again.reward_params)
     np.testing.assert_array_equal(res.encoder.get_flat(), again.encoder.get_flat())
     with pytest.raises(ValueError, match="expectation"):
-        fit_pemmfirl_adversarial(spec, demos, 2, expectation="mean", **kwargs)
+        fit_pemmfirl(spec, demos, 2, expectation="mean", **kwargs)
     with pytest.raises(ValueError, match="encoder_gradient"):
-        fit_pemmfirl_adversarial(spec, demos, 2, encoder_gradient="yes", **kwargs)
+        fit_pemmfirl(spec, demos, 2, encoder_gradient="yes", **kwargs)
     from tabmfirl import fit_mf_airl
 
     mf = fit_mf_airl(spec, demos, expectation="exact", temperature=0.3, max_iter=3,

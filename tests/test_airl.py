@@ -33,7 +33,7 @@ from tabmfirl.irl._adversarial import (
     expected_shaping_loss,
     fit_mf_airl,
     fit_pemirl,
-    fit_pemmfirl_adversarial,
+    fit_pemmfirl,
     rollout_sampler,
     score_function_gradient,
 )
@@ -62,7 +62,7 @@ def virus():
 @pytest.fixture(scope="module")
 def adversarial_fit(virus):
     spec, _, demos = virus
-    return fit_pemmfirl_adversarial(spec, demos, 3, seed=0, n_pretrain=30, **FIT)
+    return fit_pemmfirl(spec, demos, 3, seed=0, n_pretrain=30, **FIT)
 
 
 def _random_tables(rng, K=2, T=3, S=3, A=2):
@@ -254,7 +254,7 @@ def test_adversarial_run_on_virus_improves(virus, adversarial_fit):
     spec, eq, demos = virus
     res = adversarial_fit
     assert isinstance(res, IRLResult) and isinstance(res, AdversarialResult)
-    assert res.method == "pemmfirl-adversarial" and res.num_iter == 60
+    assert res.method == "pemmfirl_em" and res.num_iter == 60
     assert res.reward.shape == (3, T, 2, 2) and res.posterior.shape == (180, 3)
     np.testing.assert_allclose(res.posterior.sum(axis=1), 1.0, rtol=0, atol=1e-12)
     np.testing.assert_allclose(res.policy.sum(axis=-1), 1.0, rtol=0, atol=1e-12)
@@ -282,25 +282,25 @@ def test_adversarial_run_on_virus_improves(virus, adversarial_fit):
 def test_adversarial_is_deterministic_by_seed(virus, adversarial_fit):
     spec, _, demos = virus
     kwargs = dict(FIT, max_iter=10, n_pretrain=30)
-    a = fit_pemmfirl_adversarial(spec, demos, 3, seed=0, **kwargs)
-    np.testing.assert_array_equal(a.reward_params, fit_pemmfirl_adversarial(
+    a = fit_pemmfirl(spec, demos, 3, seed=0, **kwargs)
+    np.testing.assert_array_equal(a.reward_params, fit_pemmfirl(
         spec, demos, 3, seed=0, **kwargs).reward_params)
     # the first 10 iterations of the 60-iteration fit are the same
     np.testing.assert_array_equal(a.objective_history, adversarial_fit.objective_history[:10])
-    c = fit_pemmfirl_adversarial(spec, demos, 3, seed=1, **kwargs)
+    c = fit_pemmfirl(spec, demos, 3, seed=1, **kwargs)
     assert not np.array_equal(a.reward_params, c.reward_params)
     # the learner never reads the true types
     blind = Demonstrations(states=demos.states, actions=demos.actions,
                            types=np.zeros_like(demos.types), n_states=2, n_actions=2,
                            n_types=3)
-    d = fit_pemmfirl_adversarial(spec, blind, 3, seed=0, **kwargs)
+    d = fit_pemmfirl(spec, blind, 3, seed=0, **kwargs)
     np.testing.assert_array_equal(a.posterior, d.posterior)
 
 
 def test_mi_ablation(virus, adversarial_fit):
     """mi_weight=0: no MI signal, encoder frozen.  ARIs are printed, not asserted."""
     spec, _, demos = virus
-    ablation = fit_pemmfirl_adversarial(spec, demos, 3, seed=0, mi_weight=0.0,
+    ablation = fit_pemmfirl(spec, demos, 3, seed=0, mi_weight=0.0,
                                         n_pretrain=30, **FIT)
     np.testing.assert_array_equal(ablation.mi_history, 0.0)
     # a frozen encoder: the posterior is the same at every iteration, hence the
@@ -346,7 +346,7 @@ def test_baselines(virus):
 
 def test_expected_shaping_runs(virus):
     spec, _, demos = virus
-    res = fit_pemmfirl_adversarial(spec, demos, 3, shaping="expected", seed=0, n_pretrain=10,
+    res = fit_pemmfirl(spec, demos, 3, shaping="expected", seed=0, n_pretrain=10,
                                    **dict(FIT, max_iter=10))
     assert res.shaping.shape == (3, T + 1, 2)
     np.testing.assert_array_equal(res.shaping[:, T], 0.0)
@@ -358,15 +358,15 @@ def test_expected_shaping_runs(virus):
 
 def test_mlp_head_and_numba_backend_run(virus):
     spec, _, demos = virus
-    res = fit_pemmfirl_adversarial(spec, demos, 2, reward_kind="mlp", hidden_sizes=(8,),
+    res = fit_pemmfirl(spec, demos, 2, reward_kind="mlp", hidden_sizes=(8,),
                                    seed=0, n_pretrain=10, **dict(FIT, max_iter=10))
     assert res.head.kind == "mlp" and np.all(np.isfinite(res.reward))
     assert res.objective_history[-1] < res.objective_history[0]
     # the backends agree (measured: 7e-17 after 20 iterations)
     kwargs = dict(FIT, max_iter=10)
-    slow = fit_pemmfirl_adversarial(spec, demos, 3, seed=0, n_pretrain=10, **kwargs)
+    slow = fit_pemmfirl(spec, demos, 3, seed=0, n_pretrain=10, **kwargs)
     kwargs["backend"] = "numba"
-    fast = fit_pemmfirl_adversarial(spec, demos, 3, seed=0, n_pretrain=10, **kwargs)
+    fast = fit_pemmfirl(spec, demos, 3, seed=0, n_pretrain=10, **kwargs)
     np.testing.assert_allclose(fast.reward_params, slow.reward_params, rtol=1e-9, atol=1e-12)
 
 
@@ -381,13 +381,13 @@ def test_convergence_warning(virus):
 def test_input_validation(virus):
     spec, _, demos = virus
     with pytest.raises(ValueError, match="n_contexts"):
-        fit_pemmfirl_adversarial(spec, demos, 0, backend="numpy")
+        fit_pemmfirl(spec, demos, 0, backend="numpy")
     with pytest.raises(ValueError, match="n_contexts"):
         fit_pemirl(spec, demos, 2.5, backend="numpy")
     with pytest.raises(ValueError, match="n_contexts=500 exceeds"):
-        fit_pemmfirl_adversarial(spec, demos, 500, backend="numpy")
+        fit_pemmfirl(spec, demos, 500, backend="numpy")
     with pytest.raises(ValueError, match="horizon"):
-        fit_pemmfirl_adversarial(envs.make("virus", types=3, horizon=T + 1), demos, 3,
+        fit_pemmfirl(envs.make("virus", types=3, horizon=T + 1), demos, 3,
                                  backend="numpy")
     from types import SimpleNamespace
 
@@ -398,11 +398,11 @@ def test_input_validation(virus):
         fit_mf_airl(spec, SimpleNamespace(states=demos.states + 2, actions=demos.actions),
                     backend="numpy")
     with pytest.raises(ValueError, match="mi_weight"):
-        fit_pemmfirl_adversarial(spec, demos, 3, mi_weight=-1.0, backend="numpy")
+        fit_pemmfirl(spec, demos, 3, mi_weight=-1.0, backend="numpy")
     with pytest.raises(ValueError, match="n_sampler_agents"):
         fit_pemirl(spec, demos, 3, n_sampler_agents=0, backend="numpy")
     with pytest.raises(ValueError, match="init"):
-        fit_pemmfirl_adversarial(spec, demos, 3, init="magic", backend="numpy")
+        fit_pemmfirl(spec, demos, 3, init="magic", backend="numpy")
     with pytest.raises(ValueError, match="temperature"):
         fit_mf_airl(spec, demos, temperature=0.0, backend="numpy")
     with pytest.raises(ValueError, match="rng"):

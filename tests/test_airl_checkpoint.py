@@ -19,9 +19,9 @@ import time
 import numpy as np
 import pytest
 
-from tabmfirl import envs, fit_pemmfirl, solve_equilibrium
+from tabmfirl import envs, fit_pemmfirl_em, solve_equilibrium
 from tabmfirl.irl import _adversarial
-from tabmfirl.irl._adversarial import fit_mf_airl, fit_pemirl, fit_pemmfirl_adversarial
+from tabmfirl.irl._adversarial import fit_mf_airl, fit_pemirl, fit_pemmfirl
 from tabmfirl.irl._checkpoint import load_checkpoint, save_checkpoint
 from tabmfirl.irl._demos import generate_demonstrations
 
@@ -41,9 +41,9 @@ def game():
 
 
 FITS = {
-    "pemmfirl-adversarial": lambda spec, demos, **kw: fit_pemmfirl_adversarial(
+    "pemmfirl_em": lambda spec, demos, **kw: fit_pemmfirl(
         spec, demos, 2, **TYPED, **kw),
-    "pemmfirl-adversarial-expected": lambda spec, demos, **kw: fit_pemmfirl_adversarial(
+    "pemmfirl-adversarial-expected": lambda spec, demos, **kw: fit_pemmfirl(
         spec, demos, 2, shaping="expected", n_encoder_steps=2, **TYPED, **kw),
     "pemirl": lambda spec, demos, **kw: fit_pemirl(spec, demos, 2, **TYPED, **kw),
     "mf-airl": lambda spec, demos, **kw: fit_mf_airl(spec, demos, **kw),
@@ -108,7 +108,7 @@ def test_resumed_run_is_bit_identical(game, tmp_path, monkeypatch, method):
 def test_checkpoint_holds_the_loop_state(game, tmp_path):
     spec, demos = game
     path = tmp_path / "ck.npz"
-    fit_pemmfirl_adversarial(spec, demos, 2, max_iter=3, checkpoint=path, checkpoint_every=2,
+    fit_pemmfirl(spec, demos, 2, max_iter=3, checkpoint=path, checkpoint_every=2,
                              **TYPED, **FIT)
     state, meta = _contents(path)
     assert load_checkpoint(path, meta["config"]) is not None
@@ -125,7 +125,7 @@ def test_checkpoint_holds_the_loop_state(game, tmp_path):
 def test_resume_from_an_intermediate_checkpoint(game, tmp_path, monkeypatch):
     """Interrupted during iteration 8: the periodic checkpoint of iteration 6 resumes exactly."""
     spec, demos = game
-    full = fit_pemmfirl_adversarial(spec, demos, 2, max_iter=10, **TYPED, **FIT)
+    full = fit_pemmfirl(spec, demos, 2, max_iter=10, **TYPED, **FIT)
     path = tmp_path / "ck.npz"
     calls = []
     rollout = _adversarial.rollout_sampler
@@ -139,10 +139,10 @@ def test_resume_from_an_intermediate_checkpoint(game, tmp_path, monkeypatch):
     with monkeypatch.context() as patch:
         patch.setattr(_adversarial, "rollout_sampler", interrupt_8th)
         with pytest.raises(KeyboardInterrupt):
-            fit_pemmfirl_adversarial(spec, demos, 2, max_iter=10, checkpoint=path,
+            fit_pemmfirl(spec, demos, 2, max_iter=10, checkpoint=path,
                                      checkpoint_every=3, **TYPED, **FIT)
     assert _contents(path)[1]["scalars"]["iteration"] == 6
-    resumed = fit_pemmfirl_adversarial(spec, demos, 2, max_iter=10, checkpoint=path,
+    resumed = fit_pemmfirl(spec, demos, 2, max_iter=10, checkpoint=path,
                                        checkpoint_every=3, **TYPED, **FIT)
     _assert_same(full, resumed)
 
@@ -150,16 +150,16 @@ def test_resume_from_an_intermediate_checkpoint(game, tmp_path, monkeypatch):
 def test_mismatched_checkpoint_is_refused(game, tmp_path):
     spec, demos = game
     path = tmp_path / "ck.npz"
-    fit_pemmfirl_adversarial(spec, demos, 2, max_iter=2, checkpoint=path, **TYPED, **FIT)
+    fit_pemmfirl(spec, demos, 2, max_iter=2, checkpoint=path, **TYPED, **FIT)
     before = path.read_bytes()
 
-    def resume(fit=fit_pemmfirl_adversarial, *args, **changes):
+    def resume(fit=fit_pemmfirl, *args, **changes):
         kw = dict(TYPED, **FIT)
         kw.update(changes)
         return fit(spec, demos, *args, max_iter=4, checkpoint=path, **kw)
 
     with pytest.raises(ValueError, match="different configuration.*learning_rate"):
-        resume(fit_pemmfirl_adversarial, 2, learning_rate=0.01)
+        resume(fit_pemmfirl, 2, learning_rate=0.01)
     for change, key in (({"weight_decay": 0.1}, "weight_decay"),
                         ({"shaping": "expected"}, "shaping"),
                         ({"n_sampler_agents": 16}, "n_sampler_agents"),
@@ -169,31 +169,31 @@ def test_mismatched_checkpoint_is_refused(game, tmp_path):
                         ({"mi_weight": 0.5}, "mi_weight"), ({"tol": 0.1}, "tol"),
                         ({"seed": 5}, "seed")):
         with pytest.raises(ValueError, match=f"differs in: .*{key}"):
-            resume(fit_pemmfirl_adversarial, 2, **change)
+            resume(fit_pemmfirl, 2, **change)
     with pytest.raises(ValueError, match="n_contexts"):
-        resume(fit_pemmfirl_adversarial, 3)
+        resume(fit_pemmfirl, 3)
     with pytest.raises(ValueError, match="method"):
         resume(fit_pemirl, 2)
     with pytest.raises(ValueError, match="method"):
         fit_mf_airl(spec, demos, max_iter=4, checkpoint=path, **FIT)
     other = generate_demonstrations(spec, np.full((2, HORIZON, 2, 2), 0.5), 15, seed=1)
     with pytest.raises(ValueError, match="data_digest"):
-        fit_pemmfirl_adversarial(spec, other, 2, max_iter=4, checkpoint=path, **TYPED, **FIT)
+        fit_pemmfirl(spec, other, 2, max_iter=4, checkpoint=path, **TYPED, **FIT)
     assert path.read_bytes() == before               # a refused resume writes nothing
     # an exact-mode checkpoint is not an adversarial one (and vice versa)
     exact = tmp_path / "exact.npz"
-    fit_pemmfirl(spec, demos, 2, max_iter=2, checkpoint=exact, temperature=BETA,
+    fit_pemmfirl_em(spec, demos, 2, max_iter=2, checkpoint=exact, temperature=BETA,
                  backend="numpy", warn=False)
     with pytest.raises(ValueError, match="different configuration"):
-        fit_pemmfirl_adversarial(spec, demos, 2, max_iter=4, checkpoint=exact, **TYPED, **FIT)
+        fit_pemmfirl(spec, demos, 2, max_iter=4, checkpoint=exact, **TYPED, **FIT)
     arrays, meta = _contents(path)                  # a damaged (incomplete) checkpoint
     del arrays["encoder_params"]
     save_checkpoint(path, arrays, config=meta["config"], scalars=meta["scalars"])
     with pytest.raises(ValueError, match="no array 'encoder_params'"):
-        resume(fit_pemmfirl_adversarial, 2)
+        resume(fit_pemmfirl, 2)
     path.write_bytes(b"not a zip")
     with pytest.raises(ValueError, match="cannot be read"):
-        resume(fit_pemmfirl_adversarial, 2)
+        resume(fit_pemmfirl, 2)
     with pytest.raises(ValueError, match="checkpoint_every"):
         fit_mf_airl(spec, demos, max_iter=4, checkpoint=tmp_path / "x.npz", checkpoint_every=0,
                     **FIT)
@@ -216,7 +216,7 @@ _CHILD = textwrap.dedent("""
         return rollout(*args, **kwargs)
 
     _adversarial.rollout_sampler = slow
-    _adversarial.fit_pemmfirl_adversarial(spec, demos, 2, max_iter=2000, checkpoint=sys.argv[1],
+    _adversarial.fit_pemmfirl(spec, demos, 2, max_iter=2000, checkpoint=sys.argv[1],
                                    checkpoint_every=3, n_pretrain=5, learning_rate=0.05,
                                    temperature=0.2, n_sampler_agents=15, backend="numpy",
                                    warn=False, seed=4)
@@ -248,9 +248,9 @@ def test_sigkill_then_resume(game, tmp_path):
     done = _contents(path)[1]["scalars"]["iteration"]
     assert 3 <= done < 2000 and done % 3 == 0
     max_iter = done + 4
-    resumed = fit_pemmfirl_adversarial(spec, demos, 2, max_iter=max_iter, checkpoint=path,
+    resumed = fit_pemmfirl(spec, demos, 2, max_iter=max_iter, checkpoint=path,
                                        checkpoint_every=3, **TYPED, **FIT)
-    full = fit_pemmfirl_adversarial(spec, demos, 2, max_iter=max_iter, **TYPED, **FIT)
+    full = fit_pemmfirl(spec, demos, 2, max_iter=max_iter, **TYPED, **FIT)
     _assert_same(full, resumed)
 
 
@@ -260,7 +260,7 @@ def test_cli_fit_resumes_an_adversarial_run(tmp_path, capsys):
     from tabmfirl.apps.cli import main
     from tabmfirl.irl._checkpoint import load_result
 
-    for name in ("pemmfirl_adversarial", "pemirl", "mf_airl"):
+    for name in ("pemmfirl", "pemirl", "mf_airl"):
         assert FIT_METHODS[name].takes("checkpoint") and FIT_METHODS[name].takes(
             "checkpoint_every")
     demos = str(tmp_path / "demos.npz")
@@ -281,7 +281,7 @@ def test_cli_fit_resumes_an_adversarial_run(tmp_path, capsys):
         np.testing.assert_array_equal(getattr(resumed, name), getattr(full, name), err_msg=name)
 
 
-@pytest.mark.parametrize("method", ["pemmfirl-adversarial", "mf-airl"])
+@pytest.mark.parametrize("method", ["pemmfirl_em", "mf-airl"])
 def test_callback_reports_each_iteration(game, tmp_path, method):
     """``callback(iteration, info)``: the histories' entries and the posterior of that iteration."""
     spec, demos = game
@@ -293,7 +293,7 @@ def test_callback_reports_each_iteration(game, tmp_path, method):
 
     full = fit(spec, demos, max_iter=6, callback=record, **FIT)
     assert [i for i, _ in seen] == list(range(6))
-    K = 2 if method == "pemmfirl-adversarial" else 1
+    K = 2 if method == "pemmfirl_em" else 1
     for i, info in seen:
         assert sorted(info) == ["grad_norm", "log_likelihood", "loss", "mi", "objective",
                                 "posterior"]

@@ -12,8 +12,8 @@ def _load(name):
     return module
 
 
-def test_bench_pemmfirl_quick(capsys):
-    _load("bench_pemmfirl").main(["--quick", "--backends", "numpy"])
+def test_bench_pemmfirl_em_quick(capsys):
+    _load("bench_pemmfirl_em").main(["--quick", "--backends", "numpy"])
     out = capsys.readouterr().out
     rows = [line for line in out.splitlines() if line.startswith("| virus | numpy |")]
     assert len(rows) == 1

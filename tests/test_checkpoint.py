@@ -25,7 +25,7 @@ from tabmfirl.irl._checkpoint import (
     save_result,
 )
 from tabmfirl.irl._demos import generate_demonstrations
-from tabmfirl.irl._em import fit_mfirl, fit_oracle, fit_pemmfirl
+from tabmfirl.irl._em import fit_mfirl, fit_oracle, fit_pemmfirl_em
 
 BETA = 0.1
 FIT = {"temperature": BETA, "n_warmup": 5, "learning_rate": 0.02, "backend": "numpy",
@@ -49,7 +49,7 @@ def _assert_same(a, b):
 
 
 FITS = {
-    "pemmfirl": lambda spec, demos, **kw: fit_pemmfirl(spec, demos, 3, **kw),
+    "pemmfirl_em": lambda spec, demos, **kw: fit_pemmfirl_em(spec, demos, 3, **kw),
     "mfirl": lambda spec, demos, **kw: fit_mfirl(spec, demos, **{k: v for k, v in kw.items()
                                                                   if k != "n_warmup"}),
     "oracle": lambda spec, demos, **kw: fit_oracle(spec, demos, **{k: v for k, v in kw.items()
@@ -78,7 +78,7 @@ def test_resumed_run_is_bit_identical(game, tmp_path, method):
 def test_resume_from_an_intermediate_checkpoint(game, tmp_path):
     """Resuming from a periodic (not final) checkpoint also continues exactly."""
     spec, demos = game
-    full = fit_pemmfirl(spec, demos, 3, max_iter=20, **FIT)
+    full = fit_pemmfirl_em(spec, demos, 3, max_iter=20, **FIT)
     path = tmp_path / "ck.npz"
     seen = []
 
@@ -88,12 +88,12 @@ def test_resume_from_an_intermediate_checkpoint(game, tmp_path):
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        fit_pemmfirl(spec, demos, 3, max_iter=20, checkpoint=path, checkpoint_every=4,
+        fit_pemmfirl_em(spec, demos, 3, max_iter=20, checkpoint=path, checkpoint_every=4,
                      callback=stop_at_13, **FIT)
     assert seen == list(range(14))
     state = load_checkpoint(path, _config_of(path))
     assert state["scalars"]["iteration"] == 12          # the last periodic write
-    resumed = fit_pemmfirl(spec, demos, 3, max_iter=20, checkpoint=path, checkpoint_every=4,
+    resumed = fit_pemmfirl_em(spec, demos, 3, max_iter=20, checkpoint=path, checkpoint_every=4,
                            **FIT)
     _assert_same(full, resumed)
 
@@ -106,23 +106,23 @@ def _config_of(path):
 def test_mismatched_checkpoint_is_refused(game, tmp_path):
     spec, demos = game
     path = tmp_path / "ck.npz"
-    fit_pemmfirl(spec, demos, 3, max_iter=3, checkpoint=path, **FIT)
+    fit_pemmfirl_em(spec, demos, 3, max_iter=3, checkpoint=path, **FIT)
     with pytest.raises(ValueError, match="different configuration.*learning_rate"):
-        fit_pemmfirl(spec, demos, 3, max_iter=5, checkpoint=path,
+        fit_pemmfirl_em(spec, demos, 3, max_iter=5, checkpoint=path,
                      **dict(FIT, learning_rate=0.05))
     with pytest.raises(ValueError, match="n_contexts"):
-        fit_pemmfirl(spec, demos, 2, max_iter=5, checkpoint=path, **FIT)
+        fit_pemmfirl_em(spec, demos, 2, max_iter=5, checkpoint=path, **FIT)
     other = generate_demonstrations(spec, np.full((3, 8, 2, 2), 0.5), 40, seed=1)
     with pytest.raises(ValueError, match="data_digest"):
-        fit_pemmfirl(spec, other, 3, max_iter=5, checkpoint=path, **FIT)
+        fit_pemmfirl_em(spec, other, 3, max_iter=5, checkpoint=path, **FIT)
     with pytest.raises(ValueError, match="method"):
         fit_mfirl(spec, demos, max_iter=5, checkpoint=path,
                   **{k: v for k, v in FIT.items() if k != "n_warmup"})
     path.write_bytes(b"not a zip")
     with pytest.raises(ValueError, match="cannot be read"):
-        fit_pemmfirl(spec, demos, 3, max_iter=5, checkpoint=path, **FIT)
+        fit_pemmfirl_em(spec, demos, 3, max_iter=5, checkpoint=path, **FIT)
     with pytest.raises(ValueError, match="checkpoint_every"):
-        fit_pemmfirl(spec, demos, 3, max_iter=5, checkpoint=tmp_path / "x.npz",
+        fit_pemmfirl_em(spec, demos, 3, max_iter=5, checkpoint=tmp_path / "x.npz",
                      checkpoint_every=0, **FIT)
 
 
@@ -131,14 +131,14 @@ _CHILD = textwrap.dedent("""
     import numpy as np
     from tabmfirl import envs, solve_equilibrium
     from tabmfirl.irl._demos import generate_demonstrations
-    from tabmfirl.irl._em import fit_pemmfirl
+    from tabmfirl.irl._em import fit_pemmfirl_em
 
     spec = envs.make("virus", types=3, horizon=8)
     eq = solve_equilibrium(spec, temperature=0.1, backend="numpy", method="fixed_point",
                            damping=0.3, max_iter=3000)
     demos = generate_demonstrations(spec, eq.policy, 40, seed=0)
     slow = lambda iteration, info: time.sleep(0.05)
-    fit_pemmfirl(spec, demos, 3, max_iter=400, checkpoint=sys.argv[1], checkpoint_every=3,
+    fit_pemmfirl_em(spec, demos, 3, max_iter=400, checkpoint=sys.argv[1], checkpoint_every=3,
                  callback=slow, temperature=0.1, n_warmup=5, learning_rate=0.02,
                  backend="numpy", warn=False, seed=3)
 """)
@@ -167,9 +167,9 @@ def test_sigkill_then_resume(game, tmp_path):
     done = load_checkpoint(path, _config_of(path))["scalars"]["iteration"]
     assert 3 <= done < 400
     max_iter = done + 10
-    resumed = fit_pemmfirl(spec, demos, 3, max_iter=max_iter, checkpoint=path, checkpoint_every=3,
+    resumed = fit_pemmfirl_em(spec, demos, 3, max_iter=max_iter, checkpoint=path, checkpoint_every=3,
                            **FIT)
-    full = fit_pemmfirl(spec, demos, 3, max_iter=max_iter, **FIT)
+    full = fit_pemmfirl_em(spec, demos, 3, max_iter=max_iter, **FIT)
     _assert_same(full, resumed)
 
 
@@ -205,8 +205,8 @@ def test_checkpoint_round_trip_and_rng_state(tmp_path):
 
 def test_result_file_round_trip(game, tmp_path):
     spec, demos = game
-    for result in (fit_pemmfirl(spec, demos, 3, max_iter=4, **FIT),
-                   fit_pemmfirl(spec, demos, 2, max_iter=4, reward_kind="mlp", hidden_sizes=(4,),
+    for result in (fit_pemmfirl_em(spec, demos, 3, max_iter=4, **FIT),
+                   fit_pemmfirl_em(spec, demos, 2, max_iter=4, reward_kind="mlp", hidden_sizes=(4,),
                                 **FIT)):
         path = save_result(tmp_path / "r.npz", result, extra={"game": "virus"})
         loaded, extra = load_result(path)

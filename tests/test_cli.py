@@ -38,7 +38,7 @@ def test_demos_fit_evaluate_plot_workflow(tmp_path, capsys):
     figures = tmp_path / "figs"
     assert main(["demos", "--game", "virus", "--types", "2", "--agents", "30",
                  "--out", demos, "--seed", "1", "--backend", "numpy"]) == 0
-    assert main(["fit", "--method", "pemmfirl", "--demos", demos, "--out", run,
+    assert main(["fit", "--method", "pemmfirl_em", "--demos", demos, "--out", run,
                  "--iters", "15", "--warmup", "5", "--backend", "numpy",
                  "--progress-every", "0"]) == 0
     assert main(["evaluate", run, "--json"]) == 0

@@ -26,10 +26,10 @@ SOLVER = {"method": "fixed_point", "damping": 0.3, "max_iter": 3000}
 
 
 def test_registry_has_the_methods_and_takes_one_line_additions():
-    assert list(FIT_METHODS) == ["pemmfirl", "pemmfirl_no_mi", "pemmfirl_gaussian", "mfirl",
-                                 "oracle", "pemmfirl_adversarial", "mf_airl", "pemirl"]
+    assert list(FIT_METHODS) == ["pemmfirl_em", "pemmfirl_em_no_mi", "gaussian_types", "mfirl",
+                                 "oracle", "pemmfirl", "mf_airl", "pemirl"]
     assert [name for name, m in FIT_METHODS.items() if m.takes("n_warmup")] == [
-        "pemmfirl", "pemmfirl_no_mi", "pemmfirl_gaussian"]
+        "pemmfirl_em", "pemmfirl_em_no_mi", "gaussian_types"]
     assert [name for name, m in FIT_METHODS.items() if not m.typed] == [
         "mfirl", "oracle", "mf_airl"]
     spec = envs.make("virus", types=2, horizon=4)
@@ -60,11 +60,11 @@ def test_registry_has_the_methods_and_takes_one_line_additions():
             register_fit_method("fake", fake, mi_weight=0.0)
     finally:
         FIT_METHODS.pop("fake", None)
-    ablation = FIT_METHODS["pemmfirl_no_mi"](spec, demos, 2, temperature=BETA, max_iter=3,
+    ablation = FIT_METHODS["pemmfirl_em_no_mi"](spec, demos, 2, temperature=BETA, max_iter=3,
                                              backend="numpy", warn=False)
     np.testing.assert_array_equal(ablation.posterior, 0.5)
     with pytest.raises(FitOptionError, match="fixes mi_weight=0.0"):
-        FIT_METHODS["pemmfirl_no_mi"](spec, demos, 2, mi_weight=1.0)
+        FIT_METHODS["pemmfirl_em_no_mi"](spec, demos, 2, mi_weight=1.0)
     with pytest.raises(FitOptionError, match="'mfirl' does not take the option 'n_warmup'"):
         FIT_METHODS["mfirl"](spec, demos, 1, n_warmup=5)
 
@@ -90,13 +90,13 @@ def test_evaluate_fit_of_the_true_reward_tables_is_zero():
 def test_tiny_experiment_writes_cells_tables_and_skips_finished_cells(tmp_path, workers):
     out = tmp_path / "res"
     lines = []
-    summary = run_experiment(["virus"], ["pemmfirl", "mfirl"], 2, out=out, workers=workers,
+    summary = run_experiment(["virus"], ["pemmfirl_em", "mfirl"], 2, out=out, workers=workers,
                              log=lines.append, **TINY)
     assert summary["ran"] == 4 and summary["skipped"] == 0 and not summary["failed"]
     files = sorted(p.name for p in (out / "cells").iterdir())
     assert files == ["virus__mfirl__0.json", "virus__mfirl__1.json",
                      "virus__pemmfirl__0.json", "virus__pemmfirl__1.json"]
-    record = json.loads(cell_path(out, "virus", "pemmfirl", 1).read_text())
+    record = json.loads(cell_path(out, "virus", "pemmfirl_em", 1).read_text())
     assert record["seed"] == 1 and record["fit"]["num_iter"] == 8
     # the grid's n_warmup reaches the methods with a warm-up, and only them
     assert record["fit"]["options"]["n_warmup"] == TINY["n_warmup"]
@@ -110,7 +110,7 @@ def test_tiny_experiment_writes_cells_tables_and_skips_finished_cells(tmp_path, 
     assert csv_lines[0].startswith("game,method,n_seeds,ari_mean,ari_std")
     assert len(csv_lines) == 3
     md = (out / "results.md").read_text()
-    assert "| virus | pemmfirl | 2 |" in md and "| virus | mfirl | 2 |" in md and "±" in md
+    assert "| virus | pemmfirl_em | 2 |" in md and "| virus | mfirl | 2 |" in md and "±" in md
     assert any("4 to run" in line for line in lines)
     # MFIRL learns one reward: every agent in context 0
     rows = {r["method"]: r for r in summary["rows"]}
@@ -118,7 +118,7 @@ def test_tiny_experiment_writes_cells_tables_and_skips_finished_cells(tmp_path, 
 
     # a rerun skips every finished cell (files untouched)
     mtimes = {p: p.stat().st_mtime_ns for p in (out / "cells").iterdir()}
-    again = run_experiment(["virus"], ["pemmfirl", "mfirl"], 2, out=out, workers=workers, **TINY)
+    again = run_experiment(["virus"], ["pemmfirl_em", "mfirl"], 2, out=out, workers=workers, **TINY)
     assert again["ran"] == 0 and again["skipped"] == 4
     assert {p: p.stat().st_mtime_ns for p in (out / "cells").iterdir()} == mtimes
     assert again["rows"] == summary["rows"]
@@ -127,10 +127,10 @@ def test_tiny_experiment_writes_cells_tables_and_skips_finished_cells(tmp_path, 
 def test_gaussian_types_cell(tmp_path):
     """The continuous-type fit runs as a cell: discretised to K = 3 latent centres."""
     out = tmp_path / "res"
-    summary = run_experiment(["virus"], ["pemmfirl_gaussian"], 1, out=out, workers=1, **TINY)
+    summary = run_experiment(["virus"], ["gaussian_types"], 1, out=out, workers=1, **TINY)
     assert summary["ran"] == 1 and not summary["failed"]
-    record = json.loads(cell_path(out, "virus", "pemmfirl_gaussian", 0).read_text())
-    assert record["fit"]["method"] == "pemmfirl-gaussian" and record["fit"]["num_iter"] == 8
+    record = json.loads(cell_path(out, "virus", "gaussian_types", 0).read_text())
+    assert record["fit"]["method"] == "gaussian-types" and record["fit"]["num_iter"] == 8
     assert len(record["metrics"]["type_map"]) == 3
     assert record["metrics"]["policy_deviation"] >= 0
 
@@ -200,7 +200,7 @@ def demos_file(tmp_path_factory):
 def test_fit_resume_and_evaluate_commands(demos_file, tmp_path, capsys):
     demos, held = demos_file
     run = tmp_path / "run"
-    base = ["fit", "--method", "pemmfirl", "--demos", str(demos), "--out", str(run),
+    base = ["fit", "--method", "pemmfirl_em", "--demos", str(demos), "--out", str(run),
             "--beta", "0.1", "--warmup", "2", "--checkpoint-every", "3", "--progress-every", "3"]
     assert main(base + ["--iters", "6"]) == 0
     err = capsys.readouterr().err
@@ -213,14 +213,14 @@ def test_fit_resume_and_evaluate_commands(demos_file, tmp_path, capsys):
     assert "resuming" in captured.err
     # the resumed result equals an uninterrupted 9-iteration run
     direct = tmp_path / "direct"
-    assert main(["fit", "--method", "pemmfirl", "--demos", str(demos), "--out", str(direct),
+    assert main(["fit", "--method", "pemmfirl_em", "--demos", str(demos), "--out", str(direct),
                  "--beta", "0.1", "--warmup", "2", "--iters", "9", "--json"]) == 0
     capsys.readouterr()
     a, extra = load_result(run / "result.npz")
     b, _ = load_result(direct / "result.npz")
     np.testing.assert_array_equal(a.reward_params, b.reward_params)
     np.testing.assert_array_equal(a.posterior, b.posterior)
-    assert extra["method"] == "pemmfirl" and extra["temperature"] == 0.1
+    assert extra["method"] == "pemmfirl_em" and extra["temperature"] == 0.1
 
     assert main(["evaluate", str(run), "--held-out", str(held), "--json"]) == 0
     metrics = json.loads(capsys.readouterr().out)
@@ -236,7 +236,7 @@ def test_fit_resume_and_evaluate_commands(demos_file, tmp_path, capsys):
 def test_fit_and_evaluate_with_the_additive_head(demos_file, tmp_path, capsys):
     demos, held = demos_file
     run = tmp_path / "run"
-    assert main(["fit", "--method", "pemmfirl", "--demos", str(demos), "--out", str(run),
+    assert main(["fit", "--method", "pemmfirl_em", "--demos", str(demos), "--out", str(run),
                  "--beta", "0.1", "--warmup", "2", "--iters", "5", "--reward-kind", "additive",
                  "--json"]) == 0
     capsys.readouterr()
@@ -246,7 +246,7 @@ def test_fit_and_evaluate_with_the_additive_head(demos_file, tmp_path, capsys):
     metrics = json.loads(capsys.readouterr().out)
     assert metrics["policy_deviation"] >= 0
     # a rerun with another head is refused (it would not resume the same fit)
-    assert main(["fit", "--method", "pemmfirl", "--demos", str(demos), "--out", str(run),
+    assert main(["fit", "--method", "pemmfirl_em", "--demos", str(demos), "--out", str(run),
                  "--beta", "0.1", "--warmup", "2", "--iters", "5"]) == 2
     assert "reward_kind" in capsys.readouterr().err
 
@@ -294,10 +294,10 @@ def test_fit_flag_of_an_option_the_method_does_not_take_is_an_error(demos_file, 
     config = json.loads((run / "config.json").read_text())
     assert config["format"] == FIT_RUN_FORMAT and config["n_warmup"] is None
     assert config["max_iter"] == 2 and config["learning_rate"] == 0.02
-    pemmfirl = tmp_path / "p"
-    assert main(["fit", "--method", "pemmfirl", "--demos", str(demos), "--out", str(pemmfirl),
+    pemmfirl_em = tmp_path / "p"
+    assert main(["fit", "--method", "pemmfirl_em", "--demos", str(demos), "--out", str(pemmfirl_em),
                  "--beta", "0.1", "--iters", "1", "--json"]) == 0
-    assert json.loads((pemmfirl / "config.json").read_text())["n_warmup"] == 50  # the default
+    assert json.loads((pemmfirl_em / "config.json").read_text())["n_warmup"] == 50  # the default
 
 
 def test_run_folder_layout_and_resume_rule(tmp_path):
@@ -331,7 +331,7 @@ def test_changed_settings_refuse_to_resume(demos_file, tmp_path, capsys):
 
 def test_experiment_command(tmp_path, capsys):
     out = tmp_path / "res"
-    argv = ["experiment", "--games", "virus", "--methods", "oracle,pemmfirl_no_mi",
+    argv = ["experiment", "--games", "virus", "--methods", "oracle,pemmfirl_em_no_mi",
             "--seeds", "1", "--agents", "10", "--horizon", "4", "--iters", "3", "--warmup", "1",
             "--held-out-agents", "0", "--workers", "1", "--out", str(out)]
     assert main(argv) == 0
@@ -342,7 +342,7 @@ def test_experiment_command(tmp_path, capsys):
     summary = json.loads(capsys.readouterr().out)
     assert summary["ran"] == 0 and summary["skipped"] == 2
     rows = {r["method"]: r for r in summary["rows"]}
-    assert rows["oracle"]["ari_mean"] == 1.0 and rows["pemmfirl_no_mi"]["ari_mean"] == 0.0
+    assert rows["oracle"]["ari_mean"] == 1.0 and rows["pemmfirl_em_no_mi"]["ari_mean"] == 0.0
 
 
 def test_help_has_examples():

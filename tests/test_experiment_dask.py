@@ -23,7 +23,7 @@ from tabmfirl.apps._runs import cell_path  # noqa: E402
 from tabmfirl.apps.cli import main  # noqa: E402
 
 TINY = {"agents": 15, "horizon": 5, "max_iter": 8, "n_warmup": 2, "held_out_agents": 5}
-GRID = (["virus"], ["pemmfirl", "mfirl"], 3)
+GRID = (["virus"], ["pemmfirl_em", "mfirl"], 3)
 NAMES = sorted(f"virus__{m}__{s}.json" for m in GRID[1] for s in range(GRID[2]))
 TIMEOUT = 90.0          # seconds for one run; the tiny grid takes a few
 
@@ -97,7 +97,7 @@ def test_dask_run_equals_the_local_pool(client, reference, tmp_path):
     assert rows_without_timings(summary["rows"]) == rows_without_timings(reference["rows"])
     assert (out / "results.csv").read_text().splitlines()[0] == \
         open(reference["csv"]).read().splitlines()[0]
-    assert "| virus | pemmfirl | 3 |" in (out / "results.md").read_text()
+    assert "| virus | pemmfirl_em | 3 |" in (out / "results.md").read_text()
 
 
 def test_a_worker_killed_mid_run_loses_no_cell_and_a_rerun_skips_all(client, reference,

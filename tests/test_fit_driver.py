@@ -179,7 +179,7 @@ _CHILD = textwrap.dedent("""
 
 COMMON = {"temperature": 0.2, "backend": "numpy", "warn": False, "seed": 4}
 FITS = {
-    "pemmfirl": lambda spec, eq, demos, **kw: __import__("tabmfirl").fit_pemmfirl(
+    "pemmfirl_em": lambda spec, eq, demos, **kw: __import__("tabmfirl").fit_pemmfirl_em(
         spec, demos, 2, n_warmup=2, **COMMON, **kw),
     "mfirl": lambda spec, eq, demos, **kw: __import__("tabmfirl").fit_mfirl(
         spec, demos, **COMMON, **kw),
@@ -187,11 +187,11 @@ FITS = {
         spec, demos, **COMMON, **kw),
     "reward": lambda spec, eq, demos, **kw: __import__("tabmfirl").fit_reward(
         spec, 15.0 * eq.state_action, eq.mean_field, weight_decay=0.1, **COMMON, **kw),
-    "pemmfirl_adversarial": lambda spec, eq, demos, **kw: __import__(
-        "tabmfirl").fit_pemmfirl_adversarial(spec, demos, 2, n_sampler_agents=10, n_pretrain=3,
+    "pemmfirl": lambda spec, eq, demos, **kw: __import__(
+        "tabmfirl").fit_pemmfirl(spec, demos, 2, n_sampler_agents=10, n_pretrain=3,
                                              **COMMON, **kw),
-    "pemmfirl_adversarial_exact": lambda spec, eq, demos, **kw: __import__(
-        "tabmfirl").fit_pemmfirl_adversarial(spec, demos, 2, n_sampler_agents=10, n_pretrain=3,
+    "pemmfirl_exact": lambda spec, eq, demos, **kw: __import__(
+        "tabmfirl").fit_pemmfirl(spec, demos, 2, n_sampler_agents=10, n_pretrain=3,
                                              expectation="exact",
                                              encoder_gradient="discriminator", **COMMON, **kw),
     "reward_adversarial": lambda spec, eq, demos, **kw: __import__(
@@ -201,7 +201,7 @@ FITS = {
         spec, demos, n_sampler_agents=10, **COMMON, **kw),
     "pemirl": lambda spec, eq, demos, **kw: __import__("tabmfirl").fit_pemirl(
         spec, demos, 2, n_sampler_agents=10, n_pretrain=3, **COMMON, **kw),
-    "gaussian": lambda spec, eq, demos, **kw: __import__("tabmfirl").fit_pemmfirl_gaussian(
+    "gaussian": lambda spec, eq, demos, **kw: __import__("tabmfirl").fit_gaussian_types(
         spec, demos, 1, n_warmup=2, n_prior_samples=3, n_rollouts=2, **COMMON, **kw),
 }
 

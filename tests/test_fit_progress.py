@@ -54,13 +54,13 @@ def _field(line, name):
 
 # method -> (fields that must be shown, fields that must not, sign of loss vs objective)
 EXPECTED = {
-    "pemmfirl": (["loss", "log-lik", "MI", "grad", "ARI", "accuracy"], [], -1.0),
+    "pemmfirl_em": (["loss", "log-lik", "MI", "grad", "ARI", "accuracy"], [], -1.0),
     "mfirl": (["loss", "log-lik", "grad"], ["MI", "ARI"], -1.0),
     "oracle": (["loss", "log-lik", "MI", "ARI", "accuracy"], [], -1.0),
-    "pemmfirl_adversarial": (["loss", "log-lik", "MI", "grad", "ARI", "accuracy"], [], 1.0),
+    "pemmfirl": (["loss", "log-lik", "MI", "grad", "ARI", "accuracy"], [], 1.0),
     "pemirl": (["loss", "log-lik", "MI", "ARI", "accuracy"], [], 1.0),
     "mf_airl": (["loss", "log-lik", "grad"], ["MI", "ARI"], 1.0),
-    "pemmfirl_gaussian": (["loss", "MI", "grad", "ARI", "accuracy"], ["log-lik"], -1.0),
+    "gaussian_types": (["loss", "MI", "grad", "ARI", "accuracy"], ["log-lik"], -1.0),
 }
 
 
@@ -86,7 +86,7 @@ def test_progress_lines(demos_file, tmp_path, capsys, method):
     if "log-lik" in shown:
         np.testing.assert_allclose(_field(lines[-1], "log-lik"),
                                    result.log_likelihood_history[-1], rtol=0, atol=5e-5)
-    if method in ("pemmfirl", "oracle"):        # the posterior after the last update
+    if method in ("pemmfirl_em", "oracle"):        # the posterior after the last update
         np.testing.assert_allclose(_field(lines[-1], "ARI"), summary["ari"], rtol=0,
                                    atol=5e-4)
     for name in ("ARI", "accuracy"):
@@ -95,10 +95,10 @@ def test_progress_lines(demos_file, tmp_path, capsys, method):
 
 
 def test_progress_every_iteration_and_none(demos_file, tmp_path, capsys):
-    assert _fit(demos_file, tmp_path / "a", "pemmfirl_gaussian", "--progress-every", "1") == 0
+    assert _fit(demos_file, tmp_path / "a", "gaussian_types", "--progress-every", "1") == 0
     lines = _progress(capsys.readouterr().err)
     assert [line.split()[1] for line in lines] == ["1/4", "2/4", "3/4", "4/4"]
-    assert _fit(demos_file, tmp_path / "b", "pemmfirl_adversarial", "--progress-every",
+    assert _fit(demos_file, tmp_path / "b", "pemmfirl", "--progress-every",
                 "0") == 0
     assert _progress(capsys.readouterr().err) == []
     # the iteration count of a line that is not a multiple: the last one is always shown
@@ -107,18 +107,18 @@ def test_progress_every_iteration_and_none(demos_file, tmp_path, capsys):
 
 
 def test_gaussian_cli_run_resumes(demos_file, tmp_path, capsys):
-    """``tabmfirl fit --method pemmfirl_gaussian``: stopped at 2 of 4, resumed, equals 4."""
-    assert FIT_METHODS["pemmfirl_gaussian"].takes("checkpoint")
+    """``tabmfirl fit --method gaussian_types``: stopped at 2 of 4, resumed, equals 4."""
+    assert FIT_METHODS["gaussian_types"].takes("checkpoint")
     run = tmp_path / "run"
-    assert _fit(demos_file, run, "pemmfirl_gaussian", "--progress-every", "1",
+    assert _fit(demos_file, run, "gaussian_types", "--progress-every", "1",
                 "--iters", "2") == 0
     assert (run / "checkpoint.npz").exists()
     capsys.readouterr()
-    assert _fit(demos_file, run, "pemmfirl_gaussian", "--progress-every", "1") == 0
+    assert _fit(demos_file, run, "gaussian_types", "--progress-every", "1") == 0
     err = capsys.readouterr().err
     assert "resuming from" in err
     assert [line.split()[1] for line in _progress(err)] == ["3/4", "4/4"]
-    assert _fit(demos_file, tmp_path / "full", "pemmfirl_gaussian") == 0
+    assert _fit(demos_file, tmp_path / "full", "gaussian_types") == 0
     resumed = load_result(run / "result.npz")[0]
     full = load_result(tmp_path / "full" / "result.npz")[0]
     for name in ("reward_params", "posterior", "reward", "policy", "objective_history",
@@ -129,16 +129,16 @@ def test_gaussian_cli_run_resumes(demos_file, tmp_path, capsys):
 
 def test_progress_of_a_method_with_few_keys(demos_file, tmp_path, capsys, monkeypatch):
     """A registered method whose callback gives only some keys still prints a line."""
-    from tabmfirl import fit_pemmfirl
+    from tabmfirl import fit_pemmfirl_em
 
     def sparse(spec, demos, n_contexts, *, callback=None, **options):
         def forward(iteration, info):
             callback(iteration, {} if iteration == 0 else {"objective": info["objective"]})
-        return fit_pemmfirl(spec, demos, n_contexts, callback=forward, **options)
+        return fit_pemmfirl_em(spec, demos, n_contexts, callback=forward, **options)
 
-    monkeypatch.setitem(FIT_METHODS, "pemmfirl", FIT_METHODS["pemmfirl"])   # restored afterwards
-    register_fit_method("pemmfirl", sparse)
-    assert _fit(demos_file, tmp_path / "run", "pemmfirl", "--progress-every", "1") == 0
+    monkeypatch.setitem(FIT_METHODS, "pemmfirl_em", FIT_METHODS["pemmfirl_em"])   # restored afterwards
+    register_fit_method("pemmfirl_em", sparse)
+    assert _fit(demos_file, tmp_path / "run", "pemmfirl_em", "--progress-every", "1") == 0
     lines = _progress(capsys.readouterr().err)
     assert lines[0] == "iter 1/4"
     assert all(re.fullmatch(r"iter \d/4  loss -?\d+\.\d{4}", line) for line in lines[1:])

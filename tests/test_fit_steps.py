@@ -95,7 +95,7 @@ def method_trajectories(method):
 
 
 def _exact(spec, demos, n_warmup=100, kind="linear", weight_decay=0.7):
-    return ExactLikelihoodFit("pemmfirl-exact", spec, demos, 2, mi_weight=1.0, reward_kind=kind,
+    return ExactLikelihoodFit("pemmfirl-em", spec, demos, 2, mi_weight=1.0, reward_kind=kind,
                               hidden_sizes=(3,), temperature=BETA, learning_rate=0.02,
                               init="random", init_smoothing=0.2, n_warmup=n_warmup,
                               weight_decay=weight_decay, backend="numpy")
@@ -188,7 +188,7 @@ def test_adversarial_reward_direction_is_the_gradient_of_its_terms(data, monkeyp
     policy, batches and advantages frozen, S = sum_i adv_i sum_t log pi^w_t(a_i | s_i)."""
     spec, _, demos = data
     T = spec.horizon
-    method = AdversarialFit("pemmfirl-adversarial", spec, demos, 2, types=True,
+    method = AdversarialFit("pemmfirl_em", spec, demos, 2, types=True,
                             mean_field_reward=True, mi_weight=mi_weight, reward_kind="linear",
                             hidden_sizes=(), temperature=BETA, learning_rate=0.02,
                             encoder_learning_rate=0.02, weight_decay=0.0, shaping="state",
@@ -264,7 +264,7 @@ def test_adversarial_update_adds_weight_decay_on_every_weight(data):
 
 
 def _exact_adversarial(spec, demos, shaping="state", encoder_gradient="none", mi_weight=0.0):
-    return AdversarialFit("pemmfirl-adversarial", spec, demos, 2, types=True,
+    return AdversarialFit("pemmfirl_em", spec, demos, 2, types=True,
                           mean_field_reward=True, mi_weight=mi_weight, reward_kind="linear",
                           hidden_sizes=(), temperature=BETA, learning_rate=0.02,
                           encoder_learning_rate=0.02, weight_decay=0.0, shaping=shaping,

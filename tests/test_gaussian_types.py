@@ -29,7 +29,7 @@ from tabmfirl.irl._demos import Demonstrations, generate_demonstrations
 from tabmfirl.irl._gaussian_types import (
     GaussianTypesResult,
     encoder_mi_objective,
-    fit_pemmfirl_gaussian,
+    fit_gaussian_types,
     latent_flows,
     latent_log_likelihood,
     latent_weights,
@@ -84,8 +84,8 @@ def separated():
     """The 2-type virus fit with and without the MI term (numba backend)."""
     spec, eq, demos = _virus()
     kw = {"temperature": BETA, "max_iter": 60, "backend": "numba", "warn": False}
-    fit = fit_pemmfirl_gaussian(spec, demos, 1, seed=0, **kw)
-    ablation = fit_pemmfirl_gaussian(spec, demos, 1, mi_weight=0.0, seed=0, **kw)
+    fit = fit_gaussian_types(spec, demos, 1, seed=0, **kw)
+    ablation = fit_gaussian_types(spec, demos, 1, mi_weight=0.0, seed=0, **kw)
     return spec, eq, demos, fit, ablation
 
 
@@ -242,13 +242,13 @@ def test_linear_reward_gradient_is_expert_minus_model_feature_counts():
 
 def test_fit_is_bit_reproducible(small_virus):
     spec, _, demos = small_virus
-    a = fit_pemmfirl_gaussian(spec, demos, 2, seed=7, **SMALL)
-    b = fit_pemmfirl_gaussian(spec, demos, 2, seed=7, **SMALL)
+    a = fit_gaussian_types(spec, demos, 2, seed=7, **SMALL)
+    b = fit_gaussian_types(spec, demos, 2, seed=7, **SMALL)
     for name in ("reward_params", "encoder_params", "posterior_mean", "posterior_std",
                  "objective_history", "grad_norm_history", "mi_history",
                  "posterior_change_history"):
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
-    c = fit_pemmfirl_gaussian(spec, demos, 2, seed=8, **SMALL)
+    c = fit_gaussian_types(spec, demos, 2, seed=8, **SMALL)
     assert not np.array_equal(a.posterior_mean, c.posterior_mean)
     assert isinstance(a, GaussianTypesResult) and a.num_iter == 8 and a.latent_dim == 2
     assert a.objective_history.shape == a.mi_history.shape == (8,)
@@ -293,7 +293,7 @@ def test_ablation_is_mfirl(small_virus):
     spec, _, demos = small_virus
     kw = {"temperature": 0.5, "max_iter": 15, "learning_rate": 0.05, "backend": "numpy",
           "warn": False}
-    fit = fit_pemmfirl_gaussian(spec, demos, 2, mi_weight=0.0, **kw)
+    fit = fit_gaussian_types(spec, demos, 2, mi_weight=0.0, **kw)
     mf = fit_mfirl(spec, demos, **kw)
     disc = fit.discretise(spec, demos, np.zeros((1, 2)), backend="numpy")
     np.testing.assert_allclose(disc.reward, mf.reward, rtol=1e-9, atol=1e-12)
@@ -306,7 +306,7 @@ def test_ablation_is_mfirl(small_virus):
 @pytest.mark.parametrize("kind", ["linear", "mlp"])
 def test_discretise_reproduces_the_latent_head(small_virus, kind):
     spec, _, demos = small_virus
-    fit = fit_pemmfirl_gaussian(spec, demos, 2, reward_kind=kind, hidden_sizes=(6,), seed=1,
+    fit = fit_gaussian_types(spec, demos, 2, reward_kind=kind, hidden_sizes=(6,), seed=1,
                                 **SMALL)
     centres = np.array([[0.3, -1.0], [2.0, 0.5], [-0.4, 0.1]])
     disc = fit.discretise(spec, demos, centres, backend="numpy")
@@ -330,7 +330,7 @@ def test_callback_and_convergence_warning(small_virus):
     seen = []
     kw = dict(SMALL, warn=True)
     with pytest.warns(ConvergenceWarning, match="max_iter"):
-        fit_pemmfirl_gaussian(spec, demos, 1, callback=lambda i, info: seen.append(
+        fit_gaussian_types(spec, demos, 1, callback=lambda i, info: seen.append(
             (i, sorted(info), info["posterior_mean"].shape)), **kw)
     assert [s[0] for s in seen] == list(range(8))
     assert seen[0][1] == ["grad_norm", "mi", "objective", "posterior_mean"]
@@ -346,30 +346,30 @@ def test_input_validation(small_virus):
     spec, _, demos = small_virus
     for bad in (0, -1, 1.5, True, None):
         with pytest.raises(ValueError, match="latent_dim"):
-            fit_pemmfirl_gaussian(spec, demos, bad, **SMALL)
+            fit_gaussian_types(spec, demos, bad, **SMALL)
     short = Demonstrations(states=demos.states[:, :-1], actions=demos.actions[:, :-1],
                            types=demos.types, n_states=2, n_actions=2, n_types=2)
     with pytest.raises(ValueError, match="horizon"):
-        fit_pemmfirl_gaussian(spec, short, 1, **SMALL)
+        fit_gaussian_types(spec, short, 1, **SMALL)
 
     with pytest.raises(ValueError, match=r"states \(N, T\+1\)"):
-        fit_pemmfirl_gaussian(spec, _Raw(demos.states[:, :-1], demos.actions), 1, **SMALL)
+        fit_gaussian_types(spec, _Raw(demos.states[:, :-1], demos.actions), 1, **SMALL)
     nan_states = demos.states.astype(float)
     nan_states[0, 0] = np.nan
     with pytest.raises(ValueError, match="ints"):
-        fit_pemmfirl_gaussian(spec, _Raw(nan_states, demos.actions), 1, **SMALL)
+        fit_gaussian_types(spec, _Raw(nan_states, demos.actions), 1, **SMALL)
     with pytest.raises(ValueError, match="at least one"):
-        fit_pemmfirl_gaussian(spec, _Raw(np.zeros((0, 6), int), np.zeros((0, 5), int)), 1,
+        fit_gaussian_types(spec, _Raw(np.zeros((0, 6), int), np.zeros((0, 5), int)), 1,
                               **SMALL)
     for name, value in (("temperature", np.nan), ("learning_rate", np.nan),
                         ("mi_weight", np.nan), ("mi_weight", -1.0),
                         ("encoder_learning_rate", 0.0), ("n_prior_samples", 0),
                         ("n_rollouts", 0), ("n_warmup", -1), ("max_iter", 0)):
         with pytest.raises(ValueError, match=name):
-            fit_pemmfirl_gaussian(spec, demos, 1, **dict(SMALL, **{name: value}))
+            fit_gaussian_types(spec, demos, 1, **dict(SMALL, **{name: value}))
     with pytest.raises(ValueError, match="kind"):
-        fit_pemmfirl_gaussian(spec, demos, 1, reward_kind="table", **SMALL)
-    fit = fit_pemmfirl_gaussian(spec, demos, 2, **dict(SMALL, max_iter=2))
+        fit_gaussian_types(spec, demos, 1, reward_kind="table", **SMALL)
+    fit = fit_gaussian_types(spec, demos, 2, **dict(SMALL, max_iter=2))
     with pytest.raises(ValueError, match="centres"):
         fit.discretise(spec, demos, np.zeros((2, 3)), backend="numpy")
     with pytest.raises(ValueError, match="non-finite"):
@@ -416,23 +416,23 @@ def test_resumed_fit_is_bit_identical(small_virus, tmp_path, monkeypatch, varian
 
     spec, _, demos = small_virus
     kw = dict(SMALL, seed=3, **CHECKPOINTED[variant])          # 8 iterations, warm-up 2
-    full = fit_pemmfirl_gaussian(spec, demos, 2, **kw)
+    full = fit_gaussian_types(spec, demos, 2, **kw)
     path = tmp_path / "ck.npz"
     # stopped after 5 iterations (checkpoints at 2, 4 and the last, 5) ...
-    part = fit_pemmfirl_gaussian(spec, demos, 2, checkpoint=path, checkpoint_every=2,
+    part = fit_gaussian_types(spec, demos, 2, checkpoint=path, checkpoint_every=2,
                                  **dict(kw, max_iter=5))
     assert part.num_iter == 5 and path.exists()
     np.testing.assert_array_equal(part.objective_history, full.objective_history[:5])
     # ... resumed to the full length: the callback sees only the computed iterations
     seen = []
-    resumed = fit_pemmfirl_gaussian(spec, demos, 2, checkpoint=path, checkpoint_every=2,
+    resumed = fit_gaussian_types(spec, demos, 2, checkpoint=path, checkpoint_every=2,
                                     callback=lambda i, info: seen.append(i), **kw)
     assert seen == [5, 6, 7]
     _assert_same_fit(full, resumed)
     # a finished checkpoint is returned as it is, without iterating
     with monkeypatch.context() as patch:
         patch.setattr(gt, "_batch_step", lambda *a, **k: pytest.fail("an iteration ran"))
-        again = fit_pemmfirl_gaussian(spec, demos, 2, checkpoint=path, **kw)
+        again = fit_gaussian_types(spec, demos, 2, checkpoint=path, **kw)
     _assert_same_fit(full, again)
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
@@ -441,7 +441,7 @@ def test_resume_after_an_interrupted_iteration(small_virus, tmp_path):
     """Killed during iteration 8: the periodic checkpoint of iteration 6 resumes exactly."""
     spec, _, demos = small_virus
     kw = dict(SMALL, max_iter=10, seed=5)
-    full = fit_pemmfirl_gaussian(spec, demos, 1, **kw)
+    full = fit_gaussian_types(spec, demos, 1, **kw)
     path = tmp_path / "ck.npz"
 
     def interrupt(iteration, info):
@@ -449,7 +449,7 @@ def test_resume_after_an_interrupted_iteration(small_virus, tmp_path):
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        fit_pemmfirl_gaussian(spec, demos, 1, checkpoint=path, checkpoint_every=3,
+        fit_gaussian_types(spec, demos, 1, checkpoint=path, checkpoint_every=3,
                               callback=interrupt, **kw)
     with np.load(path, allow_pickle=False) as data:
         meta = json.loads(str(data["meta"]))
@@ -462,7 +462,7 @@ def test_resume_after_an_interrupted_iteration(small_virus, tmp_path):
     for name in ("objective_history", "grad_norm_history", "mi_history",
                  "posterior_change_history"):
         assert state[name].shape == (6,)
-    resumed = fit_pemmfirl_gaussian(spec, demos, 1, checkpoint=path, checkpoint_every=3, **kw)
+    resumed = fit_gaussian_types(spec, demos, 1, checkpoint=path, checkpoint_every=3, **kw)
     _assert_same_fit(full, resumed)
 
 
@@ -470,19 +470,19 @@ def test_converged_checkpoint_is_final(small_virus, tmp_path):
     spec, _, demos = small_virus
     kw = dict(SMALL, mi_weight=0.0, tol=1e3)               # converges at the first iterate
     path = tmp_path / "ck.npz"
-    first = fit_pemmfirl_gaussian(spec, demos, 1, checkpoint=path, **kw)
+    first = fit_gaussian_types(spec, demos, 1, checkpoint=path, **kw)
     assert first.converged and first.num_iter == 1
-    again = fit_pemmfirl_gaussian(spec, demos, 1, checkpoint=path, **dict(kw, max_iter=20))
+    again = fit_gaussian_types(spec, demos, 1, checkpoint=path, **dict(kw, max_iter=20))
     _assert_same_fit(first, again)
 
 
 def test_mismatched_checkpoint_is_refused(small_virus, tmp_path):
-    from tabmfirl import fit_pemmfirl
+    from tabmfirl import fit_pemmfirl_em
 
     spec, _, demos = small_virus
     path = tmp_path / "ck.npz"
     kw = dict(SMALL, max_iter=2)
-    fit_pemmfirl_gaussian(spec, demos, 1, checkpoint=path, **kw)
+    fit_gaussian_types(spec, demos, 1, checkpoint=path, **kw)
     before = path.read_bytes()
     for change, key in (({"learning_rate": 0.01}, "learning_rate"),
                         ({"encoder_learning_rate": 0.1}, "encoder_learning_rate"),
@@ -493,23 +493,23 @@ def test_mismatched_checkpoint_is_refused(small_virus, tmp_path):
                         ({"reward_kind": "mlp"}, "reward_kind"), ({"tol": 1e-3}, "tol"),
                         ({"seed": 1}, "seed")):
         with pytest.raises(ValueError, match=f"different configuration.*{key}"):
-            fit_pemmfirl_gaussian(spec, demos, 1, checkpoint=path, **dict(kw, **change))
+            fit_gaussian_types(spec, demos, 1, checkpoint=path, **dict(kw, **change))
     with pytest.raises(ValueError, match="latent_dim"):
-        fit_pemmfirl_gaussian(spec, demos, 2, checkpoint=path, **kw)
+        fit_gaussian_types(spec, demos, 2, checkpoint=path, **kw)
     other = Demonstrations(states=demos.states[::-1].copy(), actions=demos.actions[::-1].copy(),
                            types=demos.types, n_states=2, n_actions=2, n_types=2)
     with pytest.raises(ValueError, match="data_digest"):
-        fit_pemmfirl_gaussian(spec, other, 1, checkpoint=path, **kw)
+        fit_gaussian_types(spec, other, 1, checkpoint=path, **kw)
     assert path.read_bytes() == before                 # a refused resume writes nothing
     # an exact-mode checkpoint is not a Gaussian one
     exact = tmp_path / "exact.npz"
-    fit_pemmfirl(spec, demos, 2, max_iter=2, checkpoint=exact, temperature=0.5,
+    fit_pemmfirl_em(spec, demos, 2, max_iter=2, checkpoint=exact, temperature=0.5,
                  backend="numpy", warn=False)
     with pytest.raises(ValueError, match="different configuration.*method"):
-        fit_pemmfirl_gaussian(spec, demos, 1, checkpoint=exact, **kw)
+        fit_gaussian_types(spec, demos, 1, checkpoint=exact, **kw)
     path.write_bytes(b"not a zip")
     with pytest.raises(ValueError, match="cannot be read"):
-        fit_pemmfirl_gaussian(spec, demos, 1, checkpoint=path, **kw)
+        fit_gaussian_types(spec, demos, 1, checkpoint=path, **kw)
     with pytest.raises(ValueError, match="checkpoint_every"):
-        fit_pemmfirl_gaussian(spec, demos, 1, checkpoint=tmp_path / "x.npz",
+        fit_gaussian_types(spec, demos, 1, checkpoint=tmp_path / "x.npz",
                               checkpoint_every=0, **kw)

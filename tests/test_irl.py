@@ -1,4 +1,4 @@
-"""Tests of tabmfirl.irl._em: PEMMFIRL (exact mode, discrete types) and MFIRL.
+"""Tests of tabmfirl.irl._em: the EM method (fit_pemmfirl_em), two-stage, MFIRL, oracle.
 
 Settings (measured when these tests were written, numpy backend):
 
@@ -13,6 +13,8 @@ Settings (measured when these tests were written, numpy backend):
   type constants were spread, envs/__init__.py; with the first constants
   these were 0.71/0.74 and 0.56/0.62.)
 """
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -32,11 +34,13 @@ from tabmfirl.irl._em import (
     ExactLikelihoodFit,
     fit_mfirl,
     fit_oracle,
-    fit_pemmfirl,
+    fit_pemmfirl_em,
     fit_reward,
+    fit_two_stage,
     held_out_log_likelihood,
     predict_types,
 )
+from tabmfirl.irl._init import policy_mixture_clusters
 from tabmfirl.irl._learner import weighted_statistics
 from tabmfirl.irl._likelihood import mce_log_likelihood, trajectory_log_likelihood
 
@@ -63,7 +67,7 @@ def _bayes_ari(eq, demos):
 @pytest.fixture(scope="module")
 def virus_fits():
     spec, eq, demos = _expert("virus")
-    pem = fit_pemmfirl(spec, demos, 3, seed=0, **FIT)
+    pem = fit_pemmfirl_em(spec, demos, 3, seed=0, **FIT)
     mf = fit_mfirl(spec, demos, **{k: v for k, v in FIT.items() if k != "n_warmup"})
     return spec, eq, demos, pem, mf
 
@@ -289,7 +293,7 @@ def test_held_out_likelihood_and_predicted_types(virus_fits):
 
 def test_pemmfirl_recovers_malware_types():
     spec, eq, demos = _expert("malware")
-    res = fit_pemmfirl(spec, demos, 3, seed=0, **FIT)
+    res = fit_pemmfirl_em(spec, demos, 3, seed=0, **FIT)
     ari = adjusted_rand_index(demos.types, res.assignments)
     assert ari > 0.8 and ari > _bayes_ari(eq, demos) - 0.1   # measured 0.93 vs 0.94
 
@@ -297,7 +301,7 @@ def test_pemmfirl_recovers_malware_types():
 def test_mi_weight_zero_collapses_to_mfirl():
     spec, _, demos = _expert("virus", horizon=8, n_agents=60)
     kwargs = dict(FIT, max_iter=40)
-    ablation = fit_pemmfirl(spec, demos, 3, mi_weight=0.0, **kwargs)
+    ablation = fit_pemmfirl_em(spec, demos, 3, mi_weight=0.0, **kwargs)
     kwargs.pop("n_warmup")
     # each of the K = 3 heads sees the pooled data at weight 1/3 and the same
     # per-parameter weight decay kappa: that is MFIRL with decay 3 kappa
@@ -310,7 +314,7 @@ def test_mi_weight_zero_collapses_to_mfirl():
 
 
 def _exact_method(spec, demos, init="screened"):
-    return ExactLikelihoodFit("pemmfirl-exact", spec, demos, 3, mi_weight=1.0,
+    return ExactLikelihoodFit("pemmfirl-em", spec, demos, 3, mi_weight=1.0,
                               reward_kind="linear", hidden_sizes=(), temperature=BETA,
                               learning_rate=0.02, init=init, init_smoothing=0.2, n_warmup=3,
                               weight_decay=1.0, backend="numpy")
@@ -330,7 +334,7 @@ def test_screened_start_keeps_the_most_likely_short_fit():
     np.testing.assert_array_equal(chosen, fits[int(np.argmax(lls))].posterior)
     # the default fit starts from it: same posterior during the warm-up
     seen = []
-    fit_pemmfirl(spec, demos, 3, seed=7, **dict(FIT, max_iter=2, n_warmup=3),
+    fit_pemmfirl_em(spec, demos, 3, seed=7, **dict(FIT, max_iter=2, n_warmup=3),
                  callback=lambda i, info: seen.append(info["posterior"].copy()))
     np.testing.assert_array_equal(seen[0], _exact_method(spec, demos).screened_posterior(
         np.random.default_rng(7)))
@@ -340,26 +344,46 @@ def test_resumed_fit_skips_the_screened_start(tmp_path, monkeypatch):
     spec, _, demos = _expert("virus", horizon=6, n_agents=30)
     kwargs = dict(FIT, n_warmup=2)
     path = tmp_path / "ck.npz"
-    fit_pemmfirl(spec, demos, 3, seed=3, checkpoint=path, **dict(kwargs, max_iter=4))
-    full = fit_pemmfirl(spec, demos, 3, seed=3, **dict(kwargs, max_iter=7))
+    fit_pemmfirl_em(spec, demos, 3, seed=3, checkpoint=path, **dict(kwargs, max_iter=4))
+    full = fit_pemmfirl_em(spec, demos, 3, seed=3, **dict(kwargs, max_iter=7))
 
     def no_screening(*args, **kw):
         raise AssertionError("a resumed fit must start from its checkpoint")
 
     monkeypatch.setattr(ExactLikelihoodFit, "screened_posterior", no_screening)
-    resumed = fit_pemmfirl(spec, demos, 3, seed=3, checkpoint=path, **dict(kwargs, max_iter=7))
+    resumed = fit_pemmfirl_em(spec, demos, 3, seed=3, checkpoint=path, **dict(kwargs, max_iter=7))
     np.testing.assert_array_equal(resumed.reward_params, full.reward_params)
     np.testing.assert_array_equal(resumed.posterior, full.posterior)
     with pytest.raises(AssertionError, match="checkpoint"):      # a fresh fit screens
-        fit_pemmfirl(spec, demos, 3, seed=3, **dict(kwargs, max_iter=2))
+        fit_pemmfirl_em(spec, demos, 3, seed=3, **dict(kwargs, max_iter=2))
+
+
+def test_two_stage_is_the_oracle_loop_on_the_mixture_clusters():
+    """Stage 1 = the seeded stationary-policy mixture; stage 2 = fit_oracle on those labels."""
+    spec, _, demos = _expert("malware", horizon=10, n_agents=30, seed=4)
+    options = dict(FIT, max_iter=20)
+    options.pop("n_warmup")
+    fit = fit_two_stage(spec, demos, 3, seed=7, **options)
+    clusters = policy_mixture_clusters(demos.states, demos.actions, 3, spec.n_states,
+                                       spec.n_actions, np.random.default_rng(7))
+    assert fit.method == "two-stage"
+    np.testing.assert_array_equal(fit.assignments, clusters)
+    np.testing.assert_array_equal(fit.posterior, np.eye(3)[clusters])
+    relabelled = dataclasses.replace(demos, types=clusters)
+    oracle = fit_oracle(spec, relabelled, seed=7, **options)
+    np.testing.assert_array_equal(fit.reward, oracle.reward)
+    np.testing.assert_array_equal(fit.mean_field, oracle.mean_field)
+    # the clusters are not the true types' labels by construction: the stage-1 clustering
+    # of well-separated malware types agrees with them up to relabelling
+    assert adjusted_rand_index(demos.types, clusters) > 0.5
 
 
 def test_determinism_by_seed():
     spec, _, demos = _expert("virus", horizon=8, n_agents=40)
     kwargs = dict(FIT, max_iter=25, n_warmup=5, init="random")
-    a = fit_pemmfirl(spec, demos, 3, seed=5, **kwargs)
-    b = fit_pemmfirl(spec, demos, 3, seed=5, **kwargs)
-    c = fit_pemmfirl(spec, demos, 3, seed=6, **kwargs)
+    a = fit_pemmfirl_em(spec, demos, 3, seed=5, **kwargs)
+    b = fit_pemmfirl_em(spec, demos, 3, seed=5, **kwargs)
+    c = fit_pemmfirl_em(spec, demos, 3, seed=6, **kwargs)
     np.testing.assert_array_equal(a.posterior, b.posterior)
     np.testing.assert_array_equal(a.reward_params, b.reward_params)
     np.testing.assert_array_equal(a.log_likelihood_history, b.log_likelihood_history)
@@ -368,22 +392,22 @@ def test_determinism_by_seed():
     shuffled = Demonstrations(states=demos.states, actions=demos.actions,
                               types=np.zeros_like(demos.types), n_states=2, n_actions=2,
                               n_types=3)
-    d = fit_pemmfirl(spec, shuffled, 3, seed=5, **kwargs)
+    d = fit_pemmfirl_em(spec, shuffled, 3, seed=5, **kwargs)
     np.testing.assert_array_equal(a.posterior, d.posterior)
 
 
 def test_mlp_head_and_numba_backend_run():
     spec, _, demos = _expert("virus", horizon=6, n_agents=20)
-    res = fit_pemmfirl(spec, demos, 2, reward_kind="mlp", hidden_sizes=(8,), seed=0,
+    res = fit_pemmfirl_em(spec, demos, 2, reward_kind="mlp", hidden_sizes=(8,), seed=0,
                        **dict(FIT, max_iter=15, n_warmup=3))
     assert res.reward.shape == (2, 6, 2, 2) and np.all(np.isfinite(res.reward))
     assert res.log_likelihood_history[-1] > res.log_likelihood_history[0]
     ev = evaluate_reward(spec, res.head, type_map=[0, 1, 1], temperature=BETA,
                          solver_kwargs=SOLVER, backend="numpy")
     assert np.all(np.isfinite(ev.policy_deviation)) and ev.learned.converged
-    fast = fit_pemmfirl(spec, demos, 2, seed=0, **dict(FIT, max_iter=15, n_warmup=3,
+    fast = fit_pemmfirl_em(spec, demos, 2, seed=0, **dict(FIT, max_iter=15, n_warmup=3,
                                                        backend="numba"))
-    slow = fit_pemmfirl(spec, demos, 2, seed=0, **dict(FIT, max_iter=15, n_warmup=3))
+    slow = fit_pemmfirl_em(spec, demos, 2, seed=0, **dict(FIT, max_iter=15, n_warmup=3))
     np.testing.assert_allclose(fast.reward_params, slow.reward_params, rtol=1e-9, atol=1e-12)
 
 
@@ -409,7 +433,7 @@ def test_state_action_game_runs():
                    mean_field_kind="state_action", name="crowd")
     eq = solve_equilibrium(spec, backend="numpy", **SOLVER)
     demos = generate_demonstrations(spec, eq.policy, 30, seed=0)
-    res = fit_pemmfirl(spec, demos, 2, temperature=1.0, max_iter=20, n_warmup=5,
+    res = fit_pemmfirl_em(spec, demos, 2, temperature=1.0, max_iter=20, n_warmup=5,
                        backend="numpy", warn=False)
     assert res.head.mean_field_dim == 6
     assert res.state_action.shape == (2, 4, 3, 2)
@@ -421,11 +445,11 @@ def test_input_validation():
     with pytest.raises(ValueError, match="horizon"):
         fit_mfirl(envs.make("virus", types=3, horizon=6), demos, backend="numpy")
     with pytest.raises(ValueError, match="n_contexts"):
-        fit_pemmfirl(spec, demos, 0, backend="numpy")
+        fit_pemmfirl_em(spec, demos, 0, backend="numpy")
     with pytest.raises(ValueError, match="mi_weight"):
-        fit_pemmfirl(spec, demos, 2, mi_weight=-1.0, backend="numpy")
+        fit_pemmfirl_em(spec, demos, 2, mi_weight=-1.0, backend="numpy")
     with pytest.raises(ValueError, match="init"):
-        fit_pemmfirl(spec, demos, 2, init="magic", backend="numpy")
+        fit_pemmfirl_em(spec, demos, 2, init="magic", backend="numpy")
     missing = Demonstrations(states=demos.states, actions=demos.actions,
                              types=np.zeros_like(demos.types), n_states=2, n_actions=2, n_types=3)
     with pytest.raises(ValueError, match="every type"):

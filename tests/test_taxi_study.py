@@ -40,7 +40,7 @@ def study():
 
 
 def test_study_table_is_complete_and_consistent(study):
-    names = ["truth", "true-fixed", "pemmfirl", "mfirl", "oracle"]
+    names = ["truth", "true-fixed", "pemmfirl_em", "mfirl", "oracle"]
     assert [r["method"] for r in study.rows] == [n for n in names for _ in range(3)]
     assert all(set(r) == set(COLUMNS) for r in study.rows)
     truth = [r for r in study.rows if r["method"] == "truth"]

@@ -18,18 +18,23 @@ types; the others (``typed`` false: one shared reward, or the oracle's true
 labels) ignore ``n_contexts``.  :func:`register_fit_method` adds a method in
 one line.  Built in:
 
-========================  ==================================================
-``pemmfirl``              :func:`~tabmfirl.fit_pemmfirl` (exact mode)
-``pemmfirl_no_mi``        the same with ``mi_weight=0`` (ablation of the
-                          mutual-information term: uniform posterior)
-``pemmfirl_gaussian``     :func:`fit_pemmfirl_gaussian_discretised`
-                          (continuous types, then ``n_contexts`` centres)
-``mfirl``                 :func:`~tabmfirl.fit_mfirl` (one shared reward)
-``oracle``                :func:`~tabmfirl.fit_oracle` (true labels)
-``pemmfirl_adversarial``  :func:`~tabmfirl.fit_pemmfirl_adversarial`
-``mf_airl``               :func:`~tabmfirl.fit_mf_airl` (one shared reward)
-``pemirl``                :func:`~tabmfirl.fit_pemirl`
-========================  ==================================================
+======================  ====================================================
+``pemmfirl``            :func:`~tabmfirl.fit_pemmfirl`, the paper's adversarial
+                        algorithm (sampled expectations, its default)
+``pemmfirl_exact``      the same with ``expectation="exact"``
+``pemmfirl_em``         :func:`~tabmfirl.fit_pemmfirl_em`, EM
+                        multiple-intention MCE-IRL (Babeş-Vroman et al. 2011)
+``pemmfirl_em_no_mi``   the same with ``mi_weight=0`` (uniform posterior:
+                        every type fits the pooled data)
+``two_stage``           :func:`~tabmfirl.fit_two_stage` (cluster, then one
+                        MCE-IRL reward per cluster)
+``gaussian_types``      :func:`fit_gaussian_types_discretised`
+                        (continuous types, then ``n_contexts`` centres)
+``mfirl``               :func:`~tabmfirl.fit_mfirl` (one shared reward)
+``oracle``              :func:`~tabmfirl.fit_oracle` (true labels)
+``mf_airl``             :func:`~tabmfirl.fit_mf_airl` (one shared reward)
+``pemirl``              :func:`~tabmfirl.fit_pemirl` (no mean field in the reward)
+======================  ====================================================
 
 (The equilibrium solvers' registry is :data:`tabmfirl.METHODS`, a different
 thing: this one holds fits.)
@@ -43,17 +48,18 @@ from types import MappingProxyType
 from typing import Callable, Mapping
 
 from tabmfirl import (
+    fit_gaussian_types,
     fit_mf_airl,
     fit_mfirl,
     fit_oracle,
     fit_pemirl,
     fit_pemmfirl,
-    fit_pemmfirl_adversarial,
-    fit_pemmfirl_gaussian,
+    fit_pemmfirl_em,
+    fit_two_stage,
 )
 
 __all__ = ["FIT_METHODS", "FitMethod", "FitOptionError", "register_fit_method",
-           "fit_pemmfirl_gaussian_discretised"]
+           "fit_gaussian_types_discretised"]
 
 #: Parameters every fit takes positionally (never options).
 _POSITIONAL = ("spec", "demos", "n_contexts")
@@ -175,16 +181,16 @@ def register_fit_method(name: str, fit: Callable, **fixed) -> FitMethod:
     return method
 
 
-def fit_pemmfirl_gaussian_discretised(spec, demos, n_contexts: int, *, latent_dim: int = 1,
-                                      temperature: float = 1.0, max_iter: int = 200,
-                                      learning_rate: float = 0.02, n_warmup: int = 20,
-                                      reward_kind: str = "linear", seed: int = 0,
-                                      backend: str = "auto", warn: bool = True,
-                                      checkpoint=None, checkpoint_every: int = 10,
-                                      callback=None):
-    """Continuous-type PEMMFIRL, then its ``n_contexts`` k-means latent centres.
+def fit_gaussian_types_discretised(spec, demos, n_contexts: int, *, latent_dim: int = 1,
+                                   temperature: float = 1.0, max_iter: int = 200,
+                                   learning_rate: float = 0.02, n_warmup: int = 20,
+                                   reward_kind: str = "linear", seed: int = 0,
+                                   backend: str = "auto", warn: bool = True,
+                                   checkpoint=None, checkpoint_every: int = 10,
+                                   callback=None):
+    """Continuous Gaussian types, then their ``n_contexts`` k-means latent centres.
 
-    :func:`tabmfirl.fit_pemmfirl_gaussian` with ``latent_dim`` (default 1)
+    :func:`tabmfirl.fit_gaussian_types` with ``latent_dim`` (default 1)
     followed by :meth:`~tabmfirl.GaussianTypesResult.discretise` at
     ``n_contexts`` k-means++ centres of the posterior means (seeded), so the
     discrete metrics of the experiment grid apply.  Other parameters as in
@@ -193,24 +199,26 @@ def fit_pemmfirl_gaussian_discretised(spec, demos, n_contexts: int, *, latent_di
     Returns
     -------
     IRLResult
-        ``method="pemmfirl-gaussian"``; ``seconds``, ``converged`` and
+        ``method="gaussian-types"``; ``seconds``, ``converged`` and
         ``num_iter`` are the continuous fit's.
     """
-    fit = fit_pemmfirl_gaussian(spec, demos, latent_dim, temperature=temperature,
-                                max_iter=max_iter, learning_rate=learning_rate, n_warmup=n_warmup,
-                                reward_kind=reward_kind, seed=seed, backend=backend,
-                                warn=warn, checkpoint=checkpoint,
-                                checkpoint_every=checkpoint_every, callback=callback)
+    fit = fit_gaussian_types(spec, demos, latent_dim, temperature=temperature,
+                             max_iter=max_iter, learning_rate=learning_rate, n_warmup=n_warmup,
+                             reward_kind=reward_kind, seed=seed, backend=backend,
+                             warn=warn, checkpoint=checkpoint,
+                             checkpoint_every=checkpoint_every, callback=callback)
     result = fit.discretise(spec, demos, n_contexts, seed=seed, backend=backend)
     return dataclasses.replace(result, seconds=fit.seconds, converged=fit.converged,
                                num_iter=fit.num_iter)
 
 
 register_fit_method("pemmfirl", fit_pemmfirl)
-register_fit_method("pemmfirl_no_mi", fit_pemmfirl, mi_weight=0.0)
-register_fit_method("pemmfirl_gaussian", fit_pemmfirl_gaussian_discretised)
+register_fit_method("pemmfirl_exact", fit_pemmfirl, expectation="exact")
+register_fit_method("pemmfirl_em", fit_pemmfirl_em)
+register_fit_method("pemmfirl_em_no_mi", fit_pemmfirl_em, mi_weight=0.0)
+register_fit_method("two_stage", fit_two_stage)
+register_fit_method("gaussian_types", fit_gaussian_types_discretised)
 register_fit_method("mfirl", fit_mfirl)
 register_fit_method("oracle", fit_oracle)
-register_fit_method("pemmfirl_adversarial", fit_pemmfirl_adversarial)
 register_fit_method("mf_airl", fit_mf_airl)
 register_fit_method("pemirl", fit_pemirl)

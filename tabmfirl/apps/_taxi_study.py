@@ -86,7 +86,7 @@ from tabmfirl import (
     adjusted_rand_index,
     fit_mfirl,
     fit_oracle,
-    fit_pemmfirl,
+    fit_pemmfirl_em,
     generate_demonstrations,
     solve_equilibrium,
 )
@@ -101,7 +101,7 @@ __all__ = ["STUDY_METHODS", "COLUMNS", "TaxiStudyResult", "run_taxi_study",
            "write_taxi_study", "learned_surge_game", "add_parser"]
 
 #: Fit methods the study can compare (the first is the paper's method).
-STUDY_METHODS = ("pemmfirl", "mfirl", "oracle")
+STUDY_METHODS = ("pemmfirl_em", "mfirl", "oracle")
 #: Columns of the study table, in order.
 COLUMNS = ("method", "type", "context", "revenue_before", "revenue_after", "revenue_change",
            "revenue_error", "revenue_change_error", "rides_after", "served_before",
@@ -285,8 +285,8 @@ class _StudyTable:
 
 def _fit(name, spec, demos, n_types, n_warmup, fit_kwargs):
     """Fit one of :data:`STUDY_METHODS` (PEMMFIRL learns ``n_types`` types after a warm-up)."""
-    if name == "pemmfirl":
-        return fit_pemmfirl(spec, demos, n_types, n_warmup=n_warmup, **fit_kwargs)
+    if name == "pemmfirl_em":
+        return fit_pemmfirl_em(spec, demos, n_types, n_warmup=n_warmup, **fit_kwargs)
     if name == "mfirl":
         return fit_mfirl(spec, demos, **fit_kwargs)
     return fit_oracle(spec, demos, **fit_kwargs)
@@ -318,7 +318,7 @@ def run_taxi_study(*, n_agents: int = 200, seed: int = 0, temperature: float = 0
     max_iter : int, default 150
         Fit iterations of every method.
     methods : sequence of str
-        Among :data:`STUDY_METHODS`: ``"pemmfirl"``, ``"mfirl"``, ``"oracle"``.
+        Among :data:`STUDY_METHODS`: ``"pemmfirl_em"``, ``"mfirl"``, ``"oracle"``.
     city : tabmfirl.envs.taxi.City, optional
         The city (``make(data=city, horizon=city.horizon)``).
     surge : tabmfirl.envs.taxi.SurgeRule
@@ -533,7 +533,7 @@ def add_parser(subparsers):
     parser.add_argument("--beta", type=float, default=0.2, help="temperature (default 0.2)")
     parser.add_argument("--iters", type=int, default=150, help="fit iterations (default 150)")
     parser.add_argument("--methods", default=",".join(STUDY_METHODS),
-                        help="comma-separated subset of pemmfirl,mfirl,oracle (default all)")
+                        help="comma-separated subset of pemmfirl_em,mfirl,oracle (default all)")
     parser.add_argument("--surge", type=float, default=1.5,
                         help="surge price factor (default 1.5)")
     parser.add_argument("--driver-share", type=float, default=1.0,

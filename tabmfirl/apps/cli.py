@@ -293,9 +293,9 @@ def _cmd_demos(args) -> int:
 
 _FIT_EXAMPLES = """examples:
   tabmfirl demos --game virus --types 3 --agents 200 --beta 0.1 --seed 0 --out demos.npz
-  tabmfirl fit --method pemmfirl --demos demos.npz --out run/ --beta 0.1 --iters 150
+  tabmfirl fit --method pemmfirl_em --demos demos.npz --out run/ --beta 0.1 --iters 150
   tabmfirl fit --method mfirl --demos demos.npz --out run_mfirl/ --beta 0.1 --json
-  tabmfirl fit --method pemmfirl --demos demos.npz --out run/ --beta 0.1 --iters 300
+  tabmfirl fit --method pemmfirl_em --demos demos.npz --out run/ --beta 0.1 --iters 300
       (continues run/ from its checkpoint to 300 iterations)"""
 
 #: ``tabmfirl fit`` flags that set a fit option: (argparse dest, fit option, the value
@@ -336,8 +336,8 @@ def _add_fit(subparsers):
     parser.add_argument("--iters", type=int, default=None, help="iterations (default 300)")
     parser.add_argument("--warmup", type=int, default=None,
                         help="iterations with the initial posterior held (default 50; only "
-                             "the methods with a warm-up: pemmfirl, pemmfirl_no_mi, "
-                             "pemmfirl_gaussian)")
+                             "the methods with a warm-up: pemmfirl_em, pemmfirl_em_no_mi, "
+                             "gaussian_types)")
     parser.add_argument("--lr", type=float, default=None, help="Adam step size (default 0.02)")
     parser.add_argument("--reward-kind", default=None, choices=REWARD_KINDS,
                         help="reward head: linear (default), additive (types differ in state "
@@ -656,7 +656,7 @@ def _add_experiment(subparsers):
                     "(mean ± std over seeds).",
         epilog="examples:\n"
                "  tabmfirl experiment --games malware,investment,virus --methods all --seeds 5\n"
-               "  tabmfirl experiment --games virus --methods pemmfirl,mfirl --seeds 2 \\\n"
+               "  tabmfirl experiment --games virus --methods pemmfirl_em,mfirl --seeds 2 \\\n"
                "      --agents 50 --horizon 10 --iters 50 --out results_small/ --workers 2\n"
                "  tabmfirl experiment --games virus --seeds 20 --out /shared/results \\\n"
                "      --scheduler tcp://scheduler:8786",
@@ -674,8 +674,8 @@ def _add_experiment(subparsers):
                         help="temperature of experts and fits (default 0.1)")
     parser.add_argument("--iters", type=int, default=150, help="fit iterations (default 150)")
     parser.add_argument("--warmup", type=int, default=30,
-                        help="warm-up of the methods that have one (pemmfirl, pemmfirl_no_mi, "
-                             "pemmfirl_gaussian; default 30); each cell records its fit's "
+                        help="warm-up of the methods that have one (pemmfirl_em, pemmfirl_em_no_mi, "
+                             "gaussian_types; default 30); each cell records its fit's "
                              "options")
     parser.add_argument("--lr", type=float, default=0.02, help="Adam step size (default 0.02)")
     parser.add_argument("--reward-kind", default="linear", choices=REWARD_KINDS,

@@ -1,17 +1,46 @@
-r"""PEMMFIRL in ``adversarial`` mode (AIRL discriminator) and its baselines.
+r"""PEMMFIRL, the paper's adversarial algorithm, and its adversarial baselines.
 
-The paper's algorithm (design notes, section 3, step 4, ``adversarial``):
-context encoder, context-conditioned AIRL discriminator with shaping,
-mutual-information regulariser, per-context empirical mean field; with the
-exact soft backward pass as the generator, and the discriminator's
-expectations either sampled (``expectation="sampled"``, what a deep
-implementation does) or exact (``"exact"``, *Exact expectations* below).
-Every departure from the paper is listed under *Deviations from the paper*
-at the end.  Inputs
-and notation are those of :mod:`tabmfirl.irl._em`: unlabelled trajectories
-:math:`\tau_j = (s^j_0, a^j_0, \dots, s^j_T)`, :math:`j = 1..N`, the game's
-dynamics, :math:`K` discrete types, temperature :math:`\beta > 0`, tables
-``reward[m, t, s, a]``, ``mean_field[m, t, s]`` (:math:`T+1` rows).
+:func:`fit_pemmfirl` is the paper's algorithm (design notes, section 3,
+step 4, ``adversarial``): context encoder, context-conditioned AIRL
+discriminator with shaping, mutual-information regulariser, per-context
+empirical mean field; with the exact soft backward pass as the generator,
+and the discriminator's expectations either sampled
+(``expectation="sampled"``, what a deep implementation does) or exact
+(``"exact"``, *Exact expectations* below).  Every departure from the paper
+is listed under *Deviations from the paper* at the end.
+
+The package's IRL methods, by module:
+
+==================================  =========================================  =====================
+function (CLI ``--method``)         what it is                                 module
+==================================  =========================================  =====================
+``fit_pemmfirl`` (``pemmfirl``,     the paper's PEMMFIRL: encoder + AIRL       this one
+``pemmfirl_exact``)                 discriminator + MI term; sampled or exact
+                                    expectations
+``fit_pemirl`` (``pemirl``)         PEMIRL (Yu et al. 2019): the same without  this one
+                                    the mean field in the reward
+``fit_mf_airl`` (``mf_airl``)       MF-AIRL (Chen et al. 2023): one shared     this one
+                                    reward, pooled flow
+``fit_reward_adversarial``          the exact discriminator step on fixed,     :mod:`._adversarial_reward`
+                                    labelled counts (infinite data)
+``fit_pemmfirl_em``                 EM multiple-intention MCE-IRL              :mod:`._em`
+(``pemmfirl_em``)                   (Babeş-Vroman et al. 2011) with a mean
+                                    field: exact likelihood, Bayes posterior
+``fit_two_stage`` (``two_stage``)   cluster (stationary-policy mixture), then  :mod:`._em`
+                                    one MCE-IRL reward per cluster
+``fit_mfirl`` (``mfirl``)           MFIRL (Chen et al. 2022): one shared       :mod:`._em`
+                                    reward, exact MCE likelihood
+``fit_oracle`` (``oracle``)         the exact MCE step given the true labels   :mod:`._em`
+``fit_reward``                      the exact MCE step on fixed counts         :mod:`._em`
+``fit_gaussian_types``              continuous Gaussian types, exact           :mod:`._gaussian_types`
+(``gaussian_types``)                likelihood, wake-sleep encoder
+==================================  =========================================  =====================
+
+Inputs and notation are those of :mod:`tabmfirl.irl._em`: unlabelled
+trajectories :math:`\tau_j = (s^j_0, a^j_0, \dots, s^j_T)`, :math:`j =
+1..N`, the game's dynamics, :math:`K` discrete types, temperature
+:math:`\beta > 0`, tables ``reward[m, t, s, a]``, ``mean_field[m, t, s]``
+(:math:`T+1` rows).
 
 One iteration
 -------------
@@ -48,7 +77,7 @@ One iteration
    :math:`R` and the exact sampler (computed from :math:`R`) is also the
    AIRL generator's best response to :math:`f`.  For :math:`\beta = 1` this
    is the design notes' :math:`D = e^f/(e^f + \pi)`; dividing by
-   :math:`\beta` keeps :math:`R` on the scale of the exact mode's rewards
+   :math:`\beta` keeps :math:`R` on the scale of the EM method's rewards
    (the optimum has :math:`f/\beta = \log\pi_E` in expectation).  The loss
    (minimised over :math:`\omega` and :math:`h`, with :math:`\pi` frozen) is
 
@@ -120,7 +149,7 @@ one expectation without a closed form is the MI term's,
 :math:`\mathbb E_{\tau\sim\pi^m}\log q_\psi(m\mid\tau)` over all
 trajectories of a trajectory-level neural encoder: with :math:`\lambda > 0`
 it is still estimated on ``n_sampler_agents`` rollouts per type (seeded), so
-the exact mode is noise-free only with ``mi_weight=0`` or :math:`K = 1`.
+``expectation="exact"`` is noise-free only with ``mi_weight=0`` or :math:`K = 1`.
 Deterministic given ``seed`` either way.  Dense transitions: small games.
 
 Encoder gradient (``encoder_gradient``)
@@ -152,13 +181,13 @@ becomes a real term with its weight: the encoder descends
 :func:`~tabmfirl.irl._adversarial_exact.posterior_logits_vjp`), and
 ``mi_weight=0`` trains the encoder by the data term alone.
 
-Initialisation (ours, as in the exact mode): the linear head and the
+Initialisation (ours, as in the EM method): the linear head and the
 shaping table start at 0 (uniform sampler).  With ``init="mixture"``
 (default) or ``"kmeans"`` and :math:`\lambda > 0` the encoder is first
 trained for ``n_pretrain`` Adam steps to predict the clusters of the exact
 mode's start of that name (a mixture of stationary policies fitted by EM,
 or k-means++ on the state-action frequency vectors; soft targets
-:math:`(1-\varepsilon) e_{c_j} + \varepsilon/K`, the exact mode's
+:math:`(1-\varepsilon) e_{c_j} + \varepsilon/K`, the EM method's
 :math:`q^{(0)}`); ``init="random"`` skips it.  Without it the loop must
 break the symmetry between types by itself, which it did not do in our
 measurements (virus and malware, 3 types: ARI 0
@@ -219,20 +248,20 @@ Measured with the first type constants of the games (virus distancing
 costs 0.2/0.5/1.0, malware repair costs 0.2/0.5/0.8) and k-means
 pre-training; ``docs/results.md`` has the table for the current games.
 (numpy backend, 3 types, :math:`T = 10`, :math:`\beta = 0.2`, 100
-agents per type, 200 iterations, two demonstration seeds; the exact mode and
+agents per type, 200 iterations, two demonstration seeds; the EM method and
 the Bayes posterior under the true policies for reference): the
 discriminator loss reaches :math:`\log 4 \pm 0.003` and the demonstrations'
 likelihood rises in every run, and with the *true* labels the adversarial
 reward is good (virus policy deviation 0.14-0.30 vs 0.03 exact, 2.97 for
 the zero reward).  **Type inference is the weak part.**  Virus: ARI
 0.13 / 0.42 (``shaping="state"``), 0.26 / 0.45 (``"expected"``) vs 0.42 /
-0.43 exact and 0.44 / 0.51 Bayes; the middle true type (distancing cost
+0.43 EM and 0.44 / 0.51 Bayes; the middle true type (distancing cost
 0.5) gets a bad reward in every run (policy deviation 2.8-6.2; in the runs
 we inspected its matched learned type held only 1-5% of the
 demonstrations), so the mean policy deviation
 (1.0-2.2) is no better than MF-AIRL's (1.07-1.28) or the ablation's
 (``mi_weight=0``: 1.0-1.15, ARI 0.31-0.33 from the frozen random encoder).
-Malware: ARI 0 with the MI term (all demonstrations in one type; exact mode
+Malware: ARI 0 with the MI term (all demonstrations in one type; EM method
 0.10-0.12, Bayes 0.24-0.25).
 
 Convergence: adversarial training has no gradient that vanishes at the
@@ -336,7 +365,7 @@ from ._likelihood import mce_log_likelihood, trajectory_log_likelihood
 from ._nn import Adam, log_softmax, logsumexp, softmax
 from ._results import IRLResult
 
-__all__ = ["AdversarialResult", "AdversarialFit", "fit_pemmfirl_adversarial", "fit_mf_airl",
+__all__ = ["AdversarialResult", "AdversarialFit", "fit_pemmfirl", "fit_mf_airl",
            "fit_pemirl", "discriminator_loss", "expected_shaping_loss", "rollout_sampler",
            "score_function_gradient", "signed_score_gradient", "sample_types", "LOG4",
            "EXPECTATIONS", "ENCODER_GRADIENTS"]
@@ -593,14 +622,14 @@ def signed_score_gradient(model, contexts, states, actions, weights, temperature
 class AdversarialResult(IRLResult):
     r"""Result of the adversarial fits: an :class:`~tabmfirl.IRLResult` with three more fields.
 
-    The inherited fields mean what they mean for the exact mode, except:
-    ``method`` is ``"pemmfirl-adversarial"``, ``"mf-airl"`` or ``"pemirl"``;
+    The inherited fields mean what they mean for the EM method, except:
+    ``method`` is ``"pemmfirl_em"``, ``"mf-airl"`` or ``"pemirl"``;
     ``posterior`` is the encoder's :math:`q_\psi(m\mid\tau_j)` (all ones for
     MF-AIRL); ``objective_history`` is the discriminator loss :math:`L_D`
     (module docstring, step 4; :math:`\log 4` when expert and sampler steps
     are indistinguishable); ``log_likelihood_history`` is the marginal
     causal log-likelihood per demonstration under the current reward, flows
-    and prior (as in the exact mode, for monitoring; not optimised);
+    and prior (as in the EM method, for monitoring; not optimised);
     ``grad_norm_history`` is the norm of the reward head's update direction
     :math:`\nabla_\omega(L_D - \lambda J)`; ``converged`` is the
     :math:`\log 4` criterion of the module docstring.  For :func:`fit_pemirl`
@@ -698,7 +727,7 @@ class EncoderStep:
 class AdversarialFit(FitMethod):
     """Steps 1-5 of the module docstring: one discriminator step an iteration.
 
-    Parameters are those of :func:`fit_pemmfirl_adversarial` (validated here),
+    Parameters are those of :func:`fit_pemmfirl` (validated here),
     plus ``name``, ``types`` (an encoder and sampled types; ``False``: one type,
     the pooled flow) and ``mean_field_reward`` (``False``: the head reads the
     constant input 0, PEMIRL).
@@ -1010,23 +1039,25 @@ def _run_adversarial(name, spec, demos, n_contexts, *, max_iter, tol, seed, back
 # ---------------------------------------------------------------------------
 
 
-def fit_pemmfirl_adversarial(spec: MFGSpec, demos, n_contexts: int, *,
-                             reward_kind: str = "linear", hidden_sizes=(32, 32),
-                             temperature: float = 1.0, max_iter: int = 300,
-                             learning_rate: float = 0.02, encoder_learning_rate: float = 0.02,
-                             weight_decay: float = 0.01, shaping: str = "state",
-                             mi_weight: float = 1.0, n_sampler_agents: int = 100,
-                             n_encoder_steps: int = 1, init: str = "mixture",
-                             init_smoothing: float = 0.2, n_pretrain: int = 100,
-                             expectation: str = "sampled", encoder_gradient: str = "none",
-                             tol: float = 0.02, seed: int = 0, backend: str = "auto",
-                             warn: bool = True, checkpoint=None,
-                             checkpoint_every: int = 10, callback=None) -> AdversarialResult:
-    r"""PEMMFIRL with the ``adversarial`` (AIRL) reward update and :math:`K` discrete types.
+def fit_pemmfirl(spec: MFGSpec, demos, n_contexts: int, *, reward_kind: str = "linear",
+                 hidden_sizes=(32, 32), temperature: float = 1.0, max_iter: int = 300,
+                 learning_rate: float = 0.02, encoder_learning_rate: float = 0.02,
+                 weight_decay: float = 0.01, shaping: str = "state", mi_weight: float = 1.0,
+                 n_sampler_agents: int = 100, n_encoder_steps: int = 1, init: str = "mixture",
+                 init_smoothing: float = 0.2, n_pretrain: int = 100,
+                 expectation: str = "sampled", encoder_gradient: str = "none",
+                 tol: float = 0.02, seed: int = 0, backend: str = "auto", warn: bool = True,
+                 checkpoint=None, checkpoint_every: int = 10, callback=None) -> AdversarialResult:
+    r"""PEMMFIRL, the paper's algorithm: adversarial meta mean field IRL with :math:`K` types.
 
-    See the module docstring of :mod:`tabmfirl.irl._adversarial` for the iteration
-    (encoder, posterior-weighted flows, exact sampler and rollouts, AIRL
-    discriminator step, mutual-information term).
+    Context encoder, context-conditioned AIRL discriminator with shaping,
+    mutual-information regulariser, per-context empirical mean field, with
+    the exact soft best response as the generator.  See the module docstring
+    of :mod:`tabmfirl.irl._adversarial` for the iteration (encoder,
+    posterior-weighted flows, exact sampler and rollouts, AIRL discriminator
+    step, mutual-information term) and its *Deviations from the paper*.
+    ``expectation="exact"`` is the deterministic reference mode.  (Until 0.2.0:
+    ``fit_pemmfirl_adversarial``; the EM method is :func:`~tabmfirl.fit_pemmfirl_em`.)
 
     Parameters
     ----------
@@ -1068,7 +1099,7 @@ def fit_pemmfirl_adversarial(spec: MFGSpec, demos, n_contexts: int, *,
         Encoder steps per iteration on the same sampler batch.
     init : {"mixture", "kmeans", "random"}
         Encoder pre-training on the clusters of a stationary-policy mixture
-        or of k-means (the exact mode's starts, :mod:`tabmfirl.irl._em`), or
+        or of k-means (the EM method's starts, :mod:`tabmfirl.irl._em`), or
         none.
     init_smoothing : float, default 0.2
         :math:`\varepsilon` of the pre-training targets.
@@ -1093,7 +1124,7 @@ def fit_pemmfirl_adversarial(spec: MFGSpec, demos, n_contexts: int, *,
         Warn (:class:`~tabmfirl.ConvergenceWarning`) when not converged.
     checkpoint : str or os.PathLike, optional
         Path of a resumable checkpoint (``.npz``, atomic, no pickle;
-        :mod:`tabmfirl.irl._checkpoint`), as in :func:`~tabmfirl.fit_pemmfirl`:
+        :mod:`tabmfirl.irl._checkpoint`), as in :func:`~tabmfirl.fit_pemmfirl_em`:
         the complete loop state (the three parameter vectors, their Adam
         states, the histories, the iteration counter, the generator's state)
         and the configuration (every argument above except ``max_iter``,
@@ -1118,7 +1149,7 @@ def fit_pemmfirl_adversarial(spec: MFGSpec, demos, n_contexts: int, *,
     AdversarialResult
     """
     return _run_adversarial(
-        "pemmfirl-adversarial", spec, demos, n_contexts, types=True, mean_field_reward=True,
+        "pemmfirl_em", spec, demos, n_contexts, types=True, mean_field_reward=True,
         mi_weight=mi_weight, reward_kind=reward_kind, hidden_sizes=hidden_sizes,
         temperature=temperature, max_iter=max_iter, learning_rate=learning_rate,
         encoder_learning_rate=encoder_learning_rate, weight_decay=weight_decay,
@@ -1140,10 +1171,10 @@ def fit_pemirl(spec: MFGSpec, demos, n_contexts: int, *, reward_kind: str = "lin
                checkpoint_every: int = 10, callback=None) -> AdversarialResult:
     r"""PEMIRL baseline: types, encoder and MI term, but a reward without mean field.
 
-    :func:`fit_pemmfirl_adversarial`'s loop with the head fed the constant
+    :func:`fit_pemmfirl`'s loop with the head fed the constant
     mean-field input 0, so :math:`r = r_\omega(s, a, m)` (a linear head keeps
     its mean-field block at 0); the dynamics still read the posterior-weighted
-    flows :math:`\hat\mu`.  Parameters as in :func:`fit_pemmfirl_adversarial`.
+    flows :math:`\hat\mu`.  Parameters as in :func:`fit_pemmfirl`.
 
     Returns
     -------
@@ -1170,9 +1201,9 @@ def fit_mf_airl(spec: MFGSpec, demos, *, reward_kind: str = "linear", hidden_siz
                 checkpoint_every: int = 10, callback=None) -> AdversarialResult:
     r"""MF-AIRL baseline: one shared reward, adversarial update, pooled empirical flow.
 
-    :func:`fit_pemmfirl_adversarial`'s loop with :math:`K = 1`, every
+    :func:`fit_pemmfirl`'s loop with :math:`K = 1`, every
     demonstration of weight 1 (the pooled flow), no encoder and no MI term.
-    Parameters as in :func:`fit_pemmfirl_adversarial`.
+    Parameters as in :func:`fit_pemmfirl`.
 
     Returns
     -------

@@ -1,12 +1,26 @@
-r"""PEMMFIRL (``exact`` reward update, discrete types) and the MFIRL and oracle baselines.
+r"""EM multiple-intention MCE-IRL with a mean field, and the two-stage, MFIRL and oracle baselines.
 
-The exact mode is EM multiple-intention IRL (Babeş-Vroman, Marivate, Subramanian
-& Littman, ICML 2011: an EM mixture of maximum-likelihood IRL models, one reward
-per intention) with maximum causal entropy likelihoods and a mean field: the
-E-step is the posterior over types of step 5, the M-step one gradient step of
-step 4.  It shares the paper's per-type rewards, posterior-weighted empirical
-flows and exact sampler; it replaces the adversarial reward update and the
-mutual-information term by the exact likelihood and its posterior.
+:func:`fit_pemmfirl_em` is **EM multiple-intention IRL** (Babeş-Vroman,
+Marivate, Subramanian & Littman, "Apprenticeship learning about multiple
+intentions", ICML 2011: an EM mixture of maximum-likelihood IRL models, one
+reward per intention) with maximum causal entropy likelihoods (Ziebart et
+al. 2010) and the per-type empirical mean field: the E-step is the
+posterior over types of step 5, the M-step one gradient step of step 4.  It
+is *not* the paper's algorithm (PEMMFIRL, :func:`tabmfirl.fit_pemmfirl`,
+:mod:`tabmfirl.irl._adversarial`).  What it shares with it: per-type
+rewards :math:`r(s, a, \mu, m)`, posterior-weighted empirical flows, the
+exact soft-Bellman generator.  What it replaces: the adversarial
+discriminator by the exact causal likelihood, and the neural context encoder
+with its mutual-information regulariser by the exact (tempered) Bayes
+posterior, whose EM E-step maximises the Barber-Agakov bound on
+:math:`I(m; \tau)` for fixed rewards (step 5).  No mutual-information
+signal reaches the reward.  Until 0.2.0 this method was called
+``fit_pemmfirl``.
+
+:func:`fit_two_stage` is the two-stage baseline: cluster the trajectories
+once (a mixture of stationary policies, *Initialisation* below), then fit
+one MCE-IRL reward per cluster on its own empirical flow (the oracle's loop
+with the clusters in place of the true labels).  The clusters never change.
 
 Each method here is a :class:`~tabmfirl.irl._driver.FitMethod` run by
 :func:`~tabmfirl.irl._driver.run_fit`, which owns the loop, checkpoints,
@@ -81,7 +95,7 @@ One iteration
    ``docs/results.md``).  ``fit_reward`` has none (exact counts).  The flow
    :math:`\hat\mu` is data, not a function of :math:`\omega`, so no gradient
    flows through it.
-5. **Posterior (encoder) update** - for the exact mode the encoder is the
+5. **Posterior (encoder) update** - for the EM method the encoder is the
    exact, tempered Bayes posterior (an EM E-step), not a neural network:
 
    .. math::
@@ -163,7 +177,7 @@ from ..solvers._soft_bellman import soft_bellman_backward
 from ._checkpoint import LoopState
 from ._driver import FitMethod, FitOptions, l2_penalty, run_fit
 from ._init import INITIALISATIONS as SINGLE_STARTS
-from ._init import initial_posterior
+from ._init import initial_posterior, policy_mixture_clusters
 from ._learner import (
     copy_head,
     game_config,
@@ -177,7 +191,7 @@ from ._likelihood import posterior_information, tempered_posterior, trajectory_l
 from ._nn import Adam
 from ._results import IRLResult
 
-__all__ = ["fit_pemmfirl", "fit_mfirl", "fit_oracle", "fit_reward", "predict_types",
+__all__ = ["fit_pemmfirl_em", "fit_two_stage", "fit_mfirl", "fit_oracle", "fit_reward", "predict_types",
            "held_out_log_likelihood", "ExactLikelihoodFit", "RewardFit",
            "INITIALISATIONS", "SCREENED_STARTS", "SCREEN_ITERATIONS"]
 
@@ -189,15 +203,15 @@ SCREEN_ITERATIONS = 50
 
 
 # ---------------------------------------------------------------------------
-# The exact-likelihood (EM) method: PEMMFIRL exact mode, MFIRL, oracle.
+# The exact-likelihood (EM) method, the two-stage baseline, MFIRL, oracle.
 # ---------------------------------------------------------------------------
 
 
 class ExactLikelihoodFit(FitMethod):
     """Steps 1-5 of the module docstring: one MCE reward step and one E-step an iteration.
 
-    Parameters are those of :func:`fit_pemmfirl` (validated there), plus
-    ``name`` (``"pemmfirl-exact"``, ``"mfirl"``, ``"oracle"``) and
+    Parameters are those of :func:`fit_pemmfirl_em` (validated there), plus
+    ``name`` (``"pemmfirl-em"``, ``"two-stage"``, ``"mfirl"``, ``"oracle"``) and
     ``fixed_posterior`` (the oracle's true labels, ``(N, K)``, or ``None``).
     """
 
@@ -270,7 +284,7 @@ class ExactLikelihoodFit(FitMethod):
                 best_ll, best = fit.log_likelihood_history[-1], fit.posterior
         return best
 
-    #: ``tol`` of the screening fits (set by :func:`fit_pemmfirl` to the fit's own).
+    #: ``tol`` of the screening fits (set by :func:`fit_pemmfirl_em` to the fit's own).
     screen_tol = 1e-6
 
     def with_init(self, init):
@@ -455,7 +469,7 @@ def fit_reward(spec: MFGSpec, counts, mean_field, *, state_action=None,
                checkpoint=None, checkpoint_every: int = 10, callback=None) -> IRLResult:
     r"""Exact MCE reward fit on fixed, labelled sufficient statistics.
 
-    The reward update of PEMMFIRL (step 4 of the module docstring) with the
+    The reward update of the EM method (step 4 of the module docstring, the M-step) with the
     type weights held fixed: given per-type counts :math:`C^m_t(s, a)` (e.g.
     the exact expected counts :math:`N_m L^E_t(s, a \mid m)` of an expert
     equilibrium, or the empirical counts of labelled demonstrations, which
@@ -482,7 +496,7 @@ def fit_reward(spec: MFGSpec, counts, mean_field, *, state_action=None,
         and smooth, with no posterior that moves under it).
     weight_decay : float, default 0.0
         :math:`\kappa \ge 0` of the prior :math:`\frac\kappa2\|M\omega\|^2`
-        (as in :func:`fit_pemmfirl`).  0 by default, unlike the fits: exact
+        (as in :func:`fit_pemmfirl_em`).  0 by default, unlike the fits: exact
         counts carry no sampling noise for the mean-field weights to fit.
     tol : float, default 1e-6
         Convergence threshold on the gradient norm.
@@ -492,7 +506,7 @@ def fit_reward(spec: MFGSpec, counts, mean_field, *, state_action=None,
     warn : bool, default True
         Warn (:class:`~tabmfirl.ConvergenceWarning`) when not converged.
     checkpoint : str or os.PathLike, optional
-        Resumable checkpoint, as in :func:`fit_pemmfirl`.
+        Resumable checkpoint, as in :func:`fit_pemmfirl_em`.
     checkpoint_every : int, default 10
     callback : callable, optional
         ``callback(iteration, info)``, ``info`` with ``objective``,
@@ -520,18 +534,21 @@ def _run_exact(name, spec, demos, n_contexts, *, tol, seed, backend, warn, check
     return run_fit(method, options)
 
 
-def fit_pemmfirl(spec: MFGSpec, demos, n_contexts: int, *, reward_kind: str = "linear",
+def fit_pemmfirl_em(spec: MFGSpec, demos, n_contexts: int, *, reward_kind: str = "linear",
                  hidden_sizes=(32, 32), temperature: float = 1.0, max_iter: int = 300,
                  learning_rate: float = 0.02, mi_weight: float = 1.0, init: str = "screened",
                  init_smoothing: float = 0.2, n_warmup: int = 50,
                  weight_decay: float = 1.0, tol: float = 1e-6,
                  seed: int = 0, backend: str = "auto", warn: bool = True,
                  checkpoint=None, checkpoint_every: int = 10, callback=None) -> IRLResult:
-    r"""PEMMFIRL with the ``exact`` reward update and :math:`K` discrete types.
+    r"""EM multiple-intention MCE-IRL with a mean field and :math:`K` discrete types.
 
-    See the module docstring for the iteration (weighted statistics, model at
-    the empirical flow, exact backward pass, MCE reward step, tempered Bayes
-    posterior).
+    Babeş-Vroman et al. (2011)'s EM mixture of IRL models with maximum causal
+    entropy likelihoods and per-type empirical flows; not the paper's
+    adversarial PEMMFIRL (:func:`tabmfirl.fit_pemmfirl`).  See the module
+    docstring for the iteration (weighted statistics, model at the empirical
+    flow, exact backward pass, MCE reward step as the M-step, tempered Bayes
+    posterior as the E-step) and for what it shares with the paper.
 
     Parameters
     ----------
@@ -602,7 +619,7 @@ def fit_pemmfirl(spec: MFGSpec, demos, n_contexts: int, *, reward_kind: str = "l
     -------
     IRLResult
     """
-    return _run_exact("pemmfirl-exact", spec, demos, n_contexts, mi_weight=mi_weight,
+    return _run_exact("pemmfirl-em", spec, demos, n_contexts, mi_weight=mi_weight,
                       reward_kind=reward_kind, hidden_sizes=hidden_sizes,
                       temperature=temperature, max_iter=max_iter, learning_rate=learning_rate,
                       init=init, init_smoothing=init_smoothing, n_warmup=n_warmup,
@@ -618,9 +635,9 @@ def fit_mfirl(spec: MFGSpec, demos, *, reward_kind: str = "linear", hidden_sizes
               callback=None) -> IRLResult:
     r"""MFIRL baseline: one shared reward fitted on the pooled empirical flow.
 
-    The same exact MCE update as :func:`fit_pemmfirl` with :math:`K = 1` and
+    The same exact MCE update as :func:`fit_pemmfirl_em` with :math:`K = 1` and
     every trajectory of weight 1 (module docstring).  Parameters as in
-    :func:`fit_pemmfirl`.
+    :func:`fit_pemmfirl_em`.
 
     Returns
     -------
@@ -642,10 +659,10 @@ def fit_oracle(spec: MFGSpec, demos, *, reward_kind: str = "linear", hidden_size
                callback=None) -> IRLResult:
     r"""Oracle baseline: the exact reward update given the true types.
 
-    :func:`fit_pemmfirl`'s loop with the posterior fixed at the true labels,
+    :func:`fit_pemmfirl_em`'s loop with the posterior fixed at the true labels,
     :math:`q_{jm} = \mathbb 1[m = m_j]` (``demos.types``), so each type is fitted
     on its own empirical flow and counts.  An upper reference for type
-    inference, not a learner.  Parameters as in :func:`fit_pemmfirl`.
+    inference, not a learner.  Parameters as in :func:`fit_pemmfirl_em`.
 
     Raises
     ------
@@ -672,6 +689,42 @@ def fit_oracle(spec: MFGSpec, demos, *, reward_kind: str = "linear", hidden_size
                       fixed_posterior=np.eye(K)[types])
 
 
+def fit_two_stage(spec: MFGSpec, demos, n_contexts: int, *, reward_kind: str = "linear",
+                  hidden_sizes=(32, 32), temperature: float = 1.0, max_iter: int = 300,
+                  learning_rate: float = 0.02, weight_decay: float = 1.0, tol: float = 1e-6,
+                  seed: int = 0, backend: str = "auto", warn: bool = True, checkpoint=None,
+                  checkpoint_every: int = 10, callback=None) -> IRLResult:
+    r"""Two-stage baseline: cluster the trajectories, then one MCE-IRL reward per cluster.
+
+    Stage 1 labels each trajectory :math:`c_j` by the best of ten seeded EM
+    fits of a mixture of :math:`K` stationary policies,
+    :math:`p(\tau \mid c) = \prod_t \pi_c(a_t \mid s_t)` (the EM method's
+    ``init="mixture"`` start, module docstring).  Stage 2 is
+    :func:`fit_oracle`'s loop with the posterior fixed at those clusters,
+    :math:`q_{jm} = \mathbb 1[m = c_j]`: each cluster's reward is fitted by the
+    exact MCE step on the cluster's own counts and empirical flow.  The
+    clusters are never revised (that is what the EM method adds).  A cluster
+    left empty by stage 1 gets the pooled flow and no counts (its reward stays
+    at the head's start).  Parameters as in :func:`fit_pemmfirl_em`.
+
+    Returns
+    -------
+    IRLResult
+        ``method="two-stage"``; ``assignments`` are the stage-1 clusters.
+    """
+    check_positive_int(n_contexts, "n_contexts")
+    states, actions = trajectories(spec, demos)
+    labels = policy_mixture_clusters(states, actions, n_contexts, spec.n_states, spec.n_actions,
+                                     np.random.default_rng(seed))
+    return _run_exact("two-stage", spec, demos, n_contexts, mi_weight=0.0,
+                      reward_kind=reward_kind, hidden_sizes=hidden_sizes,
+                      temperature=temperature, max_iter=max_iter, learning_rate=learning_rate,
+                      init="kmeans", init_smoothing=0.0, n_warmup=0, weight_decay=weight_decay,
+                      tol=tol, seed=seed, backend=backend, warn=warn, checkpoint=checkpoint,
+                      checkpoint_every=checkpoint_every, callback=callback,
+                      fixed_posterior=np.eye(n_contexts)[labels])
+
+
 def _result_log_likelihood(spec: MFGSpec, result: IRLResult, demos, backend):
     r""":math:`\ell_{jm}` of ``demos`` under ``result``'s model, shape (N, K)."""
     if not isinstance(result, IRLResult):
@@ -690,7 +743,7 @@ def _result_log_likelihood(spec: MFGSpec, result: IRLResult, demos, backend):
 def predict_types(spec: MFGSpec, result: IRLResult, demos, *, backend: str = "auto"):
     r"""Posterior :math:`q(m\mid\tau) \propto p(m)\exp(\ell_m(\tau))` of new trajectories.
 
-    The exact-mode encoder applied to trajectories not used in the fit, under
+    The EM method's encoder (its E-step) applied to trajectories not used in the fit, under
     the fitted model: the learned reward tables and the dynamics both frozen
     at the training flows ``result.mean_field`` (new agents of the same
     population face the same mean field).
@@ -700,7 +753,7 @@ def predict_types(spec: MFGSpec, result: IRLResult, demos, *, backend: str = "au
     spec : MFGSpec
         The dynamics the fit used.
     result : IRLResult
-        From :func:`fit_pemmfirl`, :func:`fit_mfirl` or :func:`fit_oracle`.
+        From :func:`fit_pemmfirl_em`, :func:`fit_two_stage`, :func:`fit_mfirl` or :func:`fit_oracle`.
     demos : Demonstrations
         ``states (N, T+1)``, ``actions (N, T)``.
     backend : {"auto", "numpy", "numba", "cuda"}

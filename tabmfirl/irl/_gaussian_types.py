@@ -1,4 +1,4 @@
-r"""PEMMFIRL (``exact`` reward update) with continuous Gaussian types.
+r"""Exact-likelihood IRL with continuous Gaussian types (wake-sleep encoder).
 
 The continuous option of the design notes (section 3, step 6): instead of
 :math:`K` discrete types, each agent has a latent type :math:`z \in \mathbb
@@ -65,7 +65,7 @@ One iteration
    Each demonstration is one context whose counts are its own one-hot
    state-action indicators, so this is :func:`tabmfirl.irl._likelihood.mce_log_likelihood`
    (and the head's VJP) applied to the batch: the same code as the discrete
-   exact mode (``_learner.reward_step``), not a copy.  One
+   EM method (``_learner.reward_step``), not a copy.  One
    :class:`~tabmfirl.Adam` ascent step on :math:`\omega`, on
    :math:`\ell(\omega) - \frac\kappa2\|\omega\|^2` with :math:`\kappa` =
    ``weight_decay`` (the discrete mode's prior).
@@ -136,7 +136,7 @@ iterations, 4 demonstration seeds x 3 fit seeds, ``tests/test_gaussian_types.py`
 the posterior means of the two true types end 5.1-6.3 pooled within-type
 standard deviations apart (0.15-2.45 when the encoder is never trained,
 ``n_warmup = max_iter``; 0 for ``mi_weight=0``), the 2-means discretisation
-has ARI 0.85-0.96 (the discrete exact mode: 1.0) and a mean policy deviation
+has ARI 0.85-0.96 (the discrete EM method: 1.0) and a mean policy deviation
 of 0.04-0.24 against 2.9-3.0 for the ablation (= MFIRL); about 10 ms per
 iteration (:math:`N + n_z = 232` contexts).
 
@@ -175,7 +175,7 @@ from ._learner import game_config, learner_spec, reward_step, trajectories, weig
 from ._nn import Adam
 from ._results import IRLResult
 
-__all__ = ["GaussianTypesResult", "GaussianTypesFit", "fit_pemmfirl_gaussian", "latent_weights",
+__all__ = ["GaussianTypesResult", "GaussianTypesFit", "fit_gaussian_types", "latent_weights",
            "latent_flows", "latent_log_likelihood", "encoder_mi_objective"]
 
 
@@ -378,12 +378,12 @@ def encoder_mi_objective(encoder: ContextEncoder, states, actions, latents):
 
 @dataclass(frozen=True, eq=False)
 class GaussianTypesResult:
-    r"""Result of :func:`fit_pemmfirl_gaussian`.
+    r"""Result of :func:`fit_gaussian_types`.
 
     Attributes
     ----------
     method : str
-        ``"pemmfirl-gaussian"``.
+        ``"gaussian-types"``.
     head : RewardHead
         The learned latent reward head :math:`f_\omega(s, a, \mu, z)` (a copy).
     reward_params : ndarray, shape (n_params,)
@@ -484,7 +484,7 @@ class GaussianTypesResult:
         Returns
         -------
         IRLResult
-            ``method="pemmfirl-gaussian"``.
+            ``method="gaussian-types"``.
         """
         backend = resolve_backend(backend)
         states, actions = trajectories(spec, demos)
@@ -591,10 +591,10 @@ class GaussianTypesFit(FitMethod):
     The encoder's step (after the warm-up) belongs to :meth:`evaluate`, like
     the E-step of the discrete fit: the change of the posterior means it causes
     is a convergence measure.  Parameters are those of
-    :func:`fit_pemmfirl_gaussian` (validated here).
+    :func:`fit_gaussian_types` (validated here).
     """
 
-    name = "pemmfirl-gaussian"
+    name = "gaussian-types"
 
     def __init__(self, spec, demos, latent_dim, *, reward_kind, hidden_sizes, temperature,
                  learning_rate, encoder_learning_rate, n_warmup, mi_weight, weight_decay,
@@ -738,7 +738,7 @@ class GaussianTypesFit(FitMethod):
 # ---------------------------------------------------------------------------
 
 
-def fit_pemmfirl_gaussian(spec: MFGSpec, demos, latent_dim: int, *,
+def fit_gaussian_types(spec: MFGSpec, demos, latent_dim: int, *,
                           reward_kind: str = "linear", hidden_sizes=(32, 32),
                           temperature: float = 1.0, max_iter: int = 200,
                           learning_rate: float = 0.02, encoder_learning_rate: float = 0.01,
@@ -748,7 +748,7 @@ def fit_pemmfirl_gaussian(spec: MFGSpec, demos, latent_dim: int, *,
                           seed: int = 0, backend: str = "auto", warn: bool = True,
                           checkpoint=None, checkpoint_every: int = 10,
                           callback=None) -> GaussianTypesResult:
-    r"""PEMMFIRL with the ``exact`` reward update and continuous Gaussian types.
+    r"""Exact-likelihood IRL with continuous Gaussian types (wake-sleep encoder).
 
     See the module docstring for the iteration (encode, per-latent kernel
     flows, exact backward pass, per-demonstration MCE reward step, MI step
@@ -801,7 +801,7 @@ def fit_pemmfirl_gaussian(spec: MFGSpec, demos, latent_dim: int, *,
     warn : bool, default True
         Warn (:class:`~tabmfirl.ConvergenceWarning`) when not converged.
     checkpoint : str or os.PathLike, optional
-        Resumable checkpoint, as in :func:`~tabmfirl.fit_pemmfirl` (the fit
+        Resumable checkpoint, as in :func:`~tabmfirl.fit_pemmfirl_em` (the fit
         driver's loop state: both heads' parameters, their Adam states, the
         histories, the counters and the generator; bit-identical resume).
     checkpoint_every : int, default 10
@@ -837,7 +837,7 @@ def fit_pemmfirl_gaussian(spec: MFGSpec, demos, latent_dim: int, *,
     >>> spec = envs.make("virus", types=2, horizon=3)
     >>> demos = generate_demonstrations(spec, solve_equilibrium(spec, backend="numpy").policy,
     ...                                 5, seed=0)
-    >>> fit = fit_pemmfirl_gaussian(spec, demos, 2, max_iter=3, n_warmup=1, n_prior_samples=4,
+    >>> fit = fit_gaussian_types(spec, demos, 2, max_iter=3, n_warmup=1, n_prior_samples=4,
     ...                             n_rollouts=2, backend="numpy", warn=False)
     >>> fit.posterior_mean.shape, fit.num_iter
     ((10, 2), 3)

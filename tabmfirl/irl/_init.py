@@ -8,7 +8,8 @@ import numpy as np
 
 from ._nn import logsumexp
 
-__all__ = ["INITIALISATIONS", "kmeans_labels", "policy_mixture_labels", "initial_posterior"]
+__all__ = ["INITIALISATIONS", "kmeans_labels", "policy_mixture_labels", "trajectory_counts",
+           "policy_mixture_clusters", "initial_posterior"]
 
 #: Single starts of the discrete-type fits.
 INITIALISATIONS = ("mixture", "kmeans", "random")
@@ -70,6 +71,26 @@ def policy_mixture_labels(counts, K, rng, n_restarts=10, n_iter=200, pseudo_coun
     return best_labels
 
 
+def trajectory_counts(states, actions, n_states: int, n_actions: int):
+    """Each trajectory's state-action counts ``counts[j, s, a]``, shape (N, S, A)."""
+    N, T = actions.shape
+    counts = np.zeros((N, n_states, n_actions))
+    np.add.at(counts, (np.repeat(np.arange(N), T), states[:, :T].ravel(), actions.ravel()),
+              1.0)
+    return counts
+
+
+def policy_mixture_clusters(states, actions, K, n_states, n_actions, rng):
+    """Hard clusters ``(N,)`` of the trajectories by a mixture of ``K`` stationary policies.
+
+    :func:`policy_mixture_labels` on :func:`trajectory_counts`; all zeros for
+    ``K = 1``.
+    """
+    if K == 1:
+        return np.zeros(actions.shape[0], dtype=np.int64)
+    return policy_mixture_labels(trajectory_counts(states, actions, n_states, n_actions), K, rng)
+
+
 def initial_posterior(states, actions, K, S, A, init, smoothing, rng):
     r"""Initial posterior ``(N, K)`` of the start ``init`` (module docstring).
 
@@ -85,9 +106,7 @@ def initial_posterior(states, actions, K, S, A, init, smoothing, rng):
         raise ValueError(f"init must be one of {INITIALISATIONS}, got {init!r}")
     if init == "random":
         return rng.dirichlet(np.ones(K), size=N)
-    counts = np.zeros((N, S, A))
-    np.add.at(counts, (np.repeat(np.arange(N), T), states[:, :T].ravel(), actions.ravel()),
-              1.0)
+    counts = trajectory_counts(states, actions, S, A)
     if init == "mixture":
         labels = policy_mixture_labels(counts, K, rng)
     else:

@@ -14,12 +14,12 @@ __all__ = ["IRLResult"]
 
 @dataclass(frozen=True, eq=False)
 class IRLResult:
-    r"""Result of :func:`fit_pemmfirl`, :func:`fit_mfirl`, :func:`fit_oracle` or :func:`fit_reward`.
+    r"""Result of :func:`fit_pemmfirl_em`, :func:`fit_two_stage`, :func:`fit_mfirl`, :func:`fit_oracle` or :func:`fit_reward`.
 
     Attributes
     ----------
     method : str
-        ``"pemmfirl-exact"``, ``"mfirl"``, ``"oracle"`` or ``"reward"``.
+        ``"pemmfirl-em"``, ``"two-stage"``, ``"mfirl"``, ``"oracle"`` or ``"reward"``.
     head : RewardHead
         The learned reward head (a copy; discrete, ``n_contexts = K``).
     reward_params : ndarray, shape (n_params,)
@@ -42,7 +42,7 @@ class IRLResult:
         log-likelihood), at each iterate, with that iterate's posterior.
     log_likelihood_history : ndarray, shape (num_iter,)
         Marginal causal log-likelihood per trajectory,
-        :math:`\frac1N\sum_j \log\sum_m p(m) e^{\ell_{jm}}` (PEMMFIRL, MFIRL;
+        :math:`\frac1N\sum_j \log\sum_m p(m) e^{\ell_{jm}}` (EM method, MFIRL;
         equal to ``objective_history`` for :math:`K = 1`), or the objective
         (:func:`fit_reward`).
     grad_norm_history : ndarray, shape (num_iter,)

@@ -1,12 +1,14 @@
-"""Wall time of one full PEMMFIRL run on a 3-type game, 100 agents per type.
+"""Wall time of one full run of the EM method on a 3-type game, 100 agents per type.
 
 Issue 5 asks for "one full PEMMFIRL run on a 3-type game with 100 demos per
-type in under 2 minutes on 2 cores".  A full run here is what one cell of
+type in under 2 minutes on 2 cores"; it was measured with the EM method
+(``fit_pemmfirl_em``, then called ``fit_pemmfirl``), not the paper's
+adversarial algorithm (2-6 min per fit at T = 50, ``docs/adversarial.md``).  A full run here is what one cell of
 ``tabmfirl experiment`` does:
 
 1. **expert**: solve the true equilibrium (fixed point) and roll out the
    demonstrations (100 agents per type, types hidden from the learner);
-2. **fit**: ``fit_pemmfirl`` (K = 3, exact mode, 300 iterations, 30 warm-up);
+2. **fit**: ``fit_pemmfirl_em`` (K = 3, 300 iterations, 30 warm-up);
 3. **evaluate**: re-solve the game with the learned reward and compute every
    metric (``evaluate_fit``: deviations, transfer to the variant dynamics,
    type recovery).
@@ -17,15 +19,15 @@ reported as ``compile + run``, what a user's first call costs).
 
 Run::
 
-    python benchmarks/bench_pemmfirl.py              # the three games, T = 50
-    python benchmarks/bench_pemmfirl.py --quick      # smoke run (seconds)
+    python benchmarks/bench_pemmfirl_em.py              # the three games, T = 50
+    python benchmarks/bench_pemmfirl_em.py --quick      # smoke run (seconds)
 """
 import argparse
 import os
 import time
 import warnings
 
-from tabmfirl import envs, fit_pemmfirl, generate_demonstrations, solve_equilibrium
+from tabmfirl import envs, fit_pemmfirl_em, generate_demonstrations, solve_equilibrium
 from tabmfirl.apps._experiment import _variant, evaluate_fit
 
 
@@ -40,7 +42,7 @@ def full_run(game, *, agents, horizon, temperature, max_iter, n_warmup, backend,
         demos = generate_demonstrations(spec, expert.policy, agents, seed=seed)
         times["expert"] = time.perf_counter() - start
         start = time.perf_counter()
-        result = fit_pemmfirl(spec, demos, 3, temperature=temperature, max_iter=max_iter,
+        result = fit_pemmfirl_em(spec, demos, 3, temperature=temperature, max_iter=max_iter,
                               n_warmup=n_warmup, seed=seed, backend=backend, warn=False)
         times["fit"] = time.perf_counter() - start
         start = time.perf_counter()
