@@ -225,3 +225,18 @@ def test_property_exact_passes_and_any_other_policy_is_scored_exactly(spec, seed
     assert np.all(report.per_type["unregularised_exploitability"] >= -1e-12)
     assert np.all((report.per_type["residual"] >= 0) & (report.per_type["residual"] <= 1))
     assert report.passed == bool(np.all(reference <= 1e-6))
+
+
+def test_unregularised_verdict_reads_the_unregularised_exploitability(game):
+    """The regularised equilibrium is no Nash equilibrium of the unregularised game: it
+    passes the default verdict and fails the unregularised one."""
+    spec, expert = game
+    report = check_policy(spec, expert.policy, temperature=BETA, expert=expert,
+                          verdict="unregularised", backend="numpy")
+    assert report.verdict_on == "unregularised_exploitability" and not report.passed
+    assert report.passed == bool(np.all(report.per_type["unregularised_exploitability"] <= 1e-6))
+    loose = check_policy(spec, expert.policy, temperature=BETA, expert=expert, tol=10.0,
+                         verdict="unregularised", backend="numpy")
+    assert loose.passed
+    with pytest.raises(ValueError, match="verdict must be one of"):
+        check_policy(spec, expert.policy, temperature=BETA, verdict="hard", backend="numpy")

@@ -222,10 +222,10 @@ def test_fit_accepts_demonstrations_without_type_labels(game_file, tmp_path, cap
     with np.load(demos) as labelled:
         np.savez(tmp_path / "raw.npz", states=labelled["states"], actions=labelled["actions"])
     raw, run = str(tmp_path / "raw.npz"), str(tmp_path / "run")
-    assert main(["fit", "--method", "pemmfirl", "--demos", raw, "--out", run,
+    assert main(["fit", "--method", "pemmfirl_em", "--demos", raw, "--out", run,
                  "--iters", "4", "--warmup", "2", "--progress-every", "0"]) == 2
     assert "give its game with --game" in capsys.readouterr().err
-    assert main(["fit", "--method", "pemmfirl", "--demos", raw, "--game", game, "--out", run,
+    assert main(["fit", "--method", "pemmfirl_em", "--demos", raw, "--game", game, "--out", run,
                  "--iters", "4", "--warmup", "2", "--progress-every", "0", "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["types"] == 2 and "ari" not in summary     # K: the game's; no labels

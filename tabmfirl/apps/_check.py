@@ -80,6 +80,11 @@ def add_parser(subparsers):
                         help="temperature (default: the game's)")
     parser.add_argument("--tol", type=float, default=1e-6,
                         help="verdict: exploitability <= TOL for every type (default 1e-6)")
+    parser.add_argument("--verdict", default="regularised",
+                        choices=("regularised", "unregularised"),
+                        help="the exploitability the verdict reads: regularised (default) or "
+                             "unregularised (solvers of the unregularised game, e.g. MFGLib; "
+                             "--policy and --reward)")
     parser.add_argument("--row-tol", type=float, default=1e-6,
                         help="tolerance on probability rows summing to 1 (default 1e-6)")
     parser.add_argument("--backend", default="auto", help="auto, numpy, numba or cuda")
@@ -137,6 +142,9 @@ def _inputs(args) -> str:
             raise CommandError("--state-action goes with --mean-field alone")
         return "policy"
     if args.mean_field is not None:
+        if args.verdict != "regularised":
+            raise CommandError("--verdict unregularised needs --policy or --reward (a flow's "
+                               "policy is its soft best response)")
         return "mean_field"
     raise CommandError("give what to check: --policy, --mean-field or --reward")
 
@@ -156,12 +164,14 @@ def compute_report(args):
         try:
             if kind == "reward":
                 return check_reward(spec, read_array(args.reward, "reward"),
-                                    type_map=_type_map(args.type_map), **common)
+                                    type_map=_type_map(args.type_map), verdict=args.verdict,
+                                    **common)
             mean_field = None if args.mean_field is None else \
                 read_array(args.mean_field, "mean_field")
             if kind == "policy":
                 return check_policy(spec, read_array(args.policy, "policy"),
-                                    mean_field=mean_field, row_tol=args.row_tol, **common)
+                                    mean_field=mean_field, row_tol=args.row_tol,
+                                    verdict=args.verdict, **common)
             state_action = None if args.state_action is None else \
                 read_array(args.state_action, "state_action")
             return check_mean_field(spec, mean_field, state_action=state_action,

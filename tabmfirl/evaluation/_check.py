@@ -39,7 +39,10 @@ equilibrium that :func:`tabmfirl.solve_equilibrium` finds (certified).
 Each returns a :class:`CheckReport`; ``passed`` is the verdict at ``tol``:
 the checked policy's regularised exploitability (policy, mean field) or the
 experts' exploitability in the learned game (reward) is at most ``tol`` for
-every type.  Exploitability and residuals do not depend on which equilibrium
+every type.  ``verdict="unregularised"`` (policy, reward) reads
+:math:`\mathcal{E}_0` instead: the verdict for solvers of the unregularised
+game (MFGLib, OpenSpiel), whose Nash equilibria have
+:math:`\mathcal{E}_0 = 0` but not :math:`\mathcal{E}_\beta = 0`.  Exploitability and residuals do not depend on which equilibrium
 the solver finds; the distances do, when the game has several.
 
 Input checks
@@ -86,7 +89,10 @@ class CheckReport:
     tol : float
         Tolerance of the verdict.
     passed : bool
-        The verdict (module docstring).
+        The verdict (module docstring): every type's ``per_type[verdict_on]``
+        is at most ``tol``.
+    verdict_on : str
+        The quantity the verdict reads.
     per_type : dict of str to ndarray, shape (K,)
         Every quantity of the module docstring, per type of the game.
     row_error : float
@@ -102,21 +108,18 @@ class CheckReport:
     temperature: float
     tol: float
     passed: bool
+    verdict_on: str
     per_type: dict
     row_error: float
     expert: EquilibriumResult
     notes: tuple = field(default_factory=tuple)
-
-    #: The quantity the verdict reads, per kind.
-    VERDICT = {"policy": "exploitability", "mean_field": "exploitability",
-               "reward": "expert_exploitability"}
 
     def to_dict(self) -> dict:
         """JSON-serialisable summary: sizes, verdict, per-type lists and their maxima."""
         per_type = {name: [float(x) for x in values] for name, values in self.per_type.items()}
         return {"kind": self.kind, "game": self.game, "types": len(self.expert.exploitability),
                 "temperature": self.temperature, "tol": self.tol, "passed": bool(self.passed),
-                "verdict_on": self.VERDICT[self.kind], "row_error": self.row_error,
+                "verdict_on": self.verdict_on, "row_error": self.row_error,
                 "per_type": per_type,
                 "max": {name: max(values) for name, values in per_type.items()},
                 "expert": {"converged": bool(self.expert.converged),
@@ -219,6 +222,29 @@ def _by_type(x) -> np.ndarray:
     return x.reshape(x.shape[0], -1).max(axis=1)
 
 
+#: The quantity each verdict reads, per kind of check.
+VERDICTS = {("policy", "regularised"): "exploitability",
+            ("policy", "unregularised"): "unregularised_exploitability",
+            ("mean_field", "regularised"): "exploitability",
+            ("reward", "regularised"): "expert_exploitability",
+            ("reward", "unregularised"): "expert_unregularised_exploitability"}
+
+
+def _verdict(kind: str, verdict: str) -> str:
+    if (kind, verdict) not in VERDICTS:
+        known = [v for k, v in VERDICTS if k == kind]
+        raise ValueError(f"verdict must be one of {', '.join(map(repr, known))} for a "
+                         f"{kind.replace('_', ' ')} check, got {verdict!r}")
+    return VERDICTS[kind, verdict]
+
+
+def _report(kind, spec, temperature, tol, verdict_on, per_type, row_error, expert, notes):
+    passed = bool(np.all(per_type[verdict_on] <= tol))
+    return CheckReport(kind=kind, game=spec.name, temperature=temperature, tol=tol,
+                       passed=passed, verdict_on=verdict_on, per_type=per_type,
+                       row_error=row_error, expert=expert, notes=notes)
+
+
 def _setup(spec, temperature, tol, expert, backend):
     backend = resolve_backend(backend)
     temperature = check_temperature(temperature, allow_zero=False)
@@ -232,7 +258,7 @@ def _setup(spec, temperature, tol, expert, backend):
 
 
 def check_policy(spec: MFGSpec, policy, *, temperature: float, mean_field=None,
-                 tol: float = 1e-6, row_tol: float = 1e-6,
+                 tol: float = 1e-6, verdict: str = "regularised", row_tol: float = 1e-6,
                  expert: Optional[EquilibriumResult] = None,
                  backend: str = "auto") -> CheckReport:
     r"""Score a policy computed elsewhere against the exact equilibrium, per type.
@@ -257,6 +283,9 @@ def check_policy(spec: MFGSpec, policy, *, temperature: float, mean_field=None,
         The flow the other implementation reported for ``policy``.
     tol : float, default 1e-6
         Verdict: ``passed`` when every type's ``exploitability <= tol``.
+    verdict : {"regularised", "unregularised"}
+        ``"unregularised"``: the verdict reads ``unregularised_exploitability``
+        (a solver of the unregularised game).
     row_tol : float, default 1e-6
         Tolerance on the row sums of the inputs.
     expert : EquilibriumResult, optional
@@ -284,6 +313,7 @@ def check_policy(spec: MFGSpec, policy, *, temperature: float, mean_field=None,
     >>> check_policy(spec, uniform, temperature=0.5, backend="numpy").passed
     False
     """
+    verdict_on = _verdict("policy", verdict)
     policy, row_error = as_policy(spec, policy, row_tol=row_tol)
     given = None if mean_field is None else as_mean_field(spec, mean_field, row_tol=row_tol)[0]
     backend, temperature, tol, expert, notes = _setup(spec, temperature, tol, expert, backend)
@@ -299,10 +329,8 @@ def check_policy(spec: MFGSpec, policy, *, temperature: float, mean_field=None,
     }
     if given is not None:
         per_type["flow_error"] = _by_type(given - flow)
-    passed = bool(np.all(certificate.exploitability <= tol))
-    return CheckReport(kind="policy", game=spec.name, temperature=temperature, tol=tol,
-                       passed=passed, per_type=per_type, row_error=row_error, expert=expert,
-                       notes=notes)
+    return _report("policy", spec, temperature, tol, verdict_on, per_type, row_error, expert,
+                   notes)
 
 
 def check_mean_field(spec: MFGSpec, mean_field, *, temperature: float, state_action=None,
@@ -330,7 +358,8 @@ def check_mean_field(spec: MFGSpec, mean_field, *, temperature: float, state_act
         :math:`L_t(s, a \mid m)`; required when the game observes the
         state-action distribution (``mean_field_kind="state_action"``).
     tol : float, default 1e-6
-        Verdict: ``passed`` when every type's ``exploitability <= tol``.
+        Verdict: ``passed`` when every type's ``exploitability <= tol`` (the
+        regularised one: the flow's policy is the *soft* best response).
     row_tol : float, default 1e-6
     expert : EquilibriumResult, optional
     backend : {"auto", "numpy", "numba", "cuda"}
@@ -366,14 +395,13 @@ def check_mean_field(spec: MFGSpec, mean_field, *, temperature: float, state_act
         "mean_field_distance": _by_type(mean_field - expert.mean_field),
         "policy_distance": _by_type(induced - expert.policy),
     }
-    passed = bool(np.all(certificate.exploitability <= tol))
-    return CheckReport(kind="mean_field", game=spec.name, temperature=temperature, tol=tol,
-                       passed=passed, per_type=per_type, row_error=row_error, expert=expert,
-                       notes=notes)
+    return _report("mean_field", spec, temperature, tol, "exploitability", per_type, row_error,
+                   expert, notes)
 
 
 def check_reward(spec: MFGSpec, reward, *, temperature: float, type_map=None,
-                 tol: float = 1e-6, expert: Optional[EquilibriumResult] = None,
+                 tol: float = 1e-6, verdict: str = "regularised",
+                 expert: Optional[EquilibriumResult] = None,
                  backend: str = "auto") -> CheckReport:
     r"""Score learned reward tables against the experts of ``spec``, per type.
 
@@ -399,6 +427,9 @@ def check_reward(spec: MFGSpec, reward, *, temperature: float, type_map=None,
         one shared reward).
     tol : float, default 1e-6
         Verdict: ``passed`` when every type's ``expert_exploitability <= tol``.
+    verdict : {"regularised", "unregularised"}
+        ``"unregularised"``: the verdict reads
+        ``expert_unregularised_exploitability``.
     expert : EquilibriumResult, optional
     backend : {"auto", "numpy", "numba", "cuda"}
 
@@ -425,6 +456,7 @@ def check_reward(spec: MFGSpec, reward, *, temperature: float, type_map=None,
     >>> report.passed, float(report.per_type["policy_deviation"].max()) < 1e-12
     (True, True)
     """
+    verdict_on = _verdict("reward", verdict)
     tables = as_reward(spec, reward, type_map=type_map)
     backend, temperature, tol, expert, notes = _setup(spec, temperature, tol, expert, backend)
     evaluation = evaluate_reward(spec, tables, type_map=type_map, temperature=temperature,
@@ -446,8 +478,5 @@ def check_reward(spec: MFGSpec, reward, *, temperature: float, type_map=None,
         "mean_field_distance": _by_type(learned.mean_field - expert.mean_field),
         "learned_exploitability": learned.exploitability,
     }
-    passed = bool(np.all(certificate.exploitability <= tol))
-    return CheckReport(kind="reward", game=spec.name, temperature=temperature, tol=tol,
-                       passed=passed, per_type=per_type, row_error=0.0, expert=expert,
-                       notes=notes)
+    return _report("reward", spec, temperature, tol, verdict_on, per_type, 0.0, expert, notes)
 
