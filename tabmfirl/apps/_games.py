@@ -24,6 +24,7 @@ The default temperature of a game (``--beta`` left out) is the built-in game's
 """
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
 import inspect
@@ -69,14 +70,19 @@ def _import_module(module: str):
     if module.endswith(".py"):
         if not os.path.isfile(module):
             raise CommandError(f"no Python file {module!r} for the game")
-        name = "_tabmfirl_game_" + os.path.splitext(os.path.basename(module))[0]
-        loader_spec = importlib.util.spec_from_file_location(name, os.path.abspath(module))
+        path = os.path.abspath(module)
+        # one module per file and process, so Numba compiles its functions once
+        name = "_tabmfirl_game_" + hashlib.sha256(path.encode()).hexdigest()[:16]
+        if name in sys.modules:
+            return sys.modules[name]
+        loader_spec = importlib.util.spec_from_file_location(name, path)
         loaded = importlib.util.module_from_spec(loader_spec)
         try:
             loader_spec.loader.exec_module(loaded)
         except Exception as error:
             raise CommandError(f"importing {module!r} failed: {type(error).__name__}: "
                                f"{error}") from None
+        sys.modules[name] = loaded
         return loaded
     cwd_added = os.getcwd() not in sys.path
     if cwd_added:
