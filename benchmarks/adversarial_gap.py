@@ -613,7 +613,8 @@ def main(argv=None):
     unknown = sorted(set(methods) - set(METHODS))
     if unknown:
         parser.error(f"unknown methods {unknown}; known: {sorted(METHODS)}")
-    cells = [(g, m, s) for g in games for m in methods for s in _seeds(args.seeds)]
+    # seed-major: a run stopped early has every game and method on its first seeds
+    cells = [(g, m, s) for s in _seeds(args.seeds) for g in games for m in methods]
     records = [r for r in (_cached(args.out, *c, settings) for c in cells) if r is not None]
     todo = [c for c in cells if _cached(args.out, *c, settings) is None]
     start = time.perf_counter()

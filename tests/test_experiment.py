@@ -26,8 +26,11 @@ SOLVER = {"method": "fixed_point", "damping": 0.3, "max_iter": 3000}
 
 
 def test_registry_has_the_methods_and_takes_one_line_additions():
-    assert list(FIT_METHODS) == ["pemmfirl_em", "pemmfirl_em_no_mi", "gaussian_types", "mfirl",
-                                 "oracle", "pemmfirl", "mf_airl", "pemirl"]
+    assert list(FIT_METHODS) == ["pemmfirl", "pemmfirl_exact", "pemmfirl_em", "pemmfirl_em_no_mi",
+                                 "two_stage", "gaussian_types", "mfirl", "oracle", "mf_airl",
+                                 "pemirl"]
+    assert FIT_METHODS["pemmfirl"].fit is FIT_METHODS["pemmfirl_exact"].fit
+    assert dict(FIT_METHODS["pemmfirl_exact"].fixed) == {"expectation": "exact"}
     assert [name for name, m in FIT_METHODS.items() if m.takes("n_warmup")] == [
         "pemmfirl_em", "pemmfirl_em_no_mi", "gaussian_types"]
     assert [name for name, m in FIT_METHODS.items() if not m.typed] == [
@@ -95,7 +98,7 @@ def test_tiny_experiment_writes_cells_tables_and_skips_finished_cells(tmp_path, 
     assert summary["ran"] == 4 and summary["skipped"] == 0 and not summary["failed"]
     files = sorted(p.name for p in (out / "cells").iterdir())
     assert files == ["virus__mfirl__0.json", "virus__mfirl__1.json",
-                     "virus__pemmfirl__0.json", "virus__pemmfirl__1.json"]
+                     "virus__pemmfirl_em__0.json", "virus__pemmfirl_em__1.json"]
     record = json.loads(cell_path(out, "virus", "pemmfirl_em", 1).read_text())
     assert record["seed"] == 1 and record["fit"]["num_iter"] == 8
     # the grid's n_warmup reaches the methods with a warm-up, and only them
