@@ -319,3 +319,21 @@ def test_check_bad_input_is_one_line_exit_2(tmp_path, capsys, argv, message):
     assert main(["check", "--game", "virus", "--types", "2", "--horizon", "4", *argv]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err and "Traceback" not in err
+
+
+def test_spec_file_game_through_demos_fit_evaluate(tmp_path, capsys, monkeypatch):
+    """The third form: a game of arrays saved with save_spec, given by a relative path (the
+    files record it absolute, so the run is found again from another folder)."""
+    monkeypatch.chdir(tmp_path)
+    save_spec(_random_arrays_game(), "g.npz")
+    assert main(["demos", "--game", "g.npz", "--agents", "15", "--seed", "2", "--out", "d.npz",
+                 "--backend", "numpy"]) == 0
+    assert main(["fit", "--method", "mfirl", "--demos", "d.npz", "--out", "run",
+                 "--iters", "3", "--progress-every", "0"]) == 0
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    capsys.readouterr()
+    assert main(["evaluate", "../run", "--json"]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    assert metrics["game"] == str(tmp_path / "g.npz")
+    assert 0 <= metrics["policy_deviation"] < 1 and metrics["transfer_policy_deviation"] is None
