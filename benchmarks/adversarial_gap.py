@@ -558,6 +558,8 @@ def main(argv=None):
     parser.add_argument("--baselines", action="store_true",
                         help="the baselines table: methods BASELINES (unless --methods), "
                              "test seeds 200-202 (unless --seeds)")
+    parser.add_argument("--cached-only", action="store_true",
+                        help="print the table of the cells already in --out; compute none")
     parser.add_argument("--encoder-signal", action="store_true",
                         help="ARI of what each encoder term prefers, at the end of the "
                              "adversarial_exact cells in --out")
@@ -616,7 +618,8 @@ def main(argv=None):
     # seed-major: a run stopped early has every game and method on its first seeds
     cells = [(g, m, s) for s in _seeds(args.seeds) for g in games for m in methods]
     records = [r for r in (_cached(args.out, *c, settings) for c in cells) if r is not None]
-    todo = [c for c in cells if _cached(args.out, *c, settings) is None]
+    todo = [] if args.cached_only else [c for c in cells
+                                        if _cached(args.out, *c, settings) is None]
     start = time.perf_counter()
     if args.workers > 1 and len(todo) > 1:
         with ProcessPoolExecutor(args.workers) as pool:

@@ -181,6 +181,11 @@ def test_evaluate_reward_is_zero_for_the_true_reward(backend):
     np.testing.assert_allclose(ev.mean_field_deviation, 0.0, rtol=0, atol=1e-12)
     np.testing.assert_allclose(ev.return_deviation, 0.0, rtol=0, atol=1e-12)
     assert ev.learned.converged and ev.expert.converged
+    # the identifiability-aware scores: the experts are an equilibrium of the true game
+    # (exploitability >= 0 by theory, two-sided), and the solve from their policy stays there
+    assert np.all(ev.expert_exploitability > -1e-12) and np.all(ev.expert_exploitability < 1e-9)
+    np.testing.assert_allclose(ev.policy_deviation_from_expert, 0.0, rtol=0, atol=1e-12)
+    assert ev.learned_from_expert.converged
 
 
 def test_evaluate_reward_with_permuted_types_and_shared_reward():
@@ -197,6 +202,10 @@ def test_evaluate_reward_with_permuted_types_and_shared_reward():
     bad = evaluate_reward(spec, tables, expert=expert, backend="numpy")
     assert bad.mean_policy_deviation > 1e-3 and bad.mean_return_deviation > 1e-3
     assert bad.mean_mean_field_deviation > 1e-4
+    # ... and the experts are exploitable in the wrongly mapped game, from either start
+    assert np.all(bad.expert_exploitability > 1e-4)
+    assert np.all(bad.policy_deviation_from_expert > 1e-4)
+    assert np.all(ev.expert_exploitability < 1e-9)
     # one shared reward (MFIRL) is used for every type
     shared = evaluate_reward(spec, spec.reward[1:2], expert=expert, backend="numpy")
     np.testing.assert_array_equal(shared.type_map, [0, 0, 0])

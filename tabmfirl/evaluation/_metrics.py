@@ -53,7 +53,7 @@ import numpy as np
 
 from ..game._spec import MFGSpec
 from ..solvers._equilibrium import EquilibriumResult, solve_equilibrium
-from ..solvers._exploitability import regularised_return
+from ..solvers._exploitability import exploitability, regularised_return
 from ._learned_game import learned_game
 
 __all__ = ["kl_divergence", "return_deviation", "mean_field_deviation", "policy_deviation",
@@ -402,6 +402,19 @@ class RewardEvaluation:
         Learned context used for each true type.
     expert, learned : EquilibriumResult
         The two equilibria (true reward; learned reward, same dynamics).
+    expert_exploitability : ndarray, shape (K,)
+        Regularised exploitability (at the experts' temperature) of the
+        experts' policy :math:`\pi^E` in the learned game: does the learned
+        reward rationalise the data, along the experts' own flow?  Needs no
+        solve of the learned game (``docs/theory.md``, what one flow
+        identifies).
+    policy_deviation_from_expert : ndarray, shape (K,)
+        Policy deviation of the learned game's equilibrium reached by the same
+        solver started from :math:`\pi^E` instead of the uniform policy; it
+        differs from ``policy_deviation`` only when the learned game has
+        several equilibria (or a solve did not converge).
+    learned_from_expert : EquilibriumResult
+        That equilibrium.
     """
 
     return_deviation: np.ndarray
@@ -413,6 +426,9 @@ class RewardEvaluation:
     type_map: np.ndarray
     expert: EquilibriumResult
     learned: EquilibriumResult
+    expert_exploitability: np.ndarray
+    policy_deviation_from_expert: np.ndarray
+    learned_from_expert: EquilibriumResult
 
 
 def evaluate_reward(spec: MFGSpec, learned, *, type_map=None, temperature: float = 1.0,
@@ -424,7 +440,9 @@ def evaluate_reward(spec: MFGSpec, learned, *, type_map=None, temperature: float
     The learned equilibrium :math:`(\pi^L, \mu^L)` is computed by
     :func:`tabmfirl.solve_equilibrium` on the dynamics of ``spec`` with the
     learned reward (:func:`learned_game`), at the same ``temperature`` as the
-    expert's.
+    expert's, once from the solver's uniform start and once from the
+    experts' policy; the experts' exploitability in the learned game is
+    reported next to the deviations (:class:`RewardEvaluation`).
 
     Parameters
     ----------
@@ -467,6 +485,9 @@ def evaluate_reward(spec: MFGSpec, learned, *, type_map=None, temperature: float
         expert = solve_equilibrium(spec, temperature=temperature, backend=backend, **kwargs)
     game = learned_game(spec, learned, type_map)
     result = solve_equilibrium(game, temperature=temperature, backend=backend, **kwargs)
+    from_expert = solve_equilibrium(game, temperature=temperature, backend=backend,
+                                    **{**kwargs, "initial_policy": expert.policy})
+    gap = exploitability(game, expert.policy, temperature=temperature, backend=backend)
     ret = return_deviation(spec, expert.policy, result.policy, temperature=return_temperature,
                            backend=backend)
     mf = mean_field_deviation(expert.mean_field, result.mean_field)
@@ -478,4 +499,7 @@ def evaluate_reward(spec: MFGSpec, learned, *, type_map=None, temperature: float
         return_deviation=ret, mean_field_deviation=mf, policy_deviation=pol,
         mean_return_deviation=float(ret.mean()), mean_mean_field_deviation=float(mf.mean()),
         mean_policy_deviation=float(pol.mean()), type_map=used_map.astype(np.int64),
-        expert=expert, learned=result)
+        expert=expert, learned=result, expert_exploitability=np.asarray(gap, dtype=float),
+        policy_deviation_from_expert=policy_deviation(expert.mean_field, expert.policy,
+                                                      from_expert.policy),
+        learned_from_expert=from_expert)
