@@ -406,8 +406,9 @@ def check_reward(spec: MFGSpec, reward, *, temperature: float, type_map=None,
     r"""Score learned reward tables against the experts of ``spec``, per type.
 
     Reports the metrics of :func:`tabmfirl.evaluate_reward`
-    (``return_deviation``, ``mean_field_deviation``, ``policy_deviation``),
-    ``policy_distance`` :math:`\max|\pi^L - \pi^*|_m`, ``mean_field_distance``
+    (``return_deviation``, ``mean_field_deviation``, ``policy_deviation``, and
+    ``policy_deviation_from_expert``: of the learned game's equilibrium reached
+    from :math:`\pi^*` instead of the uniform policy), ``policy_distance`` :math:`\max|\pi^L - \pi^*|_m`, ``mean_field_distance``
     :math:`\max|\mu^L - \mu^*|_m`, ``learned_exploitability`` (the learned
     equilibrium's certificate), and, in the learned game,
     ``expert_exploitability`` :math:`\hat{\mathcal{E}}_\beta(\pi^*)_m`,
@@ -474,6 +475,7 @@ def check_reward(spec: MFGSpec, reward, *, temperature: float, type_map=None,
         "return_deviation": evaluation.return_deviation,
         "mean_field_deviation": evaluation.mean_field_deviation,
         "policy_deviation": evaluation.policy_deviation,
+        "policy_deviation_from_expert": evaluation.policy_deviation_from_expert,
         "policy_distance": _by_type(learned.policy - expert.policy),
         "mean_field_distance": _by_type(learned.mean_field - expert.mean_field),
         "learned_exploitability": learned.exploitability,
