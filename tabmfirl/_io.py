@@ -24,8 +24,9 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["CHECKPOINT_FORMAT", "RESULT_FORMAT", "DEMOS_FORMAT", "DEMOS_FORMATS_READ",
-           "CELL_FORMAT", "FIT_RUN_FORMAT", "NPZ_READ_ERRORS", "pickle_free", "save_npz_checked", "read_npz", "load_npz_checked",
-           "atomic_write", "atomic_write_bytes", "current_umask", "atomic_write_json", "read_json",
+           "CELL_FORMAT", "FIT_RUN_FORMAT", "SPEC_FORMAT", "SOLUTION_FORMAT", "NPZ_READ_ERRORS",
+           "pickle_free", "save_npz_checked", "read_npz", "load_npz_checked", "atomic_write",
+           "atomic_write_bytes", "current_umask", "atomic_write_json", "read_json",
            "array_digest", "file_digest", "config_digest", "canonical_json"]
 
 #: Format tag of fit checkpoints (:mod:`tabmfirl.irl._checkpoint`).  Version 2: one
@@ -46,6 +47,10 @@ CELL_FORMAT = "tabmfirl.experiment_cell/2"
 #: Format tag of a fit run folder's ``config.json`` (``tabmfirl fit``).  Version 2:
 #: method names of 0.2.0 (as :data:`CELL_FORMAT`).
 FIT_RUN_FORMAT = "tabmfirl.fit_run/2"
+#: Format tag of a game of arrays (:func:`tabmfirl.save_spec`).
+SPEC_FORMAT = "tabmfirl.game_spec/1"
+#: Format tag of an equilibrium written by ``tabmfirl solve --out``.
+SOLUTION_FORMAT = "tabmfirl.solution/1"
 
 
 # ---------------------------------------------------------------------------

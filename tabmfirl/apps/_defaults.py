@@ -21,7 +21,7 @@ agents (``--agents``)     100 per type
 """
 from __future__ import annotations
 
-from tabmfirl import envs
+from ._games import default_temperature as game_temperature
 
 __all__ = ["DEFAULTS", "default_temperature", "defaults_table"]
 
@@ -46,7 +46,8 @@ def default_temperature(game: str, demos_temperature=None) -> float:
     Parameters
     ----------
     game : str
-        A built-in game (:data:`tabmfirl.envs.GAMES`).
+        A built-in game (:data:`tabmfirl.envs.GAMES`), ``module:function`` or a
+        game file (:mod:`tabmfirl.apps._games`).
     demos_temperature : float, optional
         The temperature recorded in a demonstrations file; wins over the game's.
 
@@ -57,7 +58,7 @@ def default_temperature(game: str, demos_temperature=None) -> float:
     """
     if demos_temperature is not None:
         return float(demos_temperature)
-    return envs.solver_settings(game)["temperature"]
+    return game_temperature(game)
 
 
 def defaults_table() -> str:

@@ -76,7 +76,9 @@ from tabmfirl.evaluation._metrics import (
 from tabmfirl.irl._likelihood import trajectory_log_likelihood
 
 from ._defaults import DEFAULTS, default_temperature
+from ._errors import CommandError
 from ._fit_methods import FIT_METHODS
+from ._games import game_reference, is_builtin, load_game, takes_dynamics
 from ._runs import CELL_FORMAT, cell_finished, cell_path, read_cell, write_cell, write_tables
 
 __all__ = ["METRICS", "evaluate_fit", "run_cell", "run_experiment",
@@ -176,10 +178,11 @@ def evaluate_fit(spec, result, demos, *, temperature: float, expert=None, varian
 
 def _variant(game, types, horizon=None):
     """The game under its variant dynamics (``horizon`` None: the game's), or None."""
-    shape = {"types": types} if horizon is None else {"types": types, "horizon": horizon}
     try:
-        return envs.make(game, dynamics="variant", **shape)
-    except (ValueError, TypeError):
+        if not takes_dynamics(game):
+            return None
+        return load_game(game, types=types, horizon=horizon, dynamics="variant")
+    except CommandError:
         return None
 
 
@@ -189,7 +192,8 @@ def run_cell(game: str, method: str, seed: int, *, settings: dict) -> dict:
     Parameters
     ----------
     game : str
-        A registered game (:data:`tabmfirl.envs.GAMES`).
+        A registered game (:data:`tabmfirl.envs.GAMES`), ``module:function`` or a
+        game file (:func:`tabmfirl.apps._games.load_game`).
     method : str
         A key of :data:`~tabmfirl.apps._fit_methods.FIT_METHODS`.
     seed : int
@@ -211,10 +215,7 @@ def run_cell(game: str, method: str, seed: int, *, settings: dict) -> dict:
     s = settings
     # None: the game's own temperature and horizon (the defaults of every verb)
     beta = default_temperature(game) if s["temperature"] is None else s["temperature"]
-    shape = {"types": s["types"]}
-    if s["horizon"] is not None:
-        shape["horizon"] = s["horizon"]
-    spec = envs.make(game, **shape)
+    spec = load_game(game, types=s["types"], horizon=s["horizon"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         expert = solve_equilibrium(spec, temperature=beta, backend=s["backend"])
@@ -280,16 +281,26 @@ DEFAULT_SETTINGS = {"agents": DEFAULTS["agents"], "types": 3, "horizon": DEFAULT
                     "backend": DEFAULTS["backend"]}
 
 
+def _grid_game(game, settings) -> str:
+    """``game`` checked (built, with the grid's types and horizon) and as cells record it."""
+    if is_builtin(game) or (":" not in game and not game.endswith(".npz")):
+        if game not in envs.GAMES:
+            raise ValueError(f"unknown game {game!r}; known: {', '.join(sorted(envs.GAMES))}")
+        return game
+    try:
+        load_game(game, types=settings["types"], horizon=settings["horizon"])
+        return game_reference(game)
+    except CommandError as error:
+        raise ValueError(str(error)) from None
+
+
 def _grid(games, methods, seeds, settings) -> tuple:
     """``(games, methods, seeds, settings)`` checked and completed (ValueError)."""
     unknown = set(settings) - set(DEFAULT_SETTINGS)
     if unknown:
         raise ValueError(f"unknown setting(s) {', '.join(sorted(unknown))}")
     settings = {**DEFAULT_SETTINGS, **settings}
-    games = list(games)
-    for game in games:
-        if game not in envs.GAMES:
-            raise ValueError(f"unknown game {game!r}; known: {', '.join(sorted(envs.GAMES))}")
+    games = [_grid_game(game, settings) for game in games]
     methods = (list(FIT_METHODS) if methods == "all" or list(methods) == ["all"]
                else list(methods))
     for method in methods:

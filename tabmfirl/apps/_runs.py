@@ -50,7 +50,9 @@ of a killed writer and truncated files are not cells).
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -211,8 +213,19 @@ class RunFolder:
         return metrics if isinstance(metrics, dict) else None
 
 
+def _file_key(game: str) -> str:
+    """``game`` as part of a file name: a built-in name unchanged; a user's game
+    (``module:function``, a path) with every character but letters, digits, ``.``, ``_``
+    and ``-`` replaced by ``_``, and a digest of the full name appended (two games stay
+    two files)."""
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", game)
+    if safe == game:
+        return game
+    return f"{safe[-40:]}-{hashlib.sha256(game.encode()).hexdigest()[:10]}"
+
+
 def cell_path(out, game: str, method: str, seed: int) -> Path:
-    """``out/cells/<game>__<method>__<seed>.json``.
+    """``out/cells/<game>__<method>__<seed>.json`` (``<game>``: see :func:`_file_key`).
 
     Parameters
     ----------
@@ -224,7 +237,7 @@ def cell_path(out, game: str, method: str, seed: int) -> Path:
     -------
     pathlib.Path
     """
-    return Path(out) / "cells" / f"{game}__{method}__{seed}.json"
+    return Path(out) / "cells" / f"{_file_key(game)}__{method}__{seed}.json"
 
 
 def read_cell(path) -> Optional[dict]:

@@ -11,6 +11,7 @@ the taxi study (and its subcommand) :mod:`tabmfirl.apps._taxi_study`.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import signal
@@ -39,10 +40,13 @@ from tabmfirl.irl._init import kmeans_labels
 from tabmfirl.kernels._backend import resolve_backend
 from tabmfirl.solvers._certificate import certify
 
+from ._check import add_parser as _add_check
+from ._check import check_out_folder, write_solution
 from ._defaults import DEFAULTS, default_temperature
 from ._errors import CommandError
 from ._experiment import evaluate_fit, markdown_table, run_experiment
 from ._fit_methods import FIT_METHODS
+from ._games import GAME_HELP, game_of, game_reference, load_game, read_demos, takes_dynamics
 from ._runs import (
     FIT_RUN_FORMAT,
     RESUMABLE_KEYS,
@@ -76,10 +80,10 @@ def _add_solve(subparsers):
                "  tabmfirl solve --game virus --beta 0.1 --max-seconds 60\n"
                "  tabmfirl solve --game virus --method fixed_point --damping 0.5",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--game", required=True, help="game name (see `tabmfirl games`)")
+    parser.add_argument("--game", required=True, help=GAME_HELP)
     parser.add_argument("--types", type=int, default=None,
                         help="number of agent types (default: the game's default)")
-    parser.add_argument("--dynamics", default="original", help="original or variant")
+    parser.add_argument("--dynamics", default=None, help="original (default) or variant")
     parser.add_argument("--beta", type=float, default=DEFAULTS["temperature"],
                         help="temperature (default: the game's TEMPERATURE)")
     parser.add_argument("--horizon", type=int, default=DEFAULTS["horizon"],
@@ -98,22 +102,17 @@ def _add_solve(subparsers):
                         help="seconds between progress lines on stderr (default 5; 0: none)")
     parser.add_argument("--backend", default=DEFAULTS["backend"],
                         help=f"auto, numpy, numba or cuda (default {DEFAULTS['backend']})")
+    parser.add_argument("--out", default=None,
+                        help="write the policy, flow, values and certificate to this .npz "
+                             "(read by tabmfirl check and numpy.load)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(handler=_cmd_solve)
 
 
 def _make_game(name, types, dynamics, horizon=None):
-    kwargs = {"dynamics": dynamics}
-    if types is not None:
-        kwargs["types"] = types
-    if horizon is not None:
-        if horizon < 1:
-            raise CommandError(f"--horizon must be >= 1, got {horizon}")
-        kwargs["horizon"] = horizon
-    try:
-        return envs.make(name, **kwargs)
-    except (ValueError, TypeError) as error:
-        raise CommandError(str(error)) from None
+    if horizon is not None and horizon < 1:
+        raise CommandError(f"--horizon must be >= 1, got {horizon}")
+    return load_game(name, types=types, dynamics=dynamics, horizon=horizon)
 
 
 class SolveProgress:
@@ -166,6 +165,7 @@ def _cmd_solve(args) -> int:
     spec = _make_game(args.game, args.types, args.dynamics, args.horizon)
     options = _solver_options(args)
     beta = default_temperature(args.game) if args.beta is None else args.beta
+    check_out_folder(args.out)
     if args.progress_every:
         print(f"solving {spec.name} ({spec.n_contexts} types, {spec.n_states} states, horizon "
               f"{spec.horizon}) at beta={beta:g} with {args.method}; progress every "
@@ -182,6 +182,8 @@ def _cmd_solve(args) -> int:
         except (ValueError, RuntimeError) as error:
             raise CommandError(str(error)) from None
     seconds = time.perf_counter() - start
+    if args.out is not None:
+        write_solution(args.out, args.game, spec, result)
     _report_solve(spec, result, seconds, args.json)
     if not result.converged:
         print(result.message, file=sys.stderr, flush=True)
@@ -274,14 +276,14 @@ def _add_demos(subparsers):
         epilog="examples:\n  tabmfirl demos --game virus --types 3 --agents 300 --out demos.npz\n"
                "  tabmfirl demos --game malware --dynamics variant --seed 1 --out m.npz --json",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--game", required=True, help="game name (see `tabmfirl games`)")
+    parser.add_argument("--game", required=True, help=GAME_HELP)
     parser.add_argument("--types", type=int, default=None,
                         help="number of agent types (default: the game's default)")
     parser.add_argument("--agents", type=int, default=DEFAULTS["agents"],
                         help=f"agents PER TYPE (default {DEFAULTS['agents']}); the file holds "
                              f"types x agents")
     parser.add_argument("--out", required=True, help="output file (.npz)")
-    parser.add_argument("--dynamics", default="original", help="original or variant")
+    parser.add_argument("--dynamics", default=None, help="original (default) or variant")
     parser.add_argument("--beta", type=float, default=DEFAULTS["temperature"],
                         help="temperature (default: the game's TEMPERATURE); recorded in "
                              "the file, and used by tabmfirl fit")
@@ -294,6 +296,16 @@ def _add_demos(subparsers):
                              f"(default {DEFAULTS['backend']})")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(handler=_cmd_demos)
+
+
+def _demos_params(args, spec) -> dict:
+    """What rebuilds the game of ``tabmfirl demos`` (recorded in the file): a built-in game's
+    builder arguments; for a user's game, the arguments the command was given."""
+    if args.game in envs.GAMES:
+        return {"types": spec.n_contexts, "dynamics": args.dynamics or "original",
+                "horizon": spec.horizon}
+    return {key: value for key, value in (("types", args.types), ("dynamics", args.dynamics))
+            if value is not None}
 
 
 def _cmd_demos(args) -> int:
@@ -318,9 +330,11 @@ def _cmd_demos(args) -> int:
         raise CommandError(
             f"the equilibrium of {args.game} did not converge at beta={settings['temperature']} "
             f"(residual {result.residual:.2e}); try a larger --beta")
-    params = {"types": spec.n_contexts, "dynamics": args.dynamics, "horizon": spec.horizon}
     demos = generate_demonstrations(spec, result.policy, args.agents, seed=args.seed,
-                                    params=params, temperature=result.temperature)
+                                    params=_demos_params(args, spec),
+                                    temperature=result.temperature)
+    if args.game not in envs.GAMES:        # a user's game: record where to find it again
+        demos = dataclasses.replace(demos, game=game_reference(args.game))
     try:
         path = demos.save(args.out)
     except OSError as error:
@@ -328,7 +342,8 @@ def _cmd_demos(args) -> int:
     seconds = time.perf_counter() - start
     summary = {
         "game": spec.name, "types": spec.n_contexts, "agents_per_type": args.agents,
-        "agents": demos.n_agents, "horizon": demos.horizon, "dynamics": args.dynamics,
+        "agents": demos.n_agents, "horizon": demos.horizon,
+        "dynamics": args.dynamics or "original",
         "temperature": result.temperature, "exploitability": float(result.exploitability.max()),
         "seed": demos.seed, "out": str(path), "seconds": seconds,
     }
@@ -372,7 +387,12 @@ def _add_fit(subparsers):
         epilog=_FIT_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--method", required=True,
                         help=f"one of: {', '.join(FIT_METHODS)}")
-    parser.add_argument("--demos", required=True, help="demonstrations file (.npz)")
+    parser.add_argument("--demos", required=True,
+                        help="demonstrations file (.npz): of tabmfirl demos, or int arrays "
+                             "states (N, T+1), actions (N, T) and optionally types (N,)")
+    parser.add_argument("--game", default=None,
+                        help="the demonstrations' game (default: the one the file records; "
+                             "needed for a file without metadata): " + GAME_HELP)
     parser.add_argument("--out", required=True, help="run folder (created)")
     parser.add_argument("--types", type=int, default=None,
                         help="number of types K to learn (default: the file's; mfirl: 1)")
@@ -406,19 +426,6 @@ def _load_demos(path):
         return Demonstrations.load(path)
     except (FileNotFoundError, ValueError) as error:
         raise CommandError(str(error)) from None
-
-
-def _demos_game(demos, dynamics=None):
-    if demos.game not in envs.GAMES:
-        raise CommandError(f"the demonstrations are of game {demos.game!r}, not a built-in "
-                           f"game (see `tabmfirl games`)")
-    params = dict(demos.params)
-    if dynamics is not None:
-        params["dynamics"] = dynamics
-    try:
-        return envs.make(demos.game, **params)
-    except (ValueError, TypeError) as error:
-        raise CommandError(f"cannot rebuild game {demos.game!r} with {params}: {error}") from None
 
 
 def _fit_method(name):
@@ -470,12 +477,12 @@ def _learned_types(method, types, n_types) -> int:
     return K
 
 
-def _fit_temperature(beta, demos, path) -> float:
+def _fit_temperature(beta, demos, path, game) -> float:
     """The fit's temperature: ``--beta``, else the one the demonstrations record (else the
     game's, with a note); a ``--beta`` that disagrees with the file's is an error."""
     recorded = demos.temperature
     if beta is None and recorded is None:
-        beta = default_temperature(demos.game)
+        beta = default_temperature(game)
         print(f"note: {path!r} does not record its temperature (an older file); using the "
               f"game's beta={beta:g} (pass --beta to choose)", file=sys.stderr)
     elif beta is None:
@@ -565,29 +572,32 @@ def _print_fit_summary(args, demos, summary, path):
     if args.json:
         print(json.dumps(summary))
         return
-    print(f"{args.method} on {demos.game} ({demos.n_agents} agents, K={summary['types']}, "
+    print(f"{args.method} on {summary['game']} ({demos.n_agents} agents, K={summary['types']}, "
           f"beta={summary['temperature']}): {summary['iterations']} iterations, log-likelihood "
           f"{summary['log_likelihood']:.4f} per trajectory"
           + (f", ARI {summary['ari']:.3f}" if "ari" in summary else ""))
     print(f"wrote {path} ({summary['seconds']:.2f} s)")
 
 
-def _fit_config(args, demos, K, beta, options) -> dict:
+def _fit_config(args, game, params, K, beta, options, labelled) -> dict:
     """The run's ``config.json``: method, data (by relative path and digest), settings."""
     try:
         reference = demos_reference(args.demos, args.out)
     except OSError as error:
         raise CommandError(f"cannot read {args.demos!r}: {error.strerror or error}") from None
-    return {"format": FIT_RUN_FORMAT, "method": args.method, **reference,
-            "game": demos.game, "params": demos.params, "types": K, "temperature": beta,
-            **{option: options.get(option) for _, option, _ in FIT_FLAGS}}
+    config = {"format": FIT_RUN_FORMAT, "method": args.method, **reference,
+              "game": game, "params": params, "types": K, "temperature": beta,
+              **{option: options.get(option) for _, option, _ in FIT_FLAGS}}
+    if not labelled:
+        config["labelled"] = False
+    return config
 
 
-def _fit_hooks(args, method, folder, options, K, demos):
+def _fit_hooks(args, method, folder, options, K, demos, labelled):
     """Add the checkpoint and the progress callback to ``options`` (the methods that take
     them)."""
     n_types = demos.n_types
-    true_types = demos.types if n_types > 1 else None
+    true_types = demos.types if labelled and n_types > 1 else None
     max_iter = options.get("max_iter", DEFAULTS["max_iter"])
     if method.takes("warn"):        # no warning on stderr: the summary says "converged"
         options["warn"] = False
@@ -627,26 +637,28 @@ def _run_method(method, spec, demos, K, options, args, folder):
 def _cmd_fit(args) -> int:
     method = _fit_method(args.method)
     _check_fit_flags(args)
-    demos = _load_demos(args.demos)
-    spec = _demos_game(demos)
+    demos, spec, game, params, labelled = read_demos(args.demos, args.game)
     if demos.horizon != spec.horizon:
         raise CommandError(f"demos have horizon {demos.horizon}, the game {spec.horizon}")
-    K = _learned_types(method, args.types, demos.n_types)
-    beta = _fit_temperature(args.beta, demos, args.demos)
+    if not labelled and method.name == "oracle":
+        raise CommandError("oracle fits the true types, and the demonstrations have no type "
+                           "labels")
+    K = _learned_types(method, args.types, demos.n_types if labelled else spec.n_contexts)
+    beta = _fit_temperature(args.beta, demos, args.demos, game)
     options = _fit_options(method, args)
     _check_out(check_output_folder, args.out)
-    config = _fit_config(args, demos, K, beta, options)
+    config = _fit_config(args, game, params, K, beta, options, labelled)
     folder, lock = _open_run(args.out)
     with lock:
         resumed = _start_run(folder, args.out, config)
         options["temperature"] = beta
-        true_types = _fit_hooks(args, method, folder, options, K, demos)
+        true_types = _fit_hooks(args, method, folder, options, K, demos, labelled)
         if resumed:
             print(f"resuming from {folder.checkpoint_path}", file=sys.stderr)
         start = time.perf_counter()
         result = _run_method(method, spec, demos, K, options, args, folder)
         path = folder.save_result(result, config)
-    summary = {"method": args.method, "game": demos.game, "types": K, "agents": demos.n_agents,
+    summary = {"method": args.method, "game": game, "types": K, "agents": demos.n_agents,
                "temperature": beta, "iterations": int(result.num_iter),
                "converged": bool(result.converged),
                "log_likelihood": float(result.log_likelihood_history[-1]),
@@ -696,13 +708,17 @@ def _load_run(run, not_a_run):
         raise CommandError(f"{str(folder.result_path)!r} is not the result of the run in "
                            f"{str(folder.config_path)!r} (they differ in {', '.join(changed)}); "
                            f"rerun tabmfirl fit")
+    if config.get("labelled") is False:
+        raise CommandError(f"{run!r} was fitted to demonstrations without type labels, which "
+                           f"its per-type scores need; score its rewards with `tabmfirl check "
+                           f"--game GAME --reward {os.path.join(run, 'result.npz')}`")
     demos_path = folder.demos_path(config)
-    demos = _load_demos(demos_path)
     try:
         check_demos_digest(demos_path, config)
     except (ValueError, OSError) as error:
         raise CommandError(str(error)) from None
-    return folder, config, result, demos, _demos_game(demos)
+    demos, spec, *_ = read_demos(str(demos_path), config["game"], config["params"])
+    return folder, config, result, demos, spec
 
 
 def _load_held_out(path, demos, temperature):
@@ -728,10 +744,12 @@ def _load_held_out(path, demos, temperature):
     return held_out
 
 
-def _variant_game(demos):
-    """The game of ``demos`` under its variant dynamics, or None when it has none."""
+def _variant_game(config):
+    """The game of a run under its variant dynamics, or None when it has none."""
     try:
-        return _demos_game(demos, dynamics="variant")
+        if not takes_dynamics(config["game"]):
+            return None
+        return game_of(config["game"], config["params"], dynamics="variant")
     except CommandError:
         return None
 
@@ -764,7 +782,7 @@ def _cmd_evaluate(args) -> int:
     held_out = _load_held_out(args.held_out, demos, float(config["temperature"]))
     if result.reward.shape[1:] != (spec.horizon, spec.n_states, spec.n_actions):
         raise CommandError("the result does not match the game of its demonstrations")
-    variant = None if args.no_transfer else _variant_game(demos)
+    variant = None if args.no_transfer else _variant_game(config)
     beta = float(config["temperature"])
     backend = config.get("backend", "numpy")
     start = time.perf_counter()
@@ -811,7 +829,9 @@ def _add_experiment(subparsers):
                "  tabmfirl experiment --games virus --seeds 20 --out /shared/results \\\n"
                "      --scheduler tcp://scheduler:8786",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--games", required=True, help="comma-separated game names")
+    parser.add_argument("--games", "--game", required=True,
+                        help="comma-separated games: built-in names, module:function or "
+                             "file.py:function, or game files .npz")
     parser.add_argument("--methods", default="all",
                         help="comma-separated method names, or all (default)")
     parser.add_argument("--seeds", type=int, default=5, help="number of seeds (default 5)")
@@ -1021,7 +1041,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
     for add in (_add_solve, _add_games, _add_demos, _add_fit, _add_evaluate,
-                _add_plot, _add_experiment, _add_taxi_study):
+                _add_plot, _add_experiment, _add_taxi_study, _add_check):
         add(subparsers)
     return parser
 
