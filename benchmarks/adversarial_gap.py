@@ -317,21 +317,26 @@ def _stat(values, digits=3):
     return f"{np.mean(values):.{digits}f} ± {spread:.{digits}f}"
 
 
-def table(records, games, methods):
-    """Markdown table of ARI, Bayes ARI, policy deviation and fit seconds per game and method."""
-    lines = ["| game | method | seeds | ARI | Bayes ARI | policy dev. | per seed policy dev. "
-             "| fit s |", "|---|---|---|---|---|---|---|---|"]
+def _groups(records, games, methods):
+    """``(game, method, rows sorted by seed, per-seed policy deviations)`` of each cell group
+    that has records."""
     for game in games:
         for method in methods:
             rows = sorted((r for r in records if r["game"] == game and r["method"] == method),
                           key=lambda r: r["seed"])
-            if not rows:
-                continue
-            per_seed = ", ".join(f"{r['policy_deviation']:.2g}" for r in rows)
-            lines.append(f"| {game} | {method} | {len(rows)} | {_stat([r['ari'] for r in rows])} "
-                         f"| {_stat([r['bayes_ari'] for r in rows])} "
-                         f"| {_stat([r['policy_deviation'] for r in rows])} | {per_seed} "
-                         f"| {_stat([r['fit_seconds'] for r in rows], 0)} |")
+            if rows:
+                yield game, method, rows, ", ".join(f"{r['policy_deviation']:.2g}" for r in rows)
+
+
+def table(records, games, methods):
+    """Markdown table of ARI, Bayes ARI, policy deviation and fit seconds per game and method."""
+    lines = ["| game | method | seeds | ARI | Bayes ARI | policy dev. | per seed policy dev. "
+             "| fit s |", "|---|---|---|---|---|---|---|---|"]
+    for game, method, rows, per_seed in _groups(records, games, methods):
+        lines.append(f"| {game} | {method} | {len(rows)} | {_stat([r['ari'] for r in rows])} "
+                     f"| {_stat([r['bayes_ari'] for r in rows])} "
+                     f"| {_stat([r['policy_deviation'] for r in rows])} | {per_seed} "
+                     f"| {_stat([r['fit_seconds'] for r in rows], 0)} |")
     return "\n".join(lines)
 
 
@@ -345,21 +350,15 @@ def baselines_table(records, games, methods):
     lines = ["| game | method | reward steps | ARI | Bayes ARI | policy dev. | per seed "
              "| experts' exploitability | fit conv. | learned game conv. | fit s |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for game in games:
-        for method in methods:
-            rows = sorted((r for r in records if r["game"] == game and r["method"] == method),
-                          key=lambda r: r["seed"])
-            if not rows:
-                continue
-            per_seed = ", ".join(f"{r['policy_deviation']:.2g}" for r in rows)
-            budget = sorted({r["budget"] for r in rows})
-            lines.append(
-                f"| {game} | {DISPLAY.get(method, method)} | {'/'.join(map(str, budget))} "
-                f"| {_stat([r['ari'] for r in rows])} | {_stat([r['bayes_ari'] for r in rows])} "
-                f"| {_stat([r['policy_deviation'] for r in rows])} | {per_seed} "
-                f"| {_stat([r['expert_exploitability'] for r in rows])} "
-                f"| {_share(rows, 'fit_converged')} | {_share(rows, 'learned_converged')} "
-                f"| {_stat([r['fit_seconds'] for r in rows], 0)} |")
+    for game, method, rows, per_seed in _groups(records, games, methods):
+        budget = sorted({r["budget"] for r in rows})
+        lines.append(
+            f"| {game} | {DISPLAY.get(method, method)} | {'/'.join(map(str, budget))} "
+            f"| {_stat([r['ari'] for r in rows])} | {_stat([r['bayes_ari'] for r in rows])} "
+            f"| {_stat([r['policy_deviation'] for r in rows])} | {per_seed} "
+            f"| {_stat([r['expert_exploitability'] for r in rows])} "
+            f"| {_share(rows, 'fit_converged')} | {_share(rows, 'learned_converged')} "
+            f"| {_stat([r['fit_seconds'] for r in rows], 0)} |")
     return "\n".join(lines)
 
 

@@ -13,11 +13,15 @@ import sys
 
 import tabmfirl
 import tabmfirl.envs
+import tabmfirl.interop
+import tabmfirl.testing
 
 PAGE = pathlib.Path(__file__).resolve().parent / "api.md"
 SECTIONS = [
     ("tabmfirl", tabmfirl, tabmfirl.__all__),
     ("tabmfirl.envs", tabmfirl.envs, tabmfirl.envs.__all__),
+    ("tabmfirl.testing", tabmfirl.testing, tabmfirl.testing.__all__),
+    ("tabmfirl.interop", tabmfirl.interop, tabmfirl.interop.__all__),
 ]
 
 

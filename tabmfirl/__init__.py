@@ -4,6 +4,8 @@ The public API; see ``docs/`` for the theory and a tutorial.  ``tabmfirl.plot``
 (matplotlib) and the CUDA kernels are imported only when used.
 """
 from ._io import DEMOS_FORMAT
+from ._version import __version__
+from .evaluation._check import CheckReport, check_mean_field, check_policy, check_reward
 from .evaluation._metrics import (
                                RewardEvaluation,
                                adjusted_rand_index,
@@ -13,6 +15,7 @@ from .evaluation._metrics import (
                                policy_deviation,
                                return_deviation,
 )
+from .game._arrays import load_spec, save_spec
 from .game._spec import MFGSpec, population_coupling
 from .irl._adversarial import AdversarialResult, fit_mf_airl, fit_pemirl, fit_pemmfirl
 from .irl._adversarial_reward import fit_reward_adversarial
@@ -42,10 +45,8 @@ from .solvers._mean_field import forward_mean_field, occupancy_measure
 from .solvers._model import EvaluatedModel, MeanFieldFlow, evaluate_model, evaluate_step
 from .solvers._soft_bellman import BackwardResult, policy_evaluation, soft_bellman_backward
 
-__version__ = "0.1.0"
-
 __all__ = [
-    "MFGSpec", "population_coupling",
+    "MFGSpec", "population_coupling", "save_spec", "load_spec",
     "EvaluatedModel", "MeanFieldFlow", "evaluate_model", "evaluate_step",
     "forward_mean_field", "occupancy_measure",
     "BackwardResult", "soft_bellman_backward", "policy_evaluation",
@@ -59,4 +60,5 @@ __all__ = [
     "fit_reward_adversarial",
     "RewardEvaluation", "evaluate_reward", "return_deviation", "mean_field_deviation",
     "policy_deviation", "adjusted_rand_index", "normalized_mutual_information",
+    "CheckReport", "check_policy", "check_mean_field", "check_reward",
 ]

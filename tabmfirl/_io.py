@@ -5,7 +5,9 @@ Every file the package writes is written **atomically**: a temporary file in the
 same directory, flushed and ``fsync``-ed, then ``os.replace``-d over the target,
 so a reader sees either the old file or the new one, never half of one; a
 process killed mid-write leaves at most a stray ``.*.tmp`` file that every
-reader ignores.  Every ``.npz`` file is read with ``allow_pickle=False``, and
+reader ignores.  The file gets the permissions of a plain ``open(path, "w")``
+(``0o666`` less the process's umask), not the ``0o600`` of ``mkstemp``, so
+another user or a worker under another account can read what the umask allows.  Every ``.npz`` file is read with ``allow_pickle=False``, and
 its metadata, where it has any, is a JSON string stored as a 0-d unicode array
 ``meta`` whose ``format`` is one of the tags below.
 """
@@ -21,18 +23,23 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["CHECKPOINT_FORMAT", "RESULT_FORMAT", "DEMOS_FORMAT", "CELL_FORMAT", "FIT_RUN_FORMAT",
-           "NPZ_READ_ERRORS", "pickle_free", "save_npz_checked", "read_npz", "load_npz_checked",
-           "atomic_write", "atomic_write_bytes", "atomic_write_json", "read_json",
-           "array_digest", "config_digest", "canonical_json"]
+__all__ = ["CHECKPOINT_FORMAT", "RESULT_FORMAT", "DEMOS_FORMAT", "DEMOS_FORMATS_READ",
+           "CELL_FORMAT", "FIT_RUN_FORMAT", "SPEC_FORMAT", "SOLUTION_FORMAT", "NPZ_READ_ERRORS",
+           "pickle_free", "save_npz_checked", "read_npz", "load_npz_checked", "atomic_write",
+           "atomic_write_bytes", "current_umask", "atomic_write_json", "read_json",
+           "array_digest", "file_digest", "config_digest", "canonical_json"]
 
 #: Format tag of fit checkpoints (:mod:`tabmfirl.irl._checkpoint`).  Version 2: one
 #: loop-state layout for every fit (the fit driver, :mod:`tabmfirl.irl._driver`).
 CHECKPOINT_FORMAT = "tabmfirl.checkpoint/2"
 #: Format tag of fit result files.
 RESULT_FORMAT = "tabmfirl.irl_result/1"
-#: Format tag of demonstration files (:class:`tabmfirl.Demonstrations`).
-DEMOS_FORMAT = "tabmfirl.demonstrations/1"
+#: Format tag of demonstration files (:class:`tabmfirl.Demonstrations`).  Version 2
+#: records the experts' temperature, the horizon and the writing package's version.
+DEMOS_FORMAT = "tabmfirl.demonstrations/2"
+#: The demonstrations formats :meth:`tabmfirl.Demonstrations.load` reads (version 1:
+#: no temperature recorded).
+DEMOS_FORMATS_READ = ("tabmfirl.demonstrations/1", DEMOS_FORMAT)
 #: Format tag of the experiment grid's cell records.  Version 2: method names of 0.2.0
 #: (``pemmfirl`` is the adversarial algorithm, ``pemmfirl_em`` the EM method), so a
 #: cell of version 1 is recomputed, never read under the other method's name.
@@ -40,6 +47,10 @@ CELL_FORMAT = "tabmfirl.experiment_cell/2"
 #: Format tag of a fit run folder's ``config.json`` (``tabmfirl fit``).  Version 2:
 #: method names of 0.2.0 (as :data:`CELL_FORMAT`).
 FIT_RUN_FORMAT = "tabmfirl.fit_run/2"
+#: Format tag of a game of arrays (:func:`tabmfirl.save_spec`).
+SPEC_FORMAT = "tabmfirl.game_spec/1"
+#: Format tag of an equilibrium written by ``tabmfirl solve --out``.
+SOLUTION_FORMAT = "tabmfirl.solution/1"
 
 
 # ---------------------------------------------------------------------------
@@ -169,12 +180,39 @@ def load_npz_checked(path, schema):
 # ---------------------------------------------------------------------------
 
 
+def current_umask() -> int:
+    """The process's file mode creation mask (read without changing it where possible).
+
+    Linux reports it in ``/proc/self/status``; elsewhere it is read by setting
+    and restoring it (``os.umask`` has no read-only form).
+
+    Returns
+    -------
+    int
+    """
+    try:
+        with open("/proc/self/status", "r", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path, write):
-    """Call ``write(handle)`` on a temporary file next to ``path``, then replace ``path``."""
+    """Call ``write(handle)`` on a temporary file next to ``path``, then replace ``path``.
+
+    The file's mode is ``0o666 & ~umask``, as for a file opened for writing.
+    """
     path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, 0o666 & ~current_umask())
         with os.fdopen(fd, "wb") as handle:
             write(handle)
             handle.flush()
@@ -261,6 +299,29 @@ def array_digest(*arrays) -> str:
         array = np.ascontiguousarray(array)
         digest.update(f"{array.dtype.str}{array.shape}".encode())
         digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+def file_digest(path) -> str:
+    """SHA-256 (hex) of the bytes of the file at ``path``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    OSError
+        The file cannot be read.
+    """
+    digest = hashlib.sha256()
+    with open(os.fspath(path), "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
     return digest.hexdigest()
 
 

@@ -40,8 +40,13 @@ except ImportError as error:  # pragma: no cover - exercised only without matplo
     raise ImportError(
         "tabmfirl.plot needs matplotlib: pip install 'tabmfirl[plot]'") from error
 
-__all__ = ["plot_rewards", "plot_mean_fields", "plot_policies", "plot_training",
-           "plot_embeddings", "plot_metrics", "plot_equilibrium", "save"]
+__all__ = ["plot_rewards", "plot_mean_fields", "plot_policies", "plot_flow_comparison",
+           "plot_policy_comparison", "plot_training", "plot_embeddings", "plot_metrics",
+           "plot_equilibrium", "save"]
+
+#: Flows and policies of at most this many states are drawn as lines (one per state),
+#: larger ones as heatmaps (:func:`plot_flow_comparison`, :func:`plot_policy_comparison`).
+LINE_MAX_STATES = 4
 
 #: Heatmaps label every row/column when there are at most this many.
 _MAX_TICK_LABELS = 25
@@ -165,13 +170,17 @@ def _pretty(key: str) -> str:
 # ------------------------------------------------------------------- rewards
 def plot_rewards(learned, true=None, *, t: int = 0, center: bool = True,
                  state_labels=None, action_labels=None, type_labels=None,
-                 row_labels: Sequence[str] = ("learned", "true")) -> Figure:
+                 row_labels: Sequence[str] = ("learned", "true"),
+                 shared_scale: bool = True) -> Figure:
     r"""Heatmaps of reward tables :math:`r_t(s, a \mid m)` at one step, per type.
 
     One panel per type (columns), state on the vertical axis and action on the
     horizontal one; the learned tables on the first row and, when given, the
-    true ones on the second.  Each row shares one colour scale.  Small tables
-    print their values in the cells.
+    true ones on the second.  Both rows share one colour scale (so a learned
+    reward 3x smaller than the truth looks 3x paler), and the title states the
+    ratio of their spreads,
+    :math:`\operatorname{std}(r^L_t) / \operatorname{std}(r_t)` over types,
+    states and actions.  Small tables print their values in the cells.
 
     Parameters
     ----------
@@ -200,6 +209,9 @@ def plot_rewards(learned, true=None, *, t: int = 0, center: bool = True,
     row_labels : pair of str, default ("learned", "true")
         Names of the two rows, used in titles and colour bar labels (e.g.
         ``("true", "")`` to show a game's reward alone).
+    shared_scale : bool, default True
+        One colour scale for both rows; ``False``: one per row (each row's
+        colour bar then has its own range; the title still states the ratio).
 
     Returns
     -------
@@ -223,6 +235,8 @@ def plot_rewards(learned, true=None, *, t: int = 0, center: bool = True,
     >>> len(fig.axes)  # 2 rows x 2 types, and a colour bar per row
     6
     """
+    if not isinstance(shared_scale, (bool, np.bool_)):
+        raise ValueError(f"shared_scale must be True or False, got {shared_scale!r}")
     learned = _with_types(_array(learned, "learned", (3, 4)), 4)
     rows = _reward_rows(learned, true, row_labels)
     T, S, A = learned.shape[1:]
@@ -244,14 +258,27 @@ def plot_rewards(learned, true=None, *, t: int = 0, center: bool = True,
     fig = _figure(min(width, 14.0), min(height, 12.0))
     grid = fig.subplots(len(rows), n_cols, squeeze=False)
     compare = len(rows) == 2 and rows[1][1].shape[0] == learned.shape[0]
+    together = np.concatenate([shown.ravel() for shown in slices])
     for row, ((kind, table), shown) in enumerate(zip(rows, slices)):
         against = (rows[1][0], slices[1]) if row == 0 and compare else None
         _reward_row(fig, grid[row], kind, table.shape[0], shown, center=center, labels=labels,
-                    against=against)
+                    against=against, scale_of=together if shared_scale else shown)
     what = ("centred: each type's mean subtracted, since IRL identifies\nrewards only "
             "up to constants and shaping" if center else "raw values")
-    fig.suptitle(f"Reward tables at step t = {t} ({what})", fontsize=10)
+    fig.suptitle(f"Reward tables at step t = {t} ({what})" + _scale_note(rows, slices,
+                                                                          shared_scale),
+                 fontsize=10)
     return fig
+
+
+def _scale_note(rows, slices, shared: bool) -> str:
+    """The title's line on the colour scale and the learned-to-true spread ratio."""
+    if len(rows) < 2:
+        return ""
+    spread = [float(np.std(shown)) for shown in slices]
+    ratio = (f"{rows[0][0]} spread = {spread[0] / spread[1]:.2f} x {rows[1][0]} spread"
+             if spread[1] > 0 else f"{rows[1][0]} tables constant")
+    return f"\n{'one colour scale for both rows' if shared else 'own scale per row'}; {ratio}"
 
 
 def _reward_rows(learned, true, row_labels) -> list:
@@ -268,17 +295,18 @@ def _reward_rows(learned, true, row_labels) -> list:
     return rows
 
 
-def _reward_row(fig, axes, kind, n_types, shown, *, center, labels, against):
+def _reward_row(fig, axes, kind, n_types, shown, *, center, labels, against, scale_of):
     """One row of :func:`plot_rewards`: a heatmap per type (``shown[m]``), one colour bar.
 
     Panels past ``n_types`` are removed; ``against = (label, slices)`` adds each
-    panel's correlation with the other row's table.
+    panel's correlation with the other row's table; the colour scale spans the
+    values ``scale_of``.
     """
     if center:
-        bound = float(np.max(np.abs(shown))) or 1.0
+        bound = float(np.max(np.abs(scale_of))) or 1.0
         norm, cmap = Normalize(-bound, bound), "RdBu_r"
     else:
-        low, high = float(shown.min()), float(shown.max())
+        low, high = float(scale_of.min()), float(scale_of.max())
         norm, cmap = Normalize(low, high if high > low else low + 1.0), "viridis"
     annotate = shown.shape[1] * shown.shape[2] <= _MAX_ANNOTATED_CELLS
     used, image = [], None
@@ -465,6 +493,206 @@ def plot_policies(policy, *, action=None, vmin: Optional[float] = 0.0,
     fig.colorbar(image, ax=axes.ravel().tolist(), label=r"probability $\pi_t(a \mid s, m)$",
                  shrink=0.9)
     fig.suptitle(r"Policy $\pi_t(a \mid s, m)$ per type")
+    return fig
+
+
+# ------------------------------------------- experts vs learned equilibrium
+def _pair(expert, learned, check, names):
+    """``expert`` and ``learned`` checked by ``check`` and of one shape."""
+    expert, learned = check(expert, names[0]), check(learned, names[1])
+    if expert.shape != learned.shape:
+        raise ValueError(f"{names[0]} and {names[1]} must have one shape, got {expert.shape} "
+                         f"and {learned.shape}")
+    return expert, learned
+
+
+def _line_states(S: int) -> list:
+    """States drawn as lines: with two, the second (the first is its complement)."""
+    return [1] if S == 2 else list(range(S))
+
+
+def _comparison_lines(axes, expert, learned, *, labels, state_labels, type_labels, y_label,
+                      states):
+    """One panel per type: for each of ``states`` a colour, ``labels[0]`` solid,
+    ``labels[1]`` dashed; ``expert[m]`` and ``learned[m]`` have shape ``(n_times, S)``."""
+    colours = _type_colours(expert.shape[-1])
+    for m, ax in enumerate(axes):
+        for s in states:
+            name = f"state {state_labels[s]}"
+            ax.plot(expert[m][:, s], color=colours[s], linewidth=2.0,
+                    label=f"{name}, {labels[0]}")
+            ax.plot(learned[m][:, s], color=colours[s], linewidth=1.6, linestyle="--",
+                    label=f"{name}, {labels[1]}")
+        ax.set_title(type_labels[m])
+        ax.set_xlabel("time step t")
+        ax.set_ylabel(y_label if m == 0 else "")
+        ax.set_ylim(-0.03, 1.03)
+        ax.grid(alpha=0.3)
+    axes[-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+
+
+def _comparison_heatmaps(fig, axes, expert, learned, *, labels, state_labels, type_labels,
+                         colour_label, top=None):
+    """Rows ``labels[0]`` and ``labels[1]`` of state-by-time heatmaps on one colour scale
+    from 0 to ``top`` (default: the largest value); ``expert[m]`` and ``learned[m]`` have
+    shape ``(n_times, S)``."""
+    top = float(max(expert.max(), learned.max())) if top is None else top
+    norm = Normalize(0.0, top or 1.0)
+    image = None
+    for row, (name, data) in enumerate(zip(labels, (expert, learned))):
+        for m in range(data.shape[0]):
+            ax = axes[row][m]
+            image = _heatmap(ax, data[m].T, cmap="viridis", norm=norm, y_labels=state_labels)
+            ax.set_title(f"{name}: {type_labels[m]}", fontsize=10)
+            ax.set_xlabel("time step t")
+            ax.set_ylabel("state s" if m == 0 else "")
+    fig.colorbar(image, ax=axes.ravel().tolist(), label=colour_label, shrink=0.9)
+
+
+def plot_flow_comparison(expert, learned, *, type_labels=None, state_labels=None,
+                         labels: Sequence[str] = ("experts", "learned")) -> Figure:
+    r"""The experts' mean field flow against the learned equilibrium's, per type.
+
+    The form follows the size: with at most :data:`LINE_MAX_STATES` states,
+    one panel per type with a line per state, :math:`\mu^E_t(s \mid m)` solid
+    and :math:`\mu^L_t(s \mid m)` dashed (with two states only the second is
+    drawn: :math:`\mu_t(s_0) = 1 - \mu_t(s_1)`); with more, two rows of
+    state-by-time heatmaps (experts, learned) on one colour scale.
+
+    Parameters
+    ----------
+    expert, learned : array_like, shape (K, T+1, S) or (T+1, S)
+        ``mean_field[m, t, s]`` of the experts (e.g. the exact equilibrium of
+        the true reward) and of the learned reward's equilibrium, both in the
+        order of the *true* types.
+    type_labels : sequence of str, optional
+        ``K`` names (default ``"type m"``).
+    state_labels : sequence of str, optional
+        ``S`` state names (default: the index).
+    labels : pair of str, default ("experts", "learned")
+        Names of the two flows.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        ``K`` line panels, or ``2 x K`` heatmaps and a colour bar.
+
+    Raises
+    ------
+    ValueError
+        Shapes that differ or are wrong, negative or non-finite values,
+        labels of the wrong length.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tabmfirl import plot
+    >>> flow = np.tile([0.4, 0.6], (2, 6, 1))
+    >>> len(plot.plot_flow_comparison(flow, flow[:, :, ::-1]).axes)  # 2 states: lines
+    2
+    >>> len(plot.plot_flow_comparison(np.full((2, 6, 5), 0.2), np.full((2, 6, 5), 0.2)).axes)
+    5
+    """
+    expert, learned = _pair(expert, learned, _check_mean_field, ("expert", "learned"))
+    K, _, S = expert.shape
+    labels = _labels(labels, 2, "labels", "{}")
+    type_labels = _labels(type_labels, K, "type_labels", "type {}")
+    state_labels = _labels(state_labels, S, "state_labels", "{}")
+    title = (r"Mean field flow $\mu_t(s \mid m)$: " + f"{labels[0]} (solid) vs {labels[1]} "
+             "(dashed)")
+    if S <= LINE_MAX_STATES:
+        fig = _figure(1.2 + 3.3 * K + 1.8, 3.2)
+        axes = fig.subplots(1, K, squeeze=False)[0]
+        y_label = (f"share in state {state_labels[1]}" if S == 2 else "share of agents")
+        _comparison_lines(axes, expert, learned, labels=labels, state_labels=state_labels,
+                          type_labels=type_labels, y_label=y_label, states=_line_states(S))
+    else:
+        panel_height = min(max(2.4, 1.3 + 0.22 * S), 5.0)
+        fig = _figure(0.9 + 3.3 * K + 0.8, 2 * panel_height + 0.6)
+        axes = fig.subplots(2, K, squeeze=False)
+        _comparison_heatmaps(fig, axes, expert, learned, labels=labels,
+                             state_labels=state_labels, type_labels=type_labels,
+                             colour_label=r"share of agents $\mu_t(s \mid m)$")
+        title = r"Mean field flow $\mu_t(s \mid m)$: " + f"{labels[0]} vs {labels[1]}"
+    fig.suptitle(title)
+    return fig
+
+
+def _compared_action(expert: np.ndarray, action) -> int:
+    """The action of :func:`plot_policy_comparison`: ``action``, else 1 for two actions,
+    else the one the experts use most (summed over types, steps and states)."""
+    A = expert.shape[-1]
+    if action is None:
+        return 1 if A == 2 else int(np.argmax(expert.sum(axis=(0, 1, 2))))
+    if isinstance(action, (bool, np.bool_)) or not isinstance(action, (int, np.integer)) \
+            or not 0 <= action < A:
+        raise ValueError(f"action must be an integer in [0, {A - 1}] or None, got {action!r}")
+    return int(action)
+
+
+def plot_policy_comparison(expert, learned, *, action=None, type_labels=None,
+                           state_labels=None, action_labels=None,
+                           labels: Sequence[str] = ("experts", "learned")) -> Figure:
+    r"""The experts' policy against the learned equilibrium's, for one action, per type.
+
+    Draws :math:`\pi_t(a \mid s, m)` of one action :math:`a`: with at most
+    :data:`LINE_MAX_STATES` states one panel per type and a line per state,
+    experts solid and learned dashed; with more, two rows of state-by-time
+    heatmaps (experts, learned) on the colour scale [0, 1].
+
+    Parameters
+    ----------
+    expert, learned : array_like, shape (K, T, S, A) or (T, S, A)
+        ``policy[m, t, s, a]``, both in the order of the true types.
+    action : int, optional
+        The action drawn; default: action 1 when ``A == 2`` (action 0 is its
+        complement), else the action the experts use most.
+    type_labels, state_labels, action_labels : sequence of str, optional
+        ``K``, ``S`` and ``A`` names.
+    labels : pair of str, default ("experts", "learned")
+        Names of the two policies.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        Shapes that differ or are wrong, rows that are not distributions, a
+        bad ``action``, labels of the wrong length.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from tabmfirl import plot
+    >>> policy = np.full((3, 5, 2, 2), 0.5)
+    >>> len(plot.plot_policy_comparison(policy, policy).axes)
+    3
+    """
+    expert, learned = _pair(expert, learned, _check_policy, ("expert", "learned"))
+    K, T, S, A = expert.shape
+    a = _compared_action(expert, action)
+    labels = _labels(labels, 2, "labels", "{}")
+    type_labels = _labels(type_labels, K, "type_labels", "type {}")
+    state_labels = _labels(state_labels, S, "state_labels", "{}")
+    action_labels = _labels(action_labels, A, "action_labels", "a={}")
+    what = r"$\pi_t($" + f"{action_labels[a]}" + r"$\mid s, m)$"
+    if S <= LINE_MAX_STATES:
+        fig = _figure(1.2 + 3.3 * K + 1.8, 3.2)
+        axes = fig.subplots(1, K, squeeze=False)[0]
+        _comparison_lines(axes, expert[..., a], learned[..., a], labels=labels,
+                          state_labels=state_labels, type_labels=type_labels,
+                          y_label=f"probability of {action_labels[a]}", states=range(S))
+        fig.suptitle(f"Policy {what}: {labels[0]} (solid) vs {labels[1]} (dashed)")
+        return fig
+    panel_height = min(max(2.4, 1.3 + 0.22 * S), 5.0)
+    fig = _figure(0.9 + 3.3 * K + 0.8, 2 * panel_height + 0.6)
+    axes = fig.subplots(2, K, squeeze=False)
+    _comparison_heatmaps(fig, axes, expert[..., a], learned[..., a], labels=labels,
+                         state_labels=state_labels, type_labels=type_labels,
+                         colour_label=f"probability {what}", top=1.0)
+    fig.suptitle(f"Policy {what}: {labels[0]} vs {labels[1]}")
     return fig
 
 
@@ -803,8 +1031,9 @@ def plot_metrics(table: Mapping, *, metrics: Optional[Sequence[str]] = None,
     Returns
     -------
     matplotlib.figure.Figure
-        Bars at the mean, error bars of one standard deviation, methods in a
-        consistent colour.
+        Bars at the mean, error bars of one standard deviation (none where the
+        standard deviation is 0, e.g. one run), methods in a consistent
+        colour; up to four metric panels in one row (no empty panels).
 
     Raises
     ------
@@ -857,7 +1086,8 @@ def plot_metrics(table: Mapping, *, metrics: Optional[Sequence[str]] = None,
                             rotation=90)
             mean = [values.get((method, metric), (np.nan, 0))[0] for metric in metrics]
             std = [values.get((method, metric), (np.nan, 0))[1] for metric in metrics]
-            ax.bar(x, mean, width, yerr=std, capsize=3, color=colours[i], label=method)
+            ax.bar(x, mean, width, yerr=std if any(std) else None, capsize=3,
+                   color=colours[i], label=method)
         ax.set_xticks(range(len(metrics)), [_pretty(metric) for metric in metrics],
                       rotation=20 if len(metrics) > 3 else 0)
         ax.set_xlabel("metric")
@@ -869,16 +1099,20 @@ def plot_metrics(table: Mapping, *, metrics: Optional[Sequence[str]] = None,
         return fig
 
     n = len(metrics)
-    cols = min(n, 3)
+    cols = _metric_columns(n)
     rows = -(-n // cols)
     fig = _figure(0.6 + cols * max(2.8, 0.9 + 0.6 * len(methods)),
                   (3.2 if long_names else 2.8) * rows + 0.5)
-    axes = _grid(fig, n, 3)
+    axes = _grid(fig, n, cols)
+    spread = any(std > 0 for _, std in values.values())
     for ax, metric in zip(axes, metrics):
         for i, method in enumerate(methods):
             if (method, metric) in values:
                 mean, std = values[method, metric]
-                ax.bar(i, mean, 0.7, yerr=std, capsize=3, color=colours[i])
+                # no error bar where there is no spread (one run): a zero-width bar
+                # would read as a measured, negligible spread
+                ax.bar(i, mean, 0.7, yerr=std if std > 0 else None, capsize=3,
+                       color=colours[i])
             else:
                 ax.text(i, 0, "n/a", ha="center", va="bottom", fontsize=8)
         ax.set_xticks(range(len(methods)), methods, rotation=30 if long_names else 0,
@@ -889,8 +1123,19 @@ def plot_metrics(table: Mapping, *, metrics: Optional[Sequence[str]] = None,
         ax.set_xlabel("method")
         ax.set_ylabel(_pretty(metric))
         ax.grid(axis="y", alpha=0.3)
-    fig.suptitle("Methods compared (mean ± one standard deviation)")
+    fig.suptitle("Methods compared (mean ± one standard deviation)" if spread else
+                 "Methods compared (one run each: no spread to show)")
     return fig
+
+
+def _metric_columns(n: int) -> int:
+    """Columns of the metric panels: a full last row where possible (no empty panel)."""
+    if n <= 5:
+        return n
+    for cols in (4, 3):
+        if n % cols == 0:
+            return cols
+    return 4 if n % 4 > n % 3 else 3
 
 
 # --------------------------------------------------------------- equilibrium

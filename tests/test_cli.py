@@ -5,7 +5,7 @@ import pytest
 
 from tabmfirl.apps.cli import build_parser, main
 
-COMMANDS = ["solve", "games", "demos", "fit", "evaluate", "experiment", "taxi-study"]
+COMMANDS = ["solve", "games", "demos", "fit", "evaluate", "experiment", "taxi-study", "check"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)

@@ -5,6 +5,8 @@ import re
 import pytest
 
 import tabmfirl
+import tabmfirl.interop
+import tabmfirl.testing
 
 
 def _documented_parameters(doc):
@@ -20,8 +22,8 @@ def _documented_parameters(doc):
     return names
 
 
-PUBLIC = [getattr(tabmfirl, name) for name in tabmfirl.__all__
-          if callable(getattr(tabmfirl, name))]
+PUBLIC = [getattr(module, name) for module in (tabmfirl, tabmfirl.testing, tabmfirl.interop)
+          for name in module.__all__ if callable(getattr(module, name))]
 
 
 @pytest.mark.parametrize("obj", PUBLIC, ids=lambda o: getattr(o, "__name__", str(o)))

@@ -67,7 +67,7 @@ def test_parallel_kernels_match_numpy(spec, seed):
     from tabmfirl.kernels._backend import use_parallel
 
     policy = random_policy(spec, seed)
-    with mock.patch.object(config, "PARALLEL_MIN_WORK", 0):
+    with mock.patch.object(config, "NUM_THREADS", 2):
         assert use_parallel(1)  # the prange variants are the ones under test
         flow = _compare_forward(spec, policy)
         _compare_backward(flow.model, policy, 0.7)

@@ -11,6 +11,14 @@ iteration is: forward pass, best response, update, exploitability.
 tabmfirl's fictitious play is entropy-regularised (temperature 0.1) and
 MFGLib's / OpenSpiel's are not; the work per iteration is the same.
 
+Every game is timed in the layout the peer uses (MFGLib's tables are dense)
+and, where the dense table is mostly zeros, also after ``spec.to_sparse()``
+(the layout a tabmfirl user would choose); the Numba rows run with the
+default threads and with one thread (``tabmfirl.config.NUM_THREADS = 1``).
+``bound`` is the floor of one forward plus one backward pass: the bytes of
+transition (and sparse index) and reward tables they read, over the read
+bandwidth measured in the same run (an iteration makes several passes).
+
 Usage::
 
     python validation/bench_peers.py [--iters 20] [--quick]
@@ -36,6 +44,48 @@ def time_tabmfirl(spec, backend, iters, method="fictitious_play"):
     seconds = time.perf_counter() - start
     assert result.num_iter == iters, "converged early: timing would be misleading"
     return seconds / iters
+
+
+def pass_bound_ms(spec, bandwidth):
+    """Milliseconds to read one forward and one backward pass's tables at ``bandwidth``."""
+    from tabmfirl.solvers._model import allocate_model
+
+    model = allocate_model(spec)
+    K, T, S, A = model.shape
+    W = model.transition.shape[3]
+    per_entry = 8 if model.dense else 16
+    slices = sum(len(set(model.slice_index[:, t].tolist())) for t in range(T))
+    table_bytes = slices * S * A * W * per_entry + model.reward.nbytes
+    return 1e3 * 2 * table_bytes / bandwidth
+
+
+def read_bandwidth():
+    """Bytes per second of a streaming read (NumPy sum over 400 MB)."""
+    import numpy as np
+
+    data = np.ones(50_000_000)
+    data.sum()
+    start = time.perf_counter()
+    for _ in range(3):
+        data.sum()
+    return 3 * data.nbytes / (time.perf_counter() - start)
+
+
+def tabmfirl_rows(label, spec, n):
+    """Rows of tabmfirl's solvers on ``spec``: numpy, numba (default and one thread)."""
+    from tabmfirl import config
+
+    rows = [(label, "tabmfirl numpy, fictitious play", time_tabmfirl(spec, "numpy", n))]
+    rows.append((label, "tabmfirl numba, fictitious play", time_tabmfirl(spec, "numba", n)))
+    saved, config.NUM_THREADS = config.NUM_THREADS, 1
+    try:
+        rows.append((label, "tabmfirl numba, fictitious play, one thread",
+                     time_tabmfirl(spec, "numba", n)))
+    finally:
+        config.NUM_THREADS = saved
+    rows.append((label, "tabmfirl numba, mirror descent",
+                 time_tabmfirl(spec, "numba", n, "mirror_descent")))
+    return rows
 
 
 def time_mfglib(env, algorithm, iters):
@@ -77,43 +127,62 @@ def main(argv=None):
 
     games = ["susceptible_infected", "crowd_motion"] + ([] if args.quick else
                                                          ["building_evacuation"])
+    bandwidth = read_bandwidth()
+    bounds = {}
     for name in games:
         env, spec = tm.BUILDERS[name]()
         label = f"MFGLib {name} (S={spec.n_states}, A={spec.n_actions}, T={spec.horizon})"
         n = args.iters
-        rows.append((label, "tabmfirl numpy, fictitious play",
-                     time_tabmfirl(spec, "numpy", n)))
-        rows.append((label, "tabmfirl numba, fictitious play",
-                     time_tabmfirl(spec, "numba", n)))
-        rows.append((label, "tabmfirl numba, mirror descent",
-                     time_tabmfirl(spec, "numba", n, "mirror_descent")))
+        bounds[label] = pass_bound_ms(spec, bandwidth)
+        rows.extend(tabmfirl_rows(label, spec, n))
         rows.append((label, "MFGLib FictitiousPlay", time_mfglib(env, FictitiousPlay(), n)))
         rows.append((label, "MFGLib OnlineMirrorDescent",
                      time_mfglib(env, OnlineMirrorDescent(), n)))
+        sparse = spec.to_sparse() if spec.is_dense and not spec.transition_is_dynamic else spec
+        if sparse is not spec:
+            sparse_label = f"{label}, sparse (spec.to_sparse(), W={sparse.transition_width})"
+            bounds[sparse_label] = pass_bound_ms(sparse, bandwidth)
+            rows.extend(tabmfirl_rows(sparse_label, sparse, n))
 
     import pyspiel
-    import test_openspiel as to
+    from open_spiel.python.mfg.games import crowd_modelling  # noqa: F401 (registers)
+
+    from tabmfirl.interop import crowd_modelling_1d
 
     game = pyspiel.load_game("python_mfg_crowd_modelling")
-    spec = to.crowd_1d_spec(10, 10)
+    spec = crowd_modelling_1d(10, 10)
     label = "OpenSpiel crowd_modelling 1-D (S=10, A=3, T=10)"
     n = args.iters
-    rows.append((label, "tabmfirl numpy, fictitious play", time_tabmfirl(spec, "numpy", n)))
-    rows.append((label, "tabmfirl numba, fictitious play", time_tabmfirl(spec, "numba", n)))
+    bounds[label] = pass_bound_ms(spec, bandwidth)
+    rows.extend(tabmfirl_rows(label, spec, n))
     rows.append((label, "OpenSpiel FictitiousPlay (Python game)", time_openspiel(game, n)))
     rows.append((label, "OpenSpiel FictitiousPlay (C++ game)",
                  time_openspiel(pyspiel.load_game("mfg_crowd_modelling"), n)))
 
-    reference = {}
+    # Ratios to tabmfirl's numba fictitious play on the same game (a sparse
+    # variant's rows to its own); peers are also compared with the fastest
+    # tabmfirl layout of their game.
+    reference = {label: sec for label, impl, sec in rows
+                 if impl == "tabmfirl numba, fictitious play"}
+    print(f"\n{args.iters} iterations per run (warm-up excluded); ratio = seconds / tabmfirl "
+          f"numba fictitious play on that row's game; read bandwidth "
+          f"{bandwidth / 1e9:.1f} GB/s; load average {os.getloadavg()[0]:.1f}\n")
+    print("| game | implementation | ms / iteration | ratio | bound ms (1 fwd + 1 bwd) |")
+    print("|---|---|---:|---:|---:|")
     for label, impl, sec in rows:
-        if impl == "tabmfirl numba, fictitious play":
-            reference[label] = sec
-    print(f"\n{args.iters} iterations per run (warm-up excluded); "
-          f"ratio = seconds / tabmfirl numba fictitious play\n")
-    print("| game | implementation | ms / iteration | ratio |")
-    print("|---|---|---:|---:|")
-    for label, impl, sec in rows:
-        print(f"| {label} | {impl} | {1e3 * sec:.3f} | {sec / reference[label]:.1f} |")
+        print(f"| {label} | {impl} | {1e3 * sec:.3f} | {sec / reference[label]:.1f} | "
+              f"{bounds[label]:.3f} |")
+    print("\n| game | fastest peer | its ms / iteration | tabmfirl fastest layout ms "
+          "| peer / tabmfirl |")
+    print("|---|---|---:|---:|---:|")
+    for label in [lab for lab in reference if ", sparse" not in lab]:
+        peers = [(sec, impl) for lab, impl, sec in rows
+                 if lab == label and not impl.startswith("tabmfirl")]
+        ours = min(sec for lab, impl, sec in rows if lab.startswith(label)
+                   and impl.startswith("tabmfirl numba"))
+        best, name = min(peers)
+        print(f"| {label} | {name} | {1e3 * best:.3f} | {1e3 * ours:.3f} | "
+              f"{best / ours:.1f}x |")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,8 @@ Conventions matched (see ``docs/validation.md``):
 * ``exploitability_score`` is unregularised and weighted by ``mu0``: it equals
   ``tabmfirl.exploitability(spec, pi, temperature=0)``.
 * Entropy: MFGLib is unregularised; the regularised game at temperature
-  ``beta`` is the MFGLib game paying ``-beta log pi`` (``mfglib_games.regularised``).
+  ``beta`` is the MFGLib game paying ``-beta log pi``
+  (:func:`tabmfirl.interop.entropy_regularised`).
 
 Solvers are compared iterate by iterate with MFGLib's own: fictitious play
 (where the dynamics ignore the mean field) and online mirror descent (on the
@@ -44,7 +45,6 @@ from mfglib_games import (  # noqa: E402
     action_spread,
     frozen,
     mfglib_iterates,
-    regularised,
     smallest_positive_gap,
 )
 
@@ -56,6 +56,8 @@ from tabmfirl import (  # noqa: E402
     regularised_return,
     solve_equilibrium,
 )
+from tabmfirl.interop import array_from_mfglib, policy_to_mfglib  # noqa: E402
+from tabmfirl.interop import entropy_regularised as regularised  # noqa: E402
 
 ATOL = 1e-8
 #: Exploitability is >= 0 by theory: anything below this is a bug, not rounding.
@@ -533,12 +535,12 @@ def random_policy(spec, rng):
 
 def to_torch_policy(env, policy):
     """tabmfirl ``(T, S, A)`` -> MFGLib ``(T+1, *S, *A)`` (same numbers)."""
-    return torch.from_numpy(np.ascontiguousarray(policy)).reshape((env.T + 1,) + env.S + env.A)
+    return policy_to_mfglib(policy[None], env)
 
 
 def to_numpy_policy(env, pi):
     """MFGLib ``(T+1, *S, *A)`` -> tabmfirl ``(T, S, A)``."""
-    return pi.detach().reshape(env.T + 1, env.n_states, env.n_actions).numpy().astype(float)
+    return array_from_mfglib(pi, 1, env.n_actions)[0]
 
 
 def mfglib_flow(env, pi):
@@ -551,7 +553,7 @@ GAMES = list(BUILDERS)
 # Keep the big games on one backend-independent check each to spare CI time.
 SMALL_GAMES = [g for g in GAMES if g not in ("crowd_motion", "building_evacuation")]
 #: Games whose flows under full-support policies charge every state at every
-#: step (checked in the test): there the regularised game of ``mfglib_games`` is
+#: step (checked in the test): there the regularised game of ``tabmfirl.interop`` is
 #: defined, as it reads pi = L / mu.
 FULL_SUPPORT_GAMES = ["susceptible_infected", "beach_bar", "linear_quadratic",
                       "random_linear"]

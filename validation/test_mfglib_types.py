@@ -3,7 +3,8 @@ r"""tabmfirl's games with agent types against MFGLib, on the product game over (
 The games are tabmfirl's own ``virus`` and ``malware`` with three types
 (``tabmfirl.envs``), uncoupled, coupled through the whole population
 (:func:`tabmfirl.population_coupling`) and coupled through an asymmetric
-matrix.  The MFGLib side is the product game of :mod:`mfglib_games`, whose
+matrix.  The MFGLib side is the product game of
+:func:`tabmfirl.interop.product_environment`, whose
 tables are written here in torch from the games' published equations (the
 module docstrings of ``envs/virus.py`` and ``envs/malware.py``, i.e. Cui &
 Koeppl 2021 section 5 and Subramanian & Mahajan 2019 section 6 with our type
@@ -40,17 +41,13 @@ from mfglib.alg.q_fn import QFn  # noqa: E402
 from mfglib.scoring import exploitability_score  # noqa: E402
 from mfglib.utils import mean_field_from_policy  # noqa: E402
 from mfglib_games import (  # noqa: E402
-    ProductGame,
     action_spread,
-    from_mfglib,
     frozen,
     mfglib_iterates,
     per_type_best,
     per_type_return,
-    regularised,
     shares_array,
     smallest_positive_gap,
-    to_mfglib_policy,
 )
 
 from tabmfirl import (  # noqa: E402
@@ -64,6 +61,12 @@ from tabmfirl import (  # noqa: E402
     soft_bellman_backward,
     solve_equilibrium,
 )
+from tabmfirl.interop import (  # noqa: E402
+    array_from_mfglib,
+    policy_to_mfglib,
+    product_environment,
+)
+from tabmfirl.interop import entropy_regularised as regularised  # noqa: E402
 
 ATOL = 1e-9
 #: Exploitability lower bound: it is >= 0 by theory, so anything below is a bug.
@@ -89,7 +92,7 @@ COUPLINGS = {
 VIRUS_COSTS = (0.1, 0.5, 1.5)
 
 
-def virus_transition(nu):
+def virus_transition(t, nu):
     P = torch.zeros(2, 2, 2)
     infection = 0.81 * nu[1]
     P[0, 0, 0], P[0, 0, 1] = 1.0 - infection, infection
@@ -98,7 +101,7 @@ def virus_transition(nu):
     return P
 
 
-def virus_reward(nu, m):
+def virus_reward(t, nu, m):
     r = torch.zeros(2, 2)
     r[1, :] -= 1.0
     r[:, 1] -= VIRUS_COSTS[m]
@@ -116,11 +119,11 @@ for _s in range(10):
     _MALWARE_P[_s, 1, 0] = 1.0
 
 
-def malware_transition(nu):
+def malware_transition(t, nu):
     return _MALWARE_P
 
 
-def malware_reward(nu, m):
+def malware_reward(t, nu, m):
     levels = torch.arange(10.0)
     mean_level = (levels * nu).sum()
     infection = -(0.2 + mean_level / 10.0) * levels / 10.0
@@ -136,12 +139,12 @@ GAMES = {
 
 
 def build(game: str, coupling: str):
-    """(tabmfirl spec from ``tabmfirl.envs``, MFGLib product game) for three types."""
+    """(tabmfirl spec from ``tabmfirl.envs``, MFGLib product environment) for three types."""
     C = COUPLINGS[coupling]
     spec = envs.make(game, types=3)
     if C is not None:
         spec = spec.replace(context_coupling=C)
-    return spec, ProductGame(shares=SHARES, coupling=C, **GAMES[game])
+    return spec, product_environment(shares=SHARES, coupling=C, **GAMES[game])
 
 
 CASES = [(game, coupling) for game in GAMES for coupling in COUPLINGS]
@@ -158,8 +161,8 @@ def built():
 
     def get(game, coupling):
         if (game, coupling) not in cache:
-            spec, product = build(game, coupling)
-            cache[game, coupling] = spec, product, product.env()
+            spec, env = build(game, coupling)
+            cache[game, coupling] = spec, None, env
         return cache[game, coupling]
 
     return get
@@ -200,17 +203,17 @@ def mfglib_exploitability(env, L, pi, pi_br, temperature, mu0, K):
 @pytest.mark.parametrize("game, coupling", CASES)
 def test_values_and_exploitability_match_product_game(game, coupling, temperature, built):
     """Random policy: per-type tables, flows, Q, returns and exploitability agree."""
-    spec, product, env = built(game, coupling)
+    spec, _, env = built(game, coupling)
     K, mu0 = spec.n_contexts, spec.mu0
     rng = np.random.default_rng(7)
     policy = random_policy(spec, rng)
-    pi = to_mfglib_policy(policy)
+    pi = policy_to_mfglib(policy)
     backend = "numba" if temperature == 1.0 else "numpy"   # compile each game once
 
     flow = forward_mean_field(spec, policy, backend=backend)
     model = flow.model
     L, q_reg = mfglib_policy_values(env, pi, temperature)
-    L_types = from_mfglib(L, K) / SHARES[:, None, None, None]
+    L_types = array_from_mfglib(L, K) / SHARES[:, None, None, None]
     # Tables at every step along the flow: MFGLib's block for type m vs tabmfirl's context m.
     P_mfglib = np.stack([env.prob(t, L[t]).numpy() for t in range(spec.horizon)])
     R_mfglib = np.stack([env.reward(t, L[t]).numpy() for t in range(spec.horizon)])
@@ -219,12 +222,12 @@ def test_values_and_exploitability_match_product_game(game, coupling, temperatur
     for m in range(K):
         block = P_mfglib[:, m * S:(m + 1) * S, m * S:(m + 1) * S, :]   # (T, S', S, A)
         np.testing.assert_allclose(P_ours[m], block.transpose(0, 2, 3, 1), rtol=0, atol=ATOL)
-    np.testing.assert_allclose(model.reward, from_mfglib(R_mfglib, K), rtol=0, atol=ATOL)
+    np.testing.assert_allclose(model.reward, array_from_mfglib(R_mfglib, K), rtol=0, atol=ATOL)
     np.testing.assert_allclose(flow.state_action, L_types, rtol=0, atol=ATOL)
 
     # Regularised Q of the policy: MFGLib's Q' + beta log pi is tabmfirl's Q_beta.
     q_ours = policy_evaluation(model, policy, temperature, backend=backend).q
-    q_theirs = from_mfglib(q_reg, K) + temperature * np.log(policy)
+    q_theirs = array_from_mfglib(q_reg, K) + temperature * np.log(policy)
     np.testing.assert_allclose(q_ours, q_theirs, rtol=0, atol=ATOL)
     J_ours = regularised_return(spec, policy, temperature=temperature, backend=backend)
     J_theirs = per_type_return(q_reg, pi, mu0, K)
@@ -233,7 +236,7 @@ def test_values_and_exploitability_match_product_game(game, coupling, temperatur
     # Optimal (hard) Q and the unregularised exploitability, per type and pooled.
     q_star = QFn(env, L, verify_integrity=False).optimal()
     np.testing.assert_allclose(soft_bellman_backward(model, 0.0, backend=backend).q,
-                               from_mfglib(q_star, K), rtol=0, atol=ATOL)
+                               array_from_mfglib(q_star, K), rtol=0, atol=ATOL)
     q_plain = QFn(env, L, verify_integrity=False).for_policy(pi)
     e0_theirs = per_type_best(q_star, mu0, K) - per_type_return(q_plain, pi, mu0, K)
     e0_ours = exploitability(spec, policy, temperature=0.0, backend=backend)
@@ -242,7 +245,7 @@ def test_values_and_exploitability_match_product_game(game, coupling, temperatur
 
     # Regularised exploitability, per type.
     br = best_response(spec, policy, temperature=temperature, backend=backend).policy
-    e_theirs = mfglib_exploitability(env, L, pi, to_mfglib_policy(br), temperature, mu0, K)
+    e_theirs = mfglib_exploitability(env, L, pi, policy_to_mfglib(br), temperature, mu0, K)
     e_ours = exploitability(spec, policy, temperature=temperature, backend=backend)
     print(f"\n[types values] {game} {coupling} beta={temperature} ({backend}): "
           f"max|dL| {np.abs(flow.state_action - L_types).max():.1e}, "
@@ -281,7 +284,7 @@ def test_mirror_descent_iterates_match_mfglib(game, coupling, temperature, built
                              learning_rate=MD_LEARNING_RATE)
     omd = OnlineMirrorDescent(alpha=MD_LEARNING_RATE / temperature)
     pis = mfglib_iterates(omd, regularised(env, temperature), n)
-    theirs = np.stack([from_mfglib(p, K) for p in pis])
+    theirs = np.stack([array_from_mfglib(p, K) for p in pis])
     worst = np.abs(ours - theirs).max(axis=(1, 2, 3, 4))
     moved = np.abs(ours[-1] - ours[0]).max()
     print(f"\n[types MD] {game} {coupling} beta={temperature}: max|dpi| per iterate "
@@ -318,7 +321,7 @@ def test_fictitious_play_iterates_match_mfglib(coupling, built):
     gaps = [smallest_positive_gap(QFn(env, mean_field_from_policy(p, env=env),
                                       verify_integrity=False).optimal()) for p in pis]
     assert min(gaps) > 1e4 * FP_TEMPERATURE, f"near-tie in Q: gap {min(gaps):.1e}"
-    theirs = np.stack([from_mfglib(p, K) for p in pis])
+    theirs = np.stack([array_from_mfglib(p, K) for p in pis])
     e0_ours = np.array([SHARES @ exploitability(spec, p, temperature=0.0, backend="numpy")
                         for p in ours])
     print(f"\n[types FP] malware {coupling}: max|dpi| {np.abs(ours - theirs).max():.1e}, "
@@ -352,7 +355,7 @@ def test_equilibrium_certified_by_mfglib(game, coupling, temperature, built):
                                learning_rate=0.5, max_iter=3000, tol=EQUILIBRIUM_TOL,
                                backend="numpy", warn=False)
     assert result.converged, f"residual {result.residual:.1e} after {result.num_iter}"
-    pi = to_mfglib_policy(result.policy)
+    pi = policy_to_mfglib(result.policy)
     L, q_reg = mfglib_policy_values(env, pi, temperature)
     spread = action_spread(q_reg)
     J_theirs = per_type_return(q_reg, pi, spec.mu0, K)
@@ -366,5 +369,5 @@ def test_equilibrium_certified_by_mfglib(game, coupling, temperature, built):
     assert np.all(result.exploitability <= 1e-9)
     assert spread < 1e-8
     np.testing.assert_allclose(J_theirs, J_star_ours, rtol=0, atol=1e-8)
-    np.testing.assert_allclose(from_mfglib(L, K) / SHARES[:, None, None, None],
+    np.testing.assert_allclose(array_from_mfglib(L, K) / SHARES[:, None, None, None],
                                result.state_action, rtol=0, atol=ATOL)

@@ -23,7 +23,8 @@ Grid
 ----
 :func:`run_experiment` runs every (game, method, seed) *cell*: solve the
 expert equilibrium of ``envs.make(game, types=K, horizon=T)`` at temperature
-:math:`\beta`, roll out ``agents`` agents per type (seed ``seed``; held-out
+:math:`\beta` (``None``: the game's own horizon and temperature), roll out
+``agents`` agents per type (seed ``seed``; held-out
 agents with seed ``seed + 1000003``), fit, evaluate.  The grid's fit settings
 (``temperature``, ``max_iter``, ``n_warmup``, ``learning_rate``, ``reward_kind``,
 ``backend``) are shared by its methods: each method gets those it takes
@@ -49,6 +50,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import signal
 import time
 import traceback
 import warnings
@@ -73,7 +75,10 @@ from tabmfirl.evaluation._metrics import (
 )
 from tabmfirl.irl._likelihood import trajectory_log_likelihood
 
+from ._defaults import DEFAULTS, default_temperature
+from ._errors import CommandError
 from ._fit_methods import FIT_METHODS
+from ._games import game_reference, is_builtin, load_game, takes_dynamics
 from ._runs import CELL_FORMAT, cell_finished, cell_path, read_cell, write_cell, write_tables
 
 __all__ = ["METRICS", "evaluate_fit", "run_cell", "run_experiment",
@@ -171,10 +176,13 @@ def evaluate_fit(spec, result, demos, *, temperature: float, expert=None, varian
 # ---------------------------------------------------------------------------
 
 
-def _variant(game, types, horizon):
+def _variant(game, types, horizon=None):
+    """The game under its variant dynamics (``horizon`` None: the game's), or None."""
     try:
-        return envs.make(game, types=types, horizon=horizon, dynamics="variant")
-    except (ValueError, TypeError):
+        if not takes_dynamics(game):
+            return None
+        return load_game(game, types=types, horizon=horizon, dynamics="variant")
+    except CommandError:
         return None
 
 
@@ -184,7 +192,8 @@ def run_cell(game: str, method: str, seed: int, *, settings: dict) -> dict:
     Parameters
     ----------
     game : str
-        A registered game (:data:`tabmfirl.envs.GAMES`).
+        A registered game (:data:`tabmfirl.envs.GAMES`), ``module:function`` or a
+        game file (:func:`tabmfirl.apps._games.load_game`).
     method : str
         A key of :data:`~tabmfirl.apps._fit_methods.FIT_METHODS`.
     seed : int
@@ -204,31 +213,33 @@ def run_cell(game: str, method: str, seed: int, *, settings: dict) -> dict:
     """
     start = time.perf_counter()
     s = settings
-    spec = envs.make(game, types=s["types"], horizon=s["horizon"])
+    # None: the game's own temperature and horizon (the defaults of every verb)
+    beta = default_temperature(game) if s["temperature"] is None else s["temperature"]
+    spec = load_game(game, types=s["types"], horizon=s["horizon"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        expert = solve_equilibrium(spec, temperature=s["temperature"], backend=s["backend"])
+        expert = solve_equilibrium(spec, temperature=beta, backend=s["backend"])
     if not expert.converged:
         raise RuntimeError(f"the expert equilibrium of {game} did not converge at "
-                           f"beta={s['temperature']} (residual {expert.residual:.2e})")
+                           f"beta={beta} (residual {expert.residual:.2e})")
     demos = generate_demonstrations(spec, expert.policy, s["agents"], seed=seed)
     held_out = None
     if s.get("held_out_agents", 0):
         held_out = generate_demonstrations(spec, expert.policy, s["held_out_agents"],
                                            seed=seed + 1000003)
     fit = FIT_METHODS[method]
-    options = fit.select({"temperature": s["temperature"], "max_iter": s["max_iter"],
+    options = fit.select({"temperature": beta, "max_iter": s["max_iter"],
                           "n_warmup": s["n_warmup"], "learning_rate": s["learning_rate"],
                           "reward_kind": s.get("reward_kind", "linear"), "seed": seed,
                           "backend": s["backend"], "warn": False})
     result = fit(spec, demos, s["types"], **options)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        metrics = evaluate_fit(spec, result, demos, temperature=s["temperature"],
+        metrics = evaluate_fit(spec, result, demos, temperature=beta,
                                expert=expert, variant=_variant(game, s["types"], s["horizon"]),
                                held_out=held_out, backend=s["backend"])
     metrics["fit_seconds"] = float(result.seconds)
-    metrics["bayes_ari"] = _bayes_ari(expert, demos, s["temperature"], s["backend"])
+    metrics["bayes_ari"] = _bayes_ari(expert, demos, beta, s["backend"])
     return {"format": CELL_FORMAT, "game": game, "method": method, "seed": int(seed),
             "settings": dict(settings), "metrics": metrics,
             "fit": {"method": result.method, "num_iter": int(result.num_iter),
@@ -260,9 +271,27 @@ def _cell_task(out, game, method, seed, settings):
 # The grid.
 # ---------------------------------------------------------------------------
 
-DEFAULT_SETTINGS = {"agents": 100, "types": 3, "horizon": 20, "temperature": 0.1,
-                    "max_iter": 150, "n_warmup": 30, "learning_rate": 0.02,
-                    "reward_kind": "linear", "held_out_agents": 50, "backend": "numpy"}
+#: The grid's settings when not given: the defaults of every verb
+#: (:data:`tabmfirl.apps._defaults.DEFAULTS`; ``temperature`` and ``horizon`` ``None``:
+#: each game's own), three types and 50 held-out agents per type.
+DEFAULT_SETTINGS = {"agents": DEFAULTS["agents"], "types": 3, "horizon": DEFAULTS["horizon"],
+                    "temperature": DEFAULTS["temperature"], "max_iter": DEFAULTS["max_iter"],
+                    "n_warmup": DEFAULTS["n_warmup"], "learning_rate": DEFAULTS["learning_rate"],
+                    "reward_kind": DEFAULTS["reward_kind"], "held_out_agents": 50,
+                    "backend": DEFAULTS["backend"]}
+
+
+def _grid_game(game, settings) -> str:
+    """``game`` checked (built, with the grid's types and horizon) and as cells record it."""
+    if is_builtin(game) or (":" not in game and not game.endswith(".npz")):
+        if game not in envs.GAMES:
+            raise ValueError(f"unknown game {game!r}; known: {', '.join(sorted(envs.GAMES))}")
+        return game
+    try:
+        load_game(game, types=settings["types"], horizon=settings["horizon"])
+        return game_reference(game)
+    except CommandError as error:
+        raise ValueError(str(error)) from None
 
 
 def _grid(games, methods, seeds, settings) -> tuple:
@@ -271,10 +300,7 @@ def _grid(games, methods, seeds, settings) -> tuple:
     if unknown:
         raise ValueError(f"unknown setting(s) {', '.join(sorted(unknown))}")
     settings = {**DEFAULT_SETTINGS, **settings}
-    games = list(games)
-    for game in games:
-        if game not in envs.GAMES:
-            raise ValueError(f"unknown game {game!r}; known: {', '.join(sorted(envs.GAMES))}")
+    games = [_grid_game(game, settings) for game in games]
     methods = (list(FIT_METHODS) if methods == "all" or list(methods) == ["all"]
                else list(methods))
     for method in methods:
@@ -300,15 +326,45 @@ def _reporter(todo, failed, log):
     return report
 
 
+def _ignore_interrupts():
+    """Initializer of the pool's workers: Ctrl-C (SIGINT, sent by a terminal to the whole
+    process group) is for the parent, which then ends the workers (:func:`_stop_pool`);
+    SIGTERM ends a worker at once (not a handler inherited from the parent)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _stop_pool(pool):
+    """Cancel the cells not started and terminate the workers (Ctrl-C, SIGTERM)."""
+    # the worker processes: Python < 3.14 has no public accessor (3.14: terminate_workers)
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.join(timeout=10)
+
+
 def _run_local(todo, out, settings, workers, report):
-    """Run the cells ``todo`` in this process (one worker or cell) or a process pool."""
+    """Run the cells ``todo`` in this process (one worker or cell) or a process pool.
+
+    An exception in this process (``KeyboardInterrupt`` from Ctrl-C or, through the CLI's
+    handler, SIGTERM) cancels the cells not started and terminates the workers before it
+    propagates; the cells already written stay, and a rerun resumes from them.
+    """
     if workers == 1 or len(todo) <= 1:
         for done, cell in enumerate(todo, 1):
             report(_cell_task(out, *cell, settings), done)
         return
-    with ProcessPoolExecutor(max_workers=min(workers, len(todo))) as pool:
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(todo)),
+                               initializer=_ignore_interrupts)
+    try:
         futures = {pool.submit(_cell_task, out, *cell, settings): cell for cell in todo}
         _collect(futures, as_completed(futures), report)
+    except BaseException:
+        _stop_pool(pool)
+        raise
+    pool.shutdown(wait=True)
 
 
 def _run_dask(todo, out, settings, distributed, scheduler, report, log):
@@ -520,6 +576,10 @@ def markdown_table(rows, metrics=METRICS) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _setting(value):
+    return "the game's own" if value is None else value
+
+
 def _write_tables(out, rows, settings, games, methods, seeds):
     buffer = io.StringIO()
     fields = ["game", "method", "n_seeds"] + [f"{m}_{k}" for m in METRICS
@@ -531,7 +591,7 @@ def _write_tables(out, rows, settings, games, methods, seeds):
     text = (f"# Experiment results\n\n"
             f"Games {', '.join(games)}; methods {', '.join(methods)}; seeds "
             f"{', '.join(map(str, seeds))}.\n"
-            f"Settings: {', '.join(f'{k}={v}' for k, v in settings.items())}.\n"
+            f"Settings: {', '.join(f'{k}={_setting(v)}' for k, v in settings.items())}.\n"
             f"Mean ± sample std over seeds (deviations: lower is better; ARI, NMI, LL: "
             f"higher is better; `-`: not available).\n\n" + markdown_table(rows))
     return write_tables(out, buffer.getvalue(), text)

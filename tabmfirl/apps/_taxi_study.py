@@ -95,7 +95,9 @@ from tabmfirl.envs.taxi import SurgeRule, surge_games, surge_income, surge_outco
 from tabmfirl.evaluation._learned_game import learned_game, linear_head_reward, mlp_head_reward
 from tabmfirl.evaluation._metrics import match_types
 
+from ._defaults import DEFAULTS
 from ._errors import CommandError
+from ._runs import check_output_folder
 
 __all__ = ["STUDY_METHODS", "COLUMNS", "TaxiStudyResult", "run_taxi_study",
            "write_taxi_study", "learned_surge_game", "add_parser"]
@@ -530,15 +532,18 @@ def add_parser(subparsers):
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--agents", type=int, default=200, help="drivers per type (default 200)")
     parser.add_argument("--seed", type=int, default=0, help="seed of demos and fits (default 0)")
-    parser.add_argument("--beta", type=float, default=0.2, help="temperature (default 0.2)")
-    parser.add_argument("--iters", type=int, default=150, help="fit iterations (default 150)")
+    parser.add_argument("--beta", type=float, default=DEFAULTS["temperature"],
+                        help=f"temperature (default: the game's, {taxi.TEMPERATURE:g})")
+    parser.add_argument("--iters", type=int, default=DEFAULTS["max_iter"],
+                        help=f"fit iterations (default {DEFAULTS['max_iter']})")
     parser.add_argument("--methods", default=",".join(STUDY_METHODS),
                         help="comma-separated subset of pemmfirl_em,mfirl,oracle (default all)")
     parser.add_argument("--surge", type=float, default=1.5,
                         help="surge price factor (default 1.5)")
     parser.add_argument("--driver-share", type=float, default=1.0,
                         help="share of the surcharge paid to drivers, in [0, 1] (default 1)")
-    parser.add_argument("--backend", default="auto", help="auto, numpy, numba or cuda")
+    parser.add_argument("--backend", default=DEFAULTS["backend"],
+                        help=f"auto, numpy, numba or cuda (default {DEFAULTS['backend']})")
     parser.add_argument("--out", default="results_taxi",
                         help="output folder (default results_taxi/)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -551,8 +556,13 @@ def _cmd_taxi_study(args) -> int:
     if args.agents < 1 or args.iters < 1:
         raise CommandError("--agents and --iters must be >= 1")
     try:
+        check_output_folder(args.out)       # before the long computation
+    except ValueError as error:
+        raise CommandError(str(error)) from None
+    try:
         surge = SurgeRule(factor=args.surge, driver_share=args.driver_share)
-        result = run_taxi_study(n_agents=args.agents, seed=args.seed, temperature=args.beta,
+        beta = taxi.TEMPERATURE if args.beta is None else args.beta
+        result = run_taxi_study(n_agents=args.agents, seed=args.seed, temperature=beta,
                                 max_iter=args.iters, methods=methods, surge=surge,
                                 backend=args.backend,
                                 log=lambda line: print(line, file=sys.stderr, flush=True))

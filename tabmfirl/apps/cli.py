@@ -11,36 +11,61 @@ the taxi study (and its subcommand) :mod:`tabmfirl.apps._taxi_study`.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
+import signal
 import sys
 import time
 import warnings
+from importlib import import_module
 
 import numpy as np
 
 from tabmfirl import (
     ConvergenceWarning,
     Demonstrations,
+    __version__,
     adjusted_rand_index,
     envs,
     evaluate_model,
+    evaluate_reward,
     generate_demonstrations,
     solve_equilibrium,
 )
 from tabmfirl.evaluation._metrics import match_types
+from tabmfirl.irl._driver import DivergenceWarning
 from tabmfirl.irl._heads import REWARD_KINDS
 from tabmfirl.irl._init import kmeans_labels
 from tabmfirl.kernels._backend import resolve_backend
 from tabmfirl.solvers._certificate import certify
 
+from ._check import add_parser as _add_check
+from ._check import check_out_folder, write_solution
+from ._defaults import DEFAULTS, default_temperature
 from ._errors import CommandError
 from ._experiment import evaluate_fit, markdown_table, run_experiment
 from ._fit_methods import FIT_METHODS
-from ._runs import FIT_RUN_FORMAT, RunFolder
+from ._games import GAME_HELP, game_of, game_reference, load_game, read_demos, takes_dynamics
+from ._runs import (
+    FIT_RUN_FORMAT,
+    RESUMABLE_KEYS,
+    RunFolder,
+    RunLockedError,
+    changed_settings,
+    check_demos_digest,
+    check_output_file,
+    check_output_folder,
+    demos_reference,
+)
 from ._taxi_study import add_parser as _add_taxi_study
 
-__all__ = ["CommandError", "build_parser", "main"]
+__all__ = ["CommandError", "Interrupted", "build_parser", "main"]
+
+
+class Interrupted(Exception):
+    """Ctrl-C (SIGINT) or SIGTERM ended a command: :func:`main` prints the one line of what
+    was kept and how to resume, and exits with 130."""
 
 
 def _add_solve(subparsers):
@@ -55,12 +80,14 @@ def _add_solve(subparsers):
                "  tabmfirl solve --game virus --beta 0.1 --max-seconds 60\n"
                "  tabmfirl solve --game virus --method fixed_point --damping 0.5",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--game", required=True, help="game name (see `tabmfirl games`)")
+    parser.add_argument("--game", required=True, help=GAME_HELP)
     parser.add_argument("--types", type=int, default=None,
                         help="number of agent types (default: the game's default)")
-    parser.add_argument("--dynamics", default="original", help="original or variant")
-    parser.add_argument("--beta", type=float, default=None,
+    parser.add_argument("--dynamics", default=None, help="original (default) or variant")
+    parser.add_argument("--beta", type=float, default=DEFAULTS["temperature"],
                         help="temperature (default: the game's TEMPERATURE)")
+    parser.add_argument("--horizon", type=int, default=DEFAULTS["horizon"],
+                        help="horizon (default: the game's)")
     parser.add_argument("--method", default="auto",
                         help="auto (default), fixed_point, fictitious_play or mirror_descent")
     parser.add_argument("--damping", type=float, default=None,
@@ -73,19 +100,19 @@ def _add_solve(subparsers):
     parser.add_argument("--tol", type=float, default=1e-10)
     parser.add_argument("--progress-every", type=float, default=5.0,
                         help="seconds between progress lines on stderr (default 5; 0: none)")
-    parser.add_argument("--backend", default="auto", help="auto, numpy, numba or cuda")
+    parser.add_argument("--backend", default=DEFAULTS["backend"],
+                        help=f"auto, numpy, numba or cuda (default {DEFAULTS['backend']})")
+    parser.add_argument("--out", default=None,
+                        help="write the policy, flow, values and certificate to this .npz "
+                             "(read by tabmfirl check and numpy.load)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(handler=_cmd_solve)
 
 
-def _make_game(name, types, dynamics):
-    kwargs = {"dynamics": dynamics}
-    if types is not None:
-        kwargs["types"] = types
-    try:
-        return envs.make(name, **kwargs)
-    except (ValueError, TypeError) as error:
-        raise CommandError(str(error)) from None
+def _make_game(name, types, dynamics, horizon=None):
+    if horizon is not None and horizon < 1:
+        raise CommandError(f"--horizon must be >= 1, got {horizon}")
+    return load_game(name, types=types, dynamics=dynamics, horizon=horizon)
 
 
 class SolveProgress:
@@ -135,9 +162,10 @@ def _solver_options(args) -> dict:
 
 
 def _cmd_solve(args) -> int:
-    spec = _make_game(args.game, args.types, args.dynamics)
+    spec = _make_game(args.game, args.types, args.dynamics, args.horizon)
     options = _solver_options(args)
-    beta = envs.solver_settings(args.game)["temperature"] if args.beta is None else args.beta
+    beta = default_temperature(args.game) if args.beta is None else args.beta
+    check_out_folder(args.out)
     if args.progress_every:
         print(f"solving {spec.name} ({spec.n_contexts} types, {spec.n_states} states, horizon "
               f"{spec.horizon}) at beta={beta:g} with {args.method}; progress every "
@@ -154,6 +182,8 @@ def _cmd_solve(args) -> int:
         except (ValueError, RuntimeError) as error:
             raise CommandError(str(error)) from None
     seconds = time.perf_counter() - start
+    if args.out is not None:
+        write_solution(args.out, args.game, spec, result)
     _report_solve(spec, result, seconds, args.json)
     if not result.converged:
         print(result.message, file=sys.stderr, flush=True)
@@ -186,14 +216,53 @@ def _report_solve(spec, result, seconds, as_json) -> None:
 
 
 def _add_games(subparsers):
-    parser = subparsers.add_parser("games", help="list the built-in games")
+    parser = subparsers.add_parser(
+        "games", help="list the built-in games (size, types, description)",
+        description="The built-in games at their defaults: states, actions, horizon, agent "
+                    "types (default / most), temperature, and one line on what each is.")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(handler=_cmd_games)
 
 
+def _game_row(name) -> dict:
+    """Size, types and one-line description of a built-in game at its defaults."""
+    module = import_module(f"{envs.__name__}.{envs.GAMES[name]}")
+    spec = envs.make(name)
+    most = spec.n_contexts
+    for types in range(spec.n_contexts + 1, 33):     # the builders cap the number of types
+        try:
+            envs.make(name, types=types)
+        except (ValueError, TypeError):
+            break
+        most = types
+    doc = (getattr(module, "__doc__", None) or "").strip()
+    line = doc.splitlines()[0].strip().rstrip(".") if doc else ""
+    return {"name": name, "states": spec.n_states, "actions": spec.n_actions,
+            "horizon": spec.horizon, "types": spec.n_contexts, "max_types": most,
+            "temperature": default_temperature(name), "description": line}
+
+
 def _cmd_games(args) -> int:
-    for name in sorted(envs.GAMES):
-        print(name)
+    rows = [_game_row(name) for name in sorted(envs.GAMES)]
+    if args.json:
+        print(json.dumps({"games": rows}))
+        return 0
+    width = max(len(row["name"]) for row in rows)
+    print(f"{'game':<{width}}  {'states':>6}  {'actions':>7}  {'T':>3}  {'types':>5}  "
+          f"{'beta':>4}  description")
+    for row in rows:
+        print(f"{row['name']:<{width}}  {row['states']:>6}  {row['actions']:>7}  "
+              f"{row['horizon']:>3}  {row['types']:>2}/{row['max_types']:<2}  "
+              f"{row['temperature']:>4g}  {row['description']}")
     return 0
+
+
+def _check_out(check, path, flag="--out"):
+    """Run ``check(path, flag)`` (:mod:`tabmfirl.apps._runs`) before a long computation."""
+    try:
+        check(path, flag)
+    except ValueError as error:
+        raise CommandError(str(error)) from None
 
 
 def _add_demos(subparsers):
@@ -207,21 +276,36 @@ def _add_demos(subparsers):
         epilog="examples:\n  tabmfirl demos --game virus --types 3 --agents 300 --out demos.npz\n"
                "  tabmfirl demos --game malware --dynamics variant --seed 1 --out m.npz --json",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--game", required=True, help="game name (see `tabmfirl games`)")
+    parser.add_argument("--game", required=True, help=GAME_HELP)
     parser.add_argument("--types", type=int, default=None,
                         help="number of agent types (default: the game's default)")
-    parser.add_argument("--agents", type=int, default=100,
-                        help="agents PER TYPE (default 100); the file holds types x agents")
+    parser.add_argument("--agents", type=int, default=DEFAULTS["agents"],
+                        help=f"agents PER TYPE (default {DEFAULTS['agents']}); the file holds "
+                             f"types x agents")
     parser.add_argument("--out", required=True, help="output file (.npz)")
-    parser.add_argument("--dynamics", default="original", help="original or variant")
-    parser.add_argument("--beta", type=float, default=None,
-                        help="temperature (default: the game's TEMPERATURE)")
+    parser.add_argument("--dynamics", default=None, help="original (default) or variant")
+    parser.add_argument("--beta", type=float, default=DEFAULTS["temperature"],
+                        help="temperature (default: the game's TEMPERATURE); recorded in "
+                             "the file, and used by tabmfirl fit")
+    parser.add_argument("--horizon", type=int, default=DEFAULTS["horizon"],
+                        help="horizon (default: the game's)")
     parser.add_argument("--seed", type=int, default=None,
                         help="seed of the rollouts (default: fresh, recorded in the file)")
-    parser.add_argument("--backend", default="auto",
-                        help="backend of the equilibrium solve: auto, numpy, numba or cuda")
+    parser.add_argument("--backend", default=DEFAULTS["backend"],
+                        help=f"backend of the equilibrium solve: auto, numpy, numba or cuda "
+                             f"(default {DEFAULTS['backend']})")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(handler=_cmd_demos)
+
+
+def _demos_params(args, spec) -> dict:
+    """What rebuilds the game of ``tabmfirl demos`` (recorded in the file): a built-in game's
+    builder arguments; for a user's game, the arguments the command was given."""
+    if args.game in envs.GAMES:
+        return {"types": spec.n_contexts, "dynamics": args.dynamics or "original",
+                "horizon": spec.horizon}
+    return {key: value for key, value in (("types", args.types), ("dynamics", args.dynamics))
+            if value is not None}
 
 
 def _cmd_demos(args) -> int:
@@ -229,10 +313,12 @@ def _cmd_demos(args) -> int:
         raise CommandError(f"--agents must be >= 1 (agents per type), got {args.agents}")
     if args.seed is not None and args.seed < 0:
         raise CommandError(f"--seed must be >= 0, got {args.seed}")
-    spec = _make_game(args.game, args.types, args.dynamics)
-    settings = envs.solver_settings(args.game)
-    if args.beta is not None:
-        settings["temperature"] = args.beta
+    if args.beta is not None and not args.beta > 0:
+        raise CommandError(f"--beta must be > 0, got {args.beta}")
+    _check_out(check_output_file, args.out)
+    spec = _make_game(args.game, args.types, args.dynamics, args.horizon)
+    settings = {"temperature": default_temperature(args.game) if args.beta is None
+                else args.beta}
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -244,9 +330,11 @@ def _cmd_demos(args) -> int:
         raise CommandError(
             f"the equilibrium of {args.game} did not converge at beta={settings['temperature']} "
             f"(residual {result.residual:.2e}); try a larger --beta")
-    params = {"types": spec.n_contexts, "dynamics": args.dynamics, "horizon": spec.horizon}
     demos = generate_demonstrations(spec, result.policy, args.agents, seed=args.seed,
-                                    params=params)
+                                    params=_demos_params(args, spec),
+                                    temperature=result.temperature)
+    if args.game not in envs.GAMES:        # a user's game: record where to find it again
+        demos = dataclasses.replace(demos, game=game_reference(args.game))
     try:
         path = demos.save(args.out)
     except OSError as error:
@@ -254,7 +342,8 @@ def _cmd_demos(args) -> int:
     seconds = time.perf_counter() - start
     summary = {
         "game": spec.name, "types": spec.n_contexts, "agents_per_type": args.agents,
-        "agents": demos.n_agents, "horizon": demos.horizon, "dynamics": args.dynamics,
+        "agents": demos.n_agents, "horizon": demos.horizon,
+        "dynamics": args.dynamics or "original",
         "temperature": result.temperature, "exploitability": float(result.exploitability.max()),
         "seed": demos.seed, "out": str(path), "seconds": seconds,
     }
@@ -278,10 +367,10 @@ _FIT_EXAMPLES = """examples:
 #: ``tabmfirl fit`` flags that set a fit option: (argparse dest, fit option, the value
 #: passed when the flag is not given and the method takes the option).  A flag given
 #: to a method that does not take its option is an error (``_fit_options``).
-FIT_FLAGS = (("iters", "max_iter", 300), ("warmup", "n_warmup", 50),
-             ("lr", "learning_rate", 0.02), ("reward_kind", "reward_kind", "linear"),
-             ("seed", "seed", 0), ("backend", "backend", "numpy"),
-             ("checkpoint_every", "checkpoint_every", 10))
+FIT_FLAGS = tuple((dest, option, DEFAULTS[option]) for dest, option in (
+    ("iters", "max_iter"), ("warmup", "n_warmup"), ("lr", "learning_rate"),
+    ("reward_kind", "reward_kind"), ("seed", "seed"), ("backend", "backend"),
+    ("checkpoint_every", "checkpoint_every")))
 
 
 def _add_fit(subparsers):
@@ -298,19 +387,25 @@ def _add_fit(subparsers):
         epilog=_FIT_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--method", required=True,
                         help=f"one of: {', '.join(FIT_METHODS)}")
-    parser.add_argument("--demos", required=True, help="demonstrations file (.npz)")
+    parser.add_argument("--demos", required=True,
+                        help="demonstrations file (.npz): of tabmfirl demos, or int arrays "
+                             "states (N, T+1), actions (N, T) and optionally types (N,)")
+    parser.add_argument("--game", default=None,
+                        help="the demonstrations' game (default: the one the file records; "
+                             "needed for a file without metadata): " + GAME_HELP)
     parser.add_argument("--out", required=True, help="run folder (created)")
     parser.add_argument("--types", type=int, default=None,
                         help="number of types K to learn (default: the file's; mfirl: 1)")
     parser.add_argument("--beta", type=float, default=None,
-                        help="the experts' temperature (default: the game's TEMPERATURE, "
-                             "as for tabmfirl demos)")
-    parser.add_argument("--iters", type=int, default=None, help="iterations (default 300)")
+                        help="the experts' temperature (default: the one recorded in the "
+                             "demonstrations file; a different value is an error)")
+    parser.add_argument("--iters", type=int, default=None,
+                        help=f"iterations (default {DEFAULTS['max_iter']})")
     parser.add_argument("--warmup", type=int, default=None,
-                        help="iterations with the initial posterior held (default 50; only "
-                             "the methods with a warm-up: pemmfirl_em, pemmfirl_em_no_mi, "
-                             "gaussian_types)")
-    parser.add_argument("--lr", type=float, default=None, help="Adam step size (default 0.02)")
+                        help=f"iterations with the initial posterior held (default "
+                             f"{DEFAULTS['n_warmup']}; only the methods with a warm-up)")
+    parser.add_argument("--lr", type=float, default=None,
+                        help=f"Adam step size (default {DEFAULTS['learning_rate']})")
     parser.add_argument("--reward-kind", default=None, choices=REWARD_KINDS,
                         help="reward head: linear (default), additive (types differ in state "
                              "utilities and action costs), mlp")
@@ -318,8 +413,10 @@ def _add_fit(subparsers):
                         help="checkpoint period in iterations (default 10)")
     parser.add_argument("--progress-every", type=int, default=10,
                         help="print progress every this many iterations (default 10; 0: never)")
-    parser.add_argument("--seed", type=int, default=None, help="seed of the fit (default 0)")
-    parser.add_argument("--backend", default=None, help="numpy (default), numba, cuda, auto")
+    parser.add_argument("--seed", type=int, default=None,
+                        help=f"seed of the fit (default {DEFAULTS['seed']})")
+    parser.add_argument("--backend", default=None,
+                        help=f"auto, numpy, numba or cuda (default {DEFAULTS['backend']})")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(handler=_cmd_fit)
 
@@ -329,19 +426,6 @@ def _load_demos(path):
         return Demonstrations.load(path)
     except (FileNotFoundError, ValueError) as error:
         raise CommandError(str(error)) from None
-
-
-def _demos_game(demos, dynamics=None):
-    if demos.game not in envs.GAMES:
-        raise CommandError(f"the demonstrations are of game {demos.game!r}, not a built-in "
-                           f"game (see `tabmfirl games`)")
-    params = dict(demos.params)
-    if dynamics is not None:
-        params["dynamics"] = dynamics
-    try:
-        return envs.make(demos.game, **params)
-    except (ValueError, TypeError) as error:
-        raise CommandError(f"cannot rebuild game {demos.game!r} with {params}: {error}") from None
 
 
 def _fit_method(name):
@@ -393,17 +477,46 @@ def _learned_types(method, types, n_types) -> int:
     return K
 
 
-def _start_run(out, config) -> tuple:
-    """``(RunFolder, resumed)``: the folder of ``--out`` with ``config`` written (resume rule)."""
+def _fit_temperature(beta, demos, path, game) -> float:
+    """The fit's temperature: ``--beta``, else the one the demonstrations record (else the
+    game's, with a note); a ``--beta`` that disagrees with the file's is an error."""
+    recorded = demos.temperature
+    if beta is None and recorded is None:
+        beta = default_temperature(game)
+        print(f"note: {path!r} does not record its temperature (an older file); using the "
+              f"game's beta={beta:g} (pass --beta to choose)", file=sys.stderr)
+    elif beta is None:
+        beta = recorded
+    elif recorded is not None and not np.isclose(beta, recorded, rtol=1e-12, atol=0.0):
+        raise CommandError(f"--beta {beta:g} disagrees with the temperature {recorded:g} "
+                           f"recorded in {path!r}; omit --beta to use the file's")
+    if not beta > 0:
+        raise CommandError(f"--beta must be > 0, got {beta}")
+    return float(beta)
+
+
+def _open_run(out):
+    """The :class:`RunFolder` of ``--out``, created, and its lock, taken (CommandError)."""
     folder = RunFolder(out)
+    try:
+        folder.path.mkdir(parents=True, exist_ok=True)
+        return folder, folder.lock().acquire()
+    except RunLockedError as error:
+        raise CommandError(str(error)) from None
+    except OSError as error:
+        raise CommandError(f"cannot create {out!r}: {error.strerror or error}") from None
+
+
+def _start_run(folder, out, config) -> bool:
+    """Whether the fit resumes: ``config`` written to ``folder`` (resume rule), or an error."""
     changed = folder.conflicts(config)
     if changed:
         raise CommandError(f"{out!r} holds a run with different settings "
                            f"({', '.join(changed)}); use another --out")
     try:
-        return folder, folder.start(config)
+        return folder.start(config)
     except OSError as error:
-        raise CommandError(f"cannot create {out!r}: {error.strerror or error}") from None
+        raise CommandError(f"cannot write to {out!r}: {error.strerror or error}") from None
 
 
 def _assigned_types(info, K, seed):
@@ -459,34 +572,33 @@ def _print_fit_summary(args, demos, summary, path):
     if args.json:
         print(json.dumps(summary))
         return
-    print(f"{args.method} on {demos.game} ({demos.n_agents} agents, K={summary['types']}, "
+    print(f"{args.method} on {summary['game']} ({demos.n_agents} agents, K={summary['types']}, "
           f"beta={summary['temperature']}): {summary['iterations']} iterations, log-likelihood "
           f"{summary['log_likelihood']:.4f} per trajectory"
           + (f", ARI {summary['ari']:.3f}" if "ari" in summary else ""))
     print(f"wrote {path} ({summary['seconds']:.2f} s)")
 
 
-def _cmd_fit(args) -> int:
-    method = _fit_method(args.method)
-    _check_fit_flags(args)
-    demos = _load_demos(args.demos)
-    spec = _demos_game(demos)
-    if demos.horizon != spec.horizon:
-        raise CommandError(f"demos have horizon {demos.horizon}, the game {spec.horizon}")
-    n_types = demos.n_types
-    K = _learned_types(method, args.types, n_types)
-    beta = envs.solver_settings(demos.game)["temperature"] if args.beta is None else args.beta
-    if not beta > 0:
-        raise CommandError(f"--beta must be > 0, got {beta}")
-    options = _fit_options(method, args)
-    config = {"format": FIT_RUN_FORMAT, "method": args.method,
-              "demos": os.path.abspath(args.demos), "game": demos.game,
-              "params": demos.params, "types": K, "temperature": beta,
+def _fit_config(args, game, params, K, beta, options, labelled) -> dict:
+    """The run's ``config.json``: method, data (by relative path and digest), settings."""
+    try:
+        reference = demos_reference(args.demos, args.out)
+    except OSError as error:
+        raise CommandError(f"cannot read {args.demos!r}: {error.strerror or error}") from None
+    config = {"format": FIT_RUN_FORMAT, "method": args.method, **reference,
+              "game": game, "params": params, "types": K, "temperature": beta,
               **{option: options.get(option) for _, option, _ in FIT_FLAGS}}
-    folder, resumed = _start_run(args.out, config)
-    true_types = demos.types if n_types > 1 else None
-    max_iter = options.get("max_iter", FIT_FLAGS[0][2])
-    options["temperature"] = beta
+    if not labelled:
+        config["labelled"] = False
+    return config
+
+
+def _fit_hooks(args, method, folder, options, K, demos, labelled):
+    """Add the checkpoint and the progress callback to ``options`` (the methods that take
+    them)."""
+    n_types = demos.n_types
+    true_types = demos.types if labelled and n_types > 1 else None
+    max_iter = options.get("max_iter", DEFAULTS["max_iter"])
     if method.takes("warn"):        # no warning on stderr: the summary says "converged"
         options["warn"] = False
     if method.takes("checkpoint"):
@@ -497,15 +609,56 @@ def _cmd_fit(args) -> int:
     if method.takes("callback"):
         options["callback"] = _progress_printer(args.progress_every, max_iter, K, true_types,
                                                 n_types, options.get("seed", 0))
-    if resumed:
-        print(f"resuming from {folder.checkpoint_path}", file=sys.stderr)
-    start = time.perf_counter()
-    try:
-        result = method(spec, demos, K, **options)
-    except (ValueError, RuntimeError) as error:
-        raise CommandError(str(error)) from None
-    path = folder.save_result(result, config)
-    summary = {"method": args.method, "game": demos.game, "types": K, "agents": demos.n_agents,
+    return true_types
+
+
+def _run_method(method, spec, demos, K, options, args, folder):
+    """``method(spec, demos, K, **options)``; divergence, bad input and Ctrl-C as
+    one-line errors (:class:`CommandError`, :class:`Interrupted`)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DivergenceWarning)
+        try:
+            result = method(spec, demos, K, **options)
+        except (ValueError, RuntimeError) as error:
+            raise CommandError(str(error)) from None
+        except KeyboardInterrupt:
+            where = (f"rerun the same command to resume from {str(folder.checkpoint_path)!r}"
+                     if folder.has_checkpoint() else "no checkpoint yet; rerun to start again")
+            raise Interrupted(f"interrupted; {where}") from None
+    for warning in caught:
+        if issubclass(warning.category, DivergenceWarning):
+            raise CommandError(f"{warning.message}; no result saved (rerun into another "
+                               f"--out)")
+        warnings.showwarning(warning.message, warning.category, warning.filename,
+                             warning.lineno)
+    return result
+
+
+def _cmd_fit(args) -> int:
+    method = _fit_method(args.method)
+    _check_fit_flags(args)
+    demos, spec, game, params, labelled = read_demos(args.demos, args.game)
+    if demos.horizon != spec.horizon:
+        raise CommandError(f"demos have horizon {demos.horizon}, the game {spec.horizon}")
+    if not labelled and method.name == "oracle":
+        raise CommandError("oracle fits the true types, and the demonstrations have no type "
+                           "labels")
+    K = _learned_types(method, args.types, demos.n_types if labelled else spec.n_contexts)
+    beta = _fit_temperature(args.beta, demos, args.demos, game)
+    options = _fit_options(method, args)
+    _check_out(check_output_folder, args.out)
+    config = _fit_config(args, game, params, K, beta, options, labelled)
+    folder, lock = _open_run(args.out)
+    with lock:
+        resumed = _start_run(folder, args.out, config)
+        options["temperature"] = beta
+        true_types = _fit_hooks(args, method, folder, options, K, demos, labelled)
+        if resumed:
+            print(f"resuming from {folder.checkpoint_path}", file=sys.stderr)
+        start = time.perf_counter()
+        result = _run_method(method, spec, demos, K, options, args, folder)
+        path = folder.save_result(result, config)
+    summary = {"method": args.method, "game": game, "types": K, "agents": demos.n_agents,
                "temperature": beta, "iterations": int(result.num_iter),
                "converged": bool(result.converged),
                "log_likelihood": float(result.log_likelihood_history[-1]),
@@ -537,35 +690,66 @@ def _add_evaluate(subparsers):
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(handler=_cmd_evaluate)
 
+
 def _load_run(run, not_a_run):
     """``(folder, config, result, demos, spec)`` of a run folder; ``not_a_run``: the error
-    when it holds no fit config."""
+    when it holds no fit config.  The demonstrations are found relative to the folder and
+    must be the file the fit read (SHA-256); the result must be the config's run."""
     folder = RunFolder(run)
     config = folder.read_config()
     if config is None:
         raise CommandError(not_a_run)
     try:
-        result, _ = folder.load_result()
+        result, extra = folder.load_result()
     except (FileNotFoundError, ValueError) as error:
         raise CommandError(str(error)) from None
-    demos = _load_demos(config["demos"])
-    return folder, config, result, demos, _demos_game(demos)
+    changed = changed_settings(extra, config, ignore=RESUMABLE_KEYS + ("format",))
+    if changed:
+        raise CommandError(f"{str(folder.result_path)!r} is not the result of the run in "
+                           f"{str(folder.config_path)!r} (they differ in {', '.join(changed)}); "
+                           f"rerun tabmfirl fit")
+    if config.get("labelled") is False:
+        raise CommandError(f"{run!r} was fitted to demonstrations without type labels, which "
+                           f"its per-type scores need; score its rewards with `tabmfirl check "
+                           f"--game GAME --reward {os.path.join(run, 'result.npz')}`")
+    demos_path = folder.demos_path(config)
+    try:
+        check_demos_digest(demos_path, config)
+    except (ValueError, OSError) as error:
+        raise CommandError(str(error)) from None
+    demos, spec, *_ = read_demos(str(demos_path), config["game"], config["params"])
+    return folder, config, result, demos, spec
 
 
-def _load_held_out(path, demos):
+def _load_held_out(path, demos, temperature):
+    """The held-out demonstrations of ``--held-out``: same game, horizon and type count as
+    the fit's data, made at its temperature (where the file records one)."""
     if path is None:
         return None
     held_out = _load_demos(path)
-    if (held_out.game, held_out.n_states, held_out.n_actions, held_out.horizon) != \
-            (demos.game, demos.n_states, demos.n_actions, demos.horizon):
-        raise CommandError("the held-out demonstrations are of another game or horizon")
+    for what, theirs, ours in (
+            ("game", held_out.game, demos.game),
+            ("size (states, actions)", (held_out.n_states, held_out.n_actions),
+             (demos.n_states, demos.n_actions)),
+            ("horizon", held_out.horizon, demos.horizon),
+            ("number of types", held_out.n_types, demos.n_types),
+            ("game parameters", held_out.params, demos.params)):
+        if theirs != ours:
+            raise CommandError(f"the held-out demonstrations {path!r} have {what} {theirs}, "
+                               f"the fit's {ours}")
+    if held_out.temperature is not None and \
+            not np.isclose(held_out.temperature, temperature, rtol=1e-12, atol=0.0):
+        raise CommandError(f"the held-out demonstrations {path!r} were made at temperature "
+                           f"{held_out.temperature:g}, the fit's experts at {temperature:g}")
     return held_out
 
 
-def _variant_game(demos):
-    """The game of ``demos`` under its variant dynamics, or None when it has none."""
+def _variant_game(config):
+    """The game of a run under its variant dynamics, or None when it has none."""
     try:
-        return _demos_game(demos, dynamics="variant")
+        if not takes_dynamics(config["game"]):
+            return None
+        return game_of(config["game"], config["params"], dynamics="variant")
     except CommandError:
         return None
 
@@ -585,7 +769,8 @@ def _print_metrics(config, game, beta, metrics, held_out, path):
     if held_out is not None:
         print(f"  held-out: log-likelihood {show(metrics['held_out_log_likelihood'])} per "
               f"trajectory, ARI {show(metrics['held_out_ari'])}")
-    print(f"wrote {path}")
+    if path is not None:
+        print(f"wrote {path}")
 
 
 def _cmd_evaluate(args) -> int:
@@ -594,10 +779,10 @@ def _cmd_evaluate(args) -> int:
     config_path = os.path.join(args.run, "config.json")
     folder, config, result, demos, spec = _load_run(
         args.run, f"{config_path!r} is missing or not a tabmfirl fit config")
-    held_out = _load_held_out(args.held_out, demos)
+    held_out = _load_held_out(args.held_out, demos, float(config["temperature"]))
     if result.reward.shape[1:] != (spec.horizon, spec.n_states, spec.n_actions):
         raise CommandError("the result does not match the game of its demonstrations")
-    variant = None if args.no_transfer else _variant_game(demos)
+    variant = None if args.no_transfer else _variant_game(config)
     beta = float(config["temperature"])
     backend = config.get("backend", "numpy")
     start = time.perf_counter()
@@ -612,11 +797,19 @@ def _cmd_evaluate(args) -> int:
     metrics.update({"method": config["method"], "game": demos.game, "temperature": beta,
                     "expert_converged": bool(expert.converged),
                     "seconds": time.perf_counter() - start})
-    path = folder.write_metrics(metrics)
+    path = reason = None
+    try:
+        path = folder.write_metrics(metrics)
+    except OSError as error:          # e.g. a read-only run folder: the metrics still show
+        reason = error.strerror or str(error)
     if args.json:
         print(json.dumps(metrics))
     else:
         _print_metrics(config, demos.game, beta, metrics, held_out, path)
+    if path is None:
+        print(f"tabmfirl evaluate: could not save the metrics to "
+              f"{str(folder.metrics_path)!r}: {reason}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -636,22 +829,28 @@ def _add_experiment(subparsers):
                "  tabmfirl experiment --games virus --seeds 20 --out /shared/results \\\n"
                "      --scheduler tcp://scheduler:8786",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--games", required=True, help="comma-separated game names")
+    parser.add_argument("--games", "--game", required=True,
+                        help="comma-separated games: built-in names, module:function or "
+                             "file.py:function, or game files .npz")
     parser.add_argument("--methods", default="all",
                         help="comma-separated method names, or all (default)")
     parser.add_argument("--seeds", type=int, default=5, help="number of seeds (default 5)")
-    parser.add_argument("--agents", type=int, default=100, help="agents per type (default 100)")
+    parser.add_argument("--agents", type=int, default=DEFAULTS["agents"],
+                        help=f"agents per type (default {DEFAULTS['agents']})")
     parser.add_argument("--types", type=int, default=3, help="agent types (default 3)")
-    parser.add_argument("--horizon", type=int, default=20, help="horizon (default 20)")
-    parser.add_argument("--beta", type=float, default=0.1,
-                        help="temperature of experts and fits (default 0.1)")
-    parser.add_argument("--iters", type=int, default=150, help="fit iterations (default 150)")
-    parser.add_argument("--warmup", type=int, default=30,
-                        help="warm-up of the methods that have one (pemmfirl_em, pemmfirl_em_no_mi, "
-                             "gaussian_types; default 30); each cell records its fit's "
-                             "options")
-    parser.add_argument("--lr", type=float, default=0.02, help="Adam step size (default 0.02)")
-    parser.add_argument("--reward-kind", default="linear", choices=REWARD_KINDS,
+    parser.add_argument("--horizon", type=int, default=DEFAULTS["horizon"],
+                        help="horizon (default: each game's)")
+    parser.add_argument("--beta", type=float, default=DEFAULTS["temperature"],
+                        help="temperature of experts and fits (default: each game's "
+                             "TEMPERATURE)")
+    parser.add_argument("--iters", type=int, default=DEFAULTS["max_iter"],
+                        help=f"fit iterations (default {DEFAULTS['max_iter']})")
+    parser.add_argument("--warmup", type=int, default=DEFAULTS["n_warmup"],
+                        help=f"warm-up of the methods that have one (default "
+                             f"{DEFAULTS['n_warmup']}); each cell records its fit's options")
+    parser.add_argument("--lr", type=float, default=DEFAULTS["learning_rate"],
+                        help=f"Adam step size (default {DEFAULTS['learning_rate']})")
+    parser.add_argument("--reward-kind", default=DEFAULTS["reward_kind"], choices=REWARD_KINDS,
                         help="reward head of every method: linear (default), additive, mlp")
     parser.add_argument("--held-out-agents", type=int, default=50,
                         help="held-out agents per type (default 50; 0: none)")
@@ -662,7 +861,8 @@ def _add_experiment(subparsers):
                         help="run the cells on the Dask cluster of this scheduler (e.g. "
                              "tcp://host:8786; OUT must be a folder the workers share); "
                              "needs pip install -e .[dist]")
-    parser.add_argument("--backend", default="numpy", help="numpy (default), numba, cuda, auto")
+    parser.add_argument("--backend", default=DEFAULTS["backend"],
+                        help=f"auto, numpy, numba or cuda (default {DEFAULTS['backend']})")
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object (the aggregated rows)")
     parser.set_defaults(handler=_cmd_experiment)
@@ -674,12 +874,14 @@ def _cmd_experiment(args) -> int:
     checks = (("seeds", 1), ("agents", 1), ("types", 1), ("horizon", 1), ("iters", 1),
               ("warmup", 0), ("held_out_agents", 0))
     for name, low in checks:
-        if getattr(args, name) < low:
+        value = getattr(args, name)
+        if value is not None and value < low:
             raise CommandError(f"--{name.replace('_', '-')} must be >= {low}")
     if args.workers is not None and args.workers < 1:
         raise CommandError("--workers must be >= 1")
-    if not args.beta > 0:
+    if args.beta is not None and not args.beta > 0:
         raise CommandError(f"--beta must be > 0, got {args.beta}")
+    _check_out(check_output_folder, args.out)
     try:
         summary = run_experiment(
             games, methods, args.seeds, out=args.out, workers=args.workers,
@@ -690,6 +892,12 @@ def _cmd_experiment(args) -> int:
             scheduler=args.scheduler)
     except (ValueError, OSError, ImportError) as error:
         raise CommandError(str(error)) from None
+    except KeyboardInterrupt:
+        cells = os.path.join(args.out, "cells")
+        kept = len([name for name in os.listdir(cells) if name.endswith(".json")]) \
+            if os.path.isdir(cells) else 0
+        raise Interrupted(f"interrupted; workers ended, {kept} finished cell(s) kept in "
+                          f"{cells!r}: rerun the same command to resume") from None
     if args.json:
         print(json.dumps({"rows": summary["rows"], "ran": summary["ran"],
                           "skipped": summary["skipped"], "failed": len(summary["failed"]),
@@ -717,20 +925,46 @@ def _add_plot(subparsers):
     parser.add_argument("--out", required=True, help="folder for the PNG files")
     parser.add_argument("--step", type=int, default=0,
                         help="time step of the reward heatmaps (default 0)")
-    parser.add_argument("--dpi", type=int, default=150, help="resolution (default 150)")
+    parser.add_argument("--dpi", type=int, default=150,
+                        help="resolution in dots per inch, 10 to 1200 (default 150)")
     parser.add_argument("--json", action="store_true", help="print the written paths as JSON")
     parser.set_defaults(handler=_cmd_plot)
 
 
 def _type_map(result, demos, K):
-    """Learned context shown for each true type (the labels are arbitrary)."""
-    if result.assignments is not None and K > 1:
-        return match_types(demos.types, result.assignments, K, demos.n_types)
-    return np.zeros(demos.n_types, dtype=np.int64)
+    """Learned context shown for each true type (the labels are arbitrary); as
+    ``tabmfirl evaluate`` matches them."""
+    assignments = (np.zeros(demos.n_agents, dtype=np.int64) if result.assignments is None
+                   else result.assignments)
+    return match_types(demos.types, assignments, K, demos.n_types)
 
 
-def _run_figures(plot, result, demos, spec, step, metrics, method):
-    """The figures of a run (``plot``: the module :mod:`tabmfirl.plot`), by file stem."""
+def _true_type_order(type_map, K):
+    """Learned contexts in true-type order, then those matched to no true type."""
+    order = [int(m) for m in type_map]
+    return order + [m for m in range(K) if m not in order]
+
+
+def _equilibria(spec, result, type_map, config):
+    """The experts' and the learned reward's equilibria, in true-type order (as evaluated)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        try:
+            ev = evaluate_reward(spec, result.head, type_map=type_map,
+                                 temperature=float(config["temperature"]),
+                                 backend=config.get("backend") or DEFAULTS["backend"])
+        except (ValueError, RuntimeError, NotImplementedError) as error:
+            raise CommandError(f"cannot solve the learned game: {error}") from None
+    return ev.expert, ev.learned
+
+
+def _run_figures(plot, result, demos, spec, step, metrics, config):
+    """The figures of a run (``plot``: the module :mod:`tabmfirl.plot`), by file stem.
+
+    Every per-type figure is in the order of the true types (learned contexts matched as
+    ``tabmfirl evaluate`` matches them); flows and policies are the learned reward's
+    equilibrium against the experts'.
+    """
     K = result.reward.shape[0]
     type_map = _type_map(result, demos, K)
     true_model = evaluate_model(spec, result.mean_field[type_map],
@@ -738,8 +972,9 @@ def _run_figures(plot, result, demos, spec, step, metrics, method):
     info = spec.info
     state_labels = info.get("state_labels") if isinstance(info.get("state_labels"), list) \
         else None
-    labels = [f"true type {k}" for k in range(demos.n_types)]
-    learned_labels = [f"learned type {m}" for m in range(K)]
+    labels = [f"true type {k} (learned {int(m)})" if K > 1 else f"true type {k}"
+              for k, m in enumerate(type_map)]
+    expert, learned = _equilibria(spec, result, type_map, config)
     figures = {
         "rewards": plot.plot_rewards(result.reward[type_map], true_model.reward, t=step,
                                      type_labels=labels, state_labels=state_labels),
@@ -747,12 +982,18 @@ def _run_figures(plot, result, demos, spec, step, metrics, method):
             "log-likelihood per trajectory": result.log_likelihood_history,
             "objective": result.objective_history,
             "gradient norm": result.grad_norm_history}),
-        "mean_fields": plot.plot_mean_fields(result.mean_field, type_labels=learned_labels),
-        "policies": plot.plot_policies(result.policy, type_labels=learned_labels),
+        "mean_fields": plot.plot_flow_comparison(
+            expert.mean_field, learned.mean_field, type_labels=labels,
+            state_labels=state_labels, labels=("experts", "learned equilibrium")),
+        "policies": plot.plot_policy_comparison(
+            expert.policy, learned.policy, type_labels=labels, state_labels=state_labels,
+            labels=("experts", "learned equilibrium")),
     }
     if result.posterior is not None and K > 1:
-        figures["inferred_types"] = plot.plot_embeddings(result.posterior, demos.types,
-                                                         type_labels=labels)
+        order = _true_type_order(type_map, K)
+        figures["inferred_types"] = plot.plot_embeddings(
+            result.posterior[:, order], demos.types,
+            type_labels=[f"true type {k}" for k in range(demos.n_types)])
     if metrics is not None:
         shown = {name: metrics[key] for name, key in (
             ("policy deviation", "policy_deviation"),
@@ -760,7 +1001,7 @@ def _run_figures(plot, result, demos, spec, step, metrics, method):
             ("return deviation", "return_deviation"), ("type recovery (ARI)", "ari"))
             if isinstance(metrics.get(key), (int, float))}
         if shown:
-            figures["metrics"] = plot.plot_metrics({method: shown})
+            figures["metrics"] = plot.plot_metrics({config["method"]: shown})
     return figures
 
 
@@ -768,12 +1009,15 @@ def _cmd_plot(args) -> int:
     # tabmfirl.plot needs matplotlib, an optional dependency: imported only to draw
     from tabmfirl import plot
 
+    if not 10 <= args.dpi <= 1200:
+        raise CommandError(f"--dpi must lie in [10, 1200], got {args.dpi}")
+    _check_out(check_output_folder, args.out)
     folder, config, result, demos, spec = _load_run(
         args.run, f"{args.run!r} is not a run folder of `tabmfirl fit` (no valid config.json)")
     if not 0 <= args.step < spec.horizon:
         raise CommandError(f"--step must lie in [0, {spec.horizon - 1}], got {args.step}")
     figures = _run_figures(plot, result, demos, spec, args.step, folder.read_metrics(),
-                           config["method"])
+                           config)
     try:
         written = [str(plot.save(figure, os.path.join(args.out, f"{name}.png"), dpi=args.dpi))
                    for name, figure in figures.items()]
@@ -791,24 +1035,54 @@ def build_parser() -> argparse.ArgumentParser:
     """The ``tabmfirl`` argument parser with every subcommand."""
     parser = argparse.ArgumentParser(
         prog="tabmfirl",
-        description="Exact inverse RL for finite mean field games with agent types.")
+        description="Exact inverse RL for finite mean field games with agent types.",
+        epilog="defaults shared by every command: docs/index.md (section Defaults)")
+    parser.add_argument("--version", action="version", version=f"tabmfirl {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
     for add in (_add_solve, _add_games, _add_demos, _add_fit, _add_evaluate,
-                _add_plot, _add_experiment, _add_taxi_study):
+                _add_plot, _add_experiment, _add_taxi_study, _add_check):
         add(subparsers)
     return parser
 
 
+def _terminate(signum, frame):
+    """SIGTERM handler of :func:`main`: end like Ctrl-C (clean-up runs, one line)."""
+    raise KeyboardInterrupt
+
+
+def _handle_sigterm():
+    """Make SIGTERM raise KeyboardInterrupt: ``(installed, previous handler)`` (not installed
+    outside the main thread)."""
+    try:
+        return True, signal.signal(signal.SIGTERM, _terminate)
+    except ValueError:
+        return False, None
+
+
 def main(argv=None) -> int:
-    """Entry point of the ``tabmfirl`` command."""
+    """Entry point of the ``tabmfirl`` command.
+
+    Bad input: one line ``tabmfirl COMMAND: error: ...`` on stderr, exit 2.  Ctrl-C or
+    SIGTERM: one line saying what was kept (and how to resume), exit 130.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
+    installed, previous = _handle_sigterm()
     try:
         return args.handler(args)
     except CommandError as error:
         print(f"tabmfirl {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except Interrupted as error:
+        print(f"tabmfirl {args.command}: {error}", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print(f"tabmfirl {args.command}: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        if installed:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -28,10 +28,13 @@ Files
 -----
 :meth:`Demonstrations.save` writes a NumPy ``.npz`` archive (no pickles) with
 the int64 arrays ``states (N, T+1)``, ``actions (N, T)``, ``types (N,)`` and a
-JSON string ``meta`` (format tag, game name, construction parameters, seed and
-the sizes ``n_states``, ``n_actions``, ``n_types``).
+JSON string ``meta`` (format tag, game name, construction parameters, seed,
+the sizes ``n_states``, ``n_actions``, ``n_types``, ``horizon``, the experts'
+``temperature`` and the ``version`` of the package that wrote the file).
 :meth:`Demonstrations.load` checks all of it and raises a ``ValueError`` that
-names the problem.
+names the problem.  Files of the first format (``tabmfirl.demonstrations/1``,
+no temperature, horizon or version) still load, with ``temperature`` and
+``version`` ``None``.
 """
 from __future__ import annotations
 
@@ -42,7 +45,8 @@ from typing import Optional, Union
 
 import numpy as np
 
-from .._io import DEMOS_FORMAT, NPZ_READ_ERRORS, read_npz
+from .._io import DEMOS_FORMAT, DEMOS_FORMATS_READ, NPZ_READ_ERRORS, read_npz
+from .._version import __version__
 from ..game._spec import MFGSpec
 from ..solvers._mean_field import check_policy
 from ..solvers._model import evaluate_step
@@ -82,6 +86,10 @@ class Demonstrations:
     seed : int or None
         Seed of the generator that produced the rollouts (``None`` when a
         ``numpy.random.Generator`` was passed in).
+    temperature : float or None
+        The experts' temperature :math:`\beta > 0` (``None``: unknown).
+    version : str or None
+        Version of the package that generated the rollouts (``None``: unknown).
 
     Raises
     ------
@@ -99,6 +107,8 @@ class Demonstrations:
     game: str = "custom"
     params: dict = field(default_factory=dict)
     seed: Optional[int] = None
+    temperature: Optional[float] = None
+    version: Optional[str] = None
 
     def __post_init__(self):
         for name in _META_INTS:
@@ -114,6 +124,15 @@ class Demonstrations:
             raise ValueError(f"seed must be an integer or None, got {self.seed!r}")
         if self.seed is not None:
             object.__setattr__(self, "seed", int(self.seed))
+        if self.temperature is not None:
+            if (isinstance(self.temperature, (bool, np.bool_))
+                    or not isinstance(self.temperature, (int, float, np.integer, np.floating))
+                    or not np.isfinite(self.temperature) or not self.temperature > 0):
+                raise ValueError(f"temperature must be a finite number > 0 or None, "
+                                 f"got {self.temperature!r}")
+            object.__setattr__(self, "temperature", float(self.temperature))
+        if self.version is not None and not isinstance(self.version, str):
+            raise ValueError(f"version must be a string or None, got {self.version!r}")
         try:
             json.dumps(self.params, allow_nan=False)
         except (TypeError, ValueError) as error:
@@ -214,7 +233,8 @@ class Demonstrations:
     def _meta(self) -> dict:
         return {"format": DEMOS_FORMAT, "game": self.game, "params": self.params,
                 "seed": self.seed, "n_states": self.n_states, "n_actions": self.n_actions,
-                "n_types": self.n_types}
+                "n_types": self.n_types, "horizon": self.horizon,
+                "temperature": self.temperature, "version": self.version}
 
     def save(self, path: Union[str, Path]) -> Path:
         """Write the demonstrations to ``path`` (an ``.npz`` archive, no pickles).
@@ -266,12 +286,17 @@ class Demonstrations:
             if arrays[key].dtype != np.int64:
                 raise ValueError(f"{where}: {key} must have dtype int64, got {arrays[key].dtype}")
         try:
-            return cls(states=arrays["states"], actions=arrays["actions"],
-                       types=arrays["types"], n_states=meta["n_states"],
-                       n_actions=meta["n_actions"], n_types=meta["n_types"],
-                       game=meta["game"], params=meta["params"], seed=meta["seed"])
+            demos = cls(states=arrays["states"], actions=arrays["actions"],
+                        types=arrays["types"], n_states=meta["n_states"],
+                        n_actions=meta["n_actions"], n_types=meta["n_types"],
+                        game=meta["game"], params=meta["params"], seed=meta["seed"],
+                        temperature=meta.get("temperature"), version=meta.get("version"))
         except ValueError as error:
             raise ValueError(f"{where}: {error}") from None
+        if "horizon" in meta and meta["horizon"] != demos.horizon:
+            raise ValueError(f"{where}: meta records horizon {meta['horizon']!r} but the "
+                             f"trajectories have {demos.horizon} steps")
+        return demos
 
 
 def _parse_meta(meta: np.ndarray, where: str) -> dict:
@@ -285,10 +310,12 @@ def _parse_meta(meta: np.ndarray, where: str) -> dict:
         raise ValueError(f"{where}: meta is not valid JSON: {error}") from None
     if not isinstance(meta, dict):
         raise ValueError(f"{where}: meta must be a JSON object")
-    if meta.get("format") != DEMOS_FORMAT:
+    if meta.get("format") not in DEMOS_FORMATS_READ:
         raise ValueError(f"{where}: unknown format {meta.get('format')!r} "
-                         f"(expected {DEMOS_FORMAT!r})")
+                         f"(expected one of {', '.join(DEMOS_FORMATS_READ)})")
     required = ("game", "params", "seed") + _META_INTS
+    if meta["format"] == DEMOS_FORMAT:
+        required += ("horizon", "temperature", "version")
     missing = [k for k in required if k not in meta]
     if missing:
         raise ValueError(f"{where}: meta lacks {', '.join(missing)}")
@@ -327,7 +354,8 @@ def sample_rows(cdf: np.ndarray, uniform: np.ndarray) -> np.ndarray:
 
 def generate_demonstrations(spec: MFGSpec, policy, n_agents: int = 100, *,
                             seed: Union[int, np.random.Generator, None] = None,
-                            params: Optional[dict] = None) -> Demonstrations:
+                            params: Optional[dict] = None,
+                            temperature: Optional[float] = None) -> Demonstrations:
     r"""Roll out ``policy`` with ``n_agents`` agents of each type.
 
     See the module docstring for the process: every step, the empirical
@@ -350,6 +378,10 @@ def generate_demonstrations(spec: MFGSpec, policy, n_agents: int = 100, *,
         JSON-serialisable builder kwargs recorded in the result.  Default: for a
         registered game built with only ``types``, ``horizon`` and ``dynamics``,
         those (checked by rebuilding it); otherwise ``{}``.
+    temperature : float, optional
+        The temperature :math:`\beta` at which ``policy`` was computed, recorded
+        in the result (and its file) so that a fit uses the experts' own
+        temperature; ``None``: not recorded.
 
     Returns
     -------
@@ -411,4 +443,4 @@ def generate_demonstrations(spec: MFGSpec, policy, n_agents: int = 100, *,
         states[:, t + 1] = column if next_states is None else next_states[s, a, column]
     return Demonstrations(states=states, actions=actions, types=types, n_states=S,
                           n_actions=A, n_types=K, game=spec.name, params=params,
-                          seed=recorded_seed)
+                          seed=recorded_seed, temperature=temperature, version=__version__)

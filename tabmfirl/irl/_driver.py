@@ -10,6 +10,7 @@ the rest, once for all methods:
     state <- method.start(rng)              (or the checkpoint's state, when one exists)
     while not stopped and iteration < max_iter:
         info, pending <- method.evaluate(state)          histories, posterior, ...
+        stop and warn (DivergenceWarning) when info diverged (see below)
         stop <- method.early_stop and every measure < tol
         if not stop: method.update(state, pending)       optimiser steps
         checkpoint (every `checkpoint_every` iterations, after the last, on stopping)
@@ -20,6 +21,15 @@ the rest, once for all methods:
 The loop state (:class:`~tabmfirl.irl._checkpoint.LoopState`: parameter
 vectors, optimisers, histories, generator, counters) is the whole state of a
 run, so a checkpoint resumes it bit-identically, whatever the method.
+
+**Divergence.**  A fit has diverged when a monitored value of its ``info``
+(:data:`MONITORED`: objective, loss, log-likelihood) is not finite, or lies
+farther from its first value :math:`v_0` than
+:math:`\text{DIVERGENCE\_FACTOR} \cdot (1 + |v_0|)` (a step size far too
+large drives a log-likelihood of :math:`-35` to :math:`-10^8`).  The loop then
+stops at once, without writing a checkpoint (the last one written is the last
+sound state), warns with :class:`DivergenceWarning` (whatever ``warn``
+says), and the result is marked not converged.
 
 Regularisation shared by the fits: :func:`l2_penalty`, a Gaussian prior
 :math:`\frac\kappa2\|M\omega\|^2` on the parameters with a 0/1 mask :math:`M`.
@@ -39,7 +49,49 @@ from ..kernels._backend import resolve_backend
 from ..solvers._equilibrium import ConvergenceWarning
 from ._checkpoint import LoopState, load_checkpoint
 
-__all__ = ["FitOptions", "FitMethod", "run_fit", "l2_penalty"]
+__all__ = ["FitOptions", "FitMethod", "run_fit", "l2_penalty", "DivergenceWarning",
+           "MONITORED", "DIVERGENCE_FACTOR", "divergence"]
+
+#: The values of a fit's ``info`` watched for divergence.
+MONITORED = ("objective", "loss", "log_likelihood")
+#: How far (in units of ``1 + |first value|``) a monitored value may move before the
+#: fit counts as diverged.
+DIVERGENCE_FACTOR = 1e3
+
+
+class DivergenceWarning(RuntimeWarning):
+    """A fit diverged (a non-finite or exploding objective); it stopped early."""
+
+
+def divergence(info: dict, first: dict):
+    r"""The reason ``info`` shows a diverged fit, or None.
+
+    A monitored value :math:`v` (:data:`MONITORED`) diverged when it is not
+    finite or when :math:`|v - v_0| > 	ext{DIVERGENCE\_FACTOR}\,(1 + |v_0|)`,
+    :math:`v_0` its value in ``first``.
+
+    Parameters
+    ----------
+    info : dict
+        The method's ``info`` of the current iteration.
+    first : dict
+        The monitored values of the first iteration (filled here on the first call).
+
+    Returns
+    -------
+    str or None
+    """
+    for key in MONITORED:
+        value = info.get(key)
+        if value is None or np.ndim(value) != 0:
+            continue
+        value = float(value)
+        if not np.isfinite(value):
+            return f"{key.replace('_', '-')} is {value}"
+        start = first.setdefault(key, value)
+        if abs(value - start) > DIVERGENCE_FACTOR * (1.0 + abs(start)):
+            return f"{key.replace('_', '-')} went from {start:.4g} to {value:.4g}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -205,9 +257,16 @@ def run_fit(method: FitMethod, options: FitOptions):
     state = method.start(rng, resuming=loaded is not None)
     if loaded is not None:
         state.restore(options.checkpoint, loaded)
+    first, diverged = {}, None
     while not state.stopped and state.iteration < options.max_iter:
         iteration = state.iteration
         info, pending = method.evaluate(state)
+        diverged = divergence(info, first)
+        if diverged is not None:
+            warnings.warn(f"{method.name} diverged at iteration {iteration + 1}: {diverged}; "
+                          "stopped without saving this state; lower the learning rate",
+                          DivergenceWarning, stacklevel=3)
+            break
         state.stopped = method.early_stop and _below(method.measures(state), options.tol)
         if not state.stopped:
             method.update(state, pending)
@@ -217,8 +276,8 @@ def run_fit(method: FitMethod, options: FitOptions):
         if options.callback is not None:
             options.callback(iteration, info)
     measures = method.measures(state)
-    converged = _below(measures, options.tol)
-    if not converged and options.warn:
+    converged = diverged is None and _below(measures, options.tol)
+    if not converged and options.warn and diverged is None:
         described = ", ".join(f"{name} {value:.3e}" for name, value in measures.items())
         warnings.warn(f"{method.name} did not converge: {described} (tol={options.tol:.1e}) "
                       f"after max_iter={options.max_iter} iterations; {method.advice}",

@@ -1,4 +1,9 @@
 """Backend resolution: one lazy choice per call, nothing touches a GPU at import."""
+import functools
+import glob
+import os
+import sys
+
 from .. import config
 
 BACKENDS = ("auto", "numpy", "numba", "cuda")
@@ -16,11 +21,24 @@ def cuda_is_usable() -> bool:
         return False
 
 
+def _no_gpu_device_file() -> bool:
+    """True on Linux when no GPU device file exists (``/dev/nvidia*``, WSL's ``/dev/dxg``).
+
+    Importing ``numba.cuda`` to ask costs 1-2 s per process; without a
+    device file there is no GPU to find.
+    """
+    return sys.platform.startswith("linux") and not os.path.exists("/dev/dxg") \
+        and not glob.glob("/dev/nvidia*")
+
+
+@functools.lru_cache(maxsize=1)
 def gpu_is_present() -> bool:
-    """True only when a real CUDA GPU is there (not the simulator)."""
+    """True only when a real CUDA GPU is there (not the simulator); asked once per process."""
     from numba import config as numba_config
 
-    return not numba_config.ENABLE_CUDASIM and cuda_is_usable()
+    if numba_config.ENABLE_CUDASIM or _no_gpu_device_file():
+        return False
+    return cuda_is_usable()
 
 
 def resolve_backend(backend: str) -> str:
@@ -43,6 +61,46 @@ def resolve_backend(backend: str) -> str:
     return backend
 
 
+def free_cores() -> int:
+    r"""Cores this process can use now: its CPU affinity, less the others' load.
+
+    .. math:: n = \min\bigl(|\text{affinity}|,\ \texttt{NUMBA\_NUM\_THREADS},\
+              \lfloor c - (\ell_1 - 1) + 1/2 \rfloor\bigr)
+
+    with :math:`c` the machine's CPU count and :math:`\ell_1` the one-minute
+    load average, of which this process itself is about 1.  At least 1.
+    """
+    import numba
+
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        cores = os.cpu_count() or 1
+    cores = min(cores, numba.config.NUMBA_NUM_THREADS)
+    try:
+        others = max(0.0, os.getloadavg()[0] - 1.0)
+    except (AttributeError, OSError):  # pragma: no cover - no load average (Windows)
+        others = 0.0
+    idle = int((os.cpu_count() or cores) - others + 0.5)
+    return max(1, min(cores, idle))
+
+
+def parallel_threads(work: int) -> int:
+    """Threads for a Numba kernel of ``work`` entries per step; 1 means its serial variant.
+
+    ``tabmfirl.config.NUM_THREADS`` forces a count; by default (``None``) the
+    ``prange`` variant runs only when ``work >= config.PARALLEL_MIN_WORK``
+    and at least two cores are free (:func:`free_cores`), with one thread per
+    free core: on cores other processes keep busy, threads that wait for each
+    other cost far more than they save.
+    """
+    if config.NUM_THREADS is not None:
+        return max(1, int(config.NUM_THREADS))
+    if work < config.PARALLEL_MIN_WORK:
+        return 1
+    return free_cores()
+
+
 def use_parallel(work: int) -> bool:
     """Whether a Numba kernel of this size should use its ``prange`` variant."""
-    return work >= config.PARALLEL_MIN_WORK
+    return parallel_threads(work) > 1

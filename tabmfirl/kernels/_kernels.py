@@ -3,13 +3,13 @@ r"""Numba CPU kernels: forward (mean field flow) and backward (soft Bellman).
 Pure functions on contiguous float64/int64 arrays.  The caller validates,
 allocates every output and passes it in; nothing here compiles at import
 (``@njit`` without a signature compiles lazily, ``cache=True`` keeps the
-machine code between sessions).  Kernels that take a game's mean field
-functions as arguments are *not* cached: Numba's cache index would pickle a
-reference to every game module ever used, and a later process that cannot
-import one of them (a deleted script, another project) would fail to load it.
-They compile once per game per process (a few seconds).  The backward pass comes as a serial
+machine code between sessions).  Kernels that call a game's mean field
+functions receive them as first-class function pointers of one fixed
+signature (:mod:`tabmfirl.kernels._functions`), so every game has the same
+argument types: they too compile once per machine and are cached, and a
+later process only loads them.  The backward pass comes as a serial
 and a ``prange`` variant sharing the same per-row body; the Python wrappers
-choose by problem size (``tabmfirl.config.PARALLEL_MIN_WORK``).  The forward
+choose by problem size and available cores (:func:`tabmfirl.kernels._backend.use_parallel`).  The forward
 pass is serial.  The plain-NumPy twins in
 :mod:`tabmfirl.kernels._reference` compute the same quantities and are the test oracle.
 
@@ -55,18 +55,6 @@ def raise_kernel_error(error: np.ndarray) -> None:
 
 MODE_OPTIMAL = 0
 MODE_EVALUATE = 1
-
-
-@njit(cache=True)
-def _no_transition(t, observed, params, out):  # pragma: no cover - never called
-    """Placeholder mean field function for specs whose transition is an array."""
-    return
-
-
-@njit(cache=True)
-def _no_reward(t, observed, context, params, out):  # pragma: no cover - never called
-    """Placeholder mean field function for specs whose reward is an array."""
-    return
 
 
 # --------------------------------------------------------------------- backward
@@ -181,7 +169,7 @@ def _check_reward_slice(R_slice, k, t, error):
     return True
 
 
-@njit(cache=False)
+@njit(cache=True)
 def _evaluate_step(t, transition_fn, reward_fn, params, dynamic_transition, dynamic_reward,
                    state_action_kind, coupling, use_coupling, mean_field, state_action,
                    P, slice_index, R, observed, tol, error):
@@ -224,7 +212,7 @@ def _evaluate_step(t, transition_fn, reward_fn, params, dynamic_transition, dyna
     return True
 
 
-@njit(cache=False)
+@njit(cache=True)
 def _evaluate_model(transition_fn, reward_fn, params, dynamic_transition, dynamic_reward,
                     state_action_kind, coupling, use_coupling, mean_field, state_action,
                     P, slice_index, R, observed, tol, error):
@@ -270,7 +258,7 @@ def _propagate_rows(k, t, row_start, row_stop, P, slice_index, next_states, dens
                 out[next_states[s, a, j]] += weight * P[slice_t, s, a, j]
 
 
-@njit(cache=False)
+@njit(cache=True)
 def _forward(transition_fn, reward_fn, params, dynamic_transition, dynamic_reward,
                     state_action_kind, coupling, use_coupling, mu0, policy, P, slice_index,
                     next_states, dense, R, mean_field, state_action, observed, tol, error):

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..game._spec import ROW_SUM_TOL, MFGSpec, check_stochastic
 from ..kernels._backend import resolve_backend
+from ..kernels._functions import no_function
 from ..kernels._kernels import raise_kernel_error
 from ._model import EvaluatedModel, MeanFieldFlow, allocate_model, kernel_functions
 
@@ -113,11 +114,11 @@ def forward_unchecked(spec: MFGSpec, policy: np.ndarray, backend: str,
 
 def _forward_numba(model, mu0, policy, mean_field, state_action, spec=None):
     """Run the Numba forward kernel; ``spec=None`` propagates the frozen ``model``."""
-    from ..kernels._kernels import _forward, _no_reward, _no_transition
+    from ..kernels._kernels import _forward
 
     K, T, S, A = policy.shape
     if spec is None:
-        functions = (_no_transition, _no_reward, np.zeros((1, 1)), False)
+        functions = (no_function("transition"), no_function("reward"), np.zeros((1, 1)), False)
         params, dynamic_transition, dynamic_reward = np.zeros(0), False, False
         state_action_kind, observed_dim = False, S
     else:

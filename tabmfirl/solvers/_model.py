@@ -13,7 +13,8 @@ import numpy as np
 
 from ..game._spec import ROW_SUM_TOL, MFGSpec, check_finite, check_stochastic
 from ..kernels._backend import resolve_backend
-from ..kernels._kernels import _evaluate_model, _no_reward, _no_transition, raise_kernel_error
+from ..kernels._functions import function_pointer, no_function
+from ..kernels._kernels import _evaluate_model, raise_kernel_error
 from ..kernels._reference import evaluate_step as reference_evaluate_step
 
 __all__ = ["EvaluatedModel", "MeanFieldFlow", "evaluate_model", "evaluate_step"]
@@ -45,6 +46,11 @@ class EvaluatedModel:
     next_states: Optional[np.ndarray] = None
 
     def __post_init__(self):
+        # The Numba kernels hand slices of these to a game's functions, whose
+        # pointer type takes writable arrays: a read-only view (a broadcast)
+        # is copied once here.
+        object.__setattr__(self, "transition", writable_array(self.transition))
+        object.__setattr__(self, "reward", writable_array(self.reward))
         P, idx, R = self.transition, self.slice_index, self.reward
         if R.ndim != 4:
             raise ValueError(f"reward must have shape (K, T, S, A), got {R.shape}")
@@ -196,10 +202,22 @@ def allocate_model(spec: MFGSpec) -> EvaluatedModel:
     return EvaluatedModel(np.ascontiguousarray(P), slice_index, R, spec.next_states)
 
 
+def writable_array(array: np.ndarray) -> np.ndarray:
+    """``array`` as a C-contiguous array Numba types as writable (a copy if need be)."""
+    array = np.ascontiguousarray(array)
+    return array if array.flags.writeable else array.copy()
+
+
 def kernel_functions(spec: MFGSpec):
-    """The mean field functions (or placeholders) and coupling the kernels take."""
-    transition_fn = spec.transition if spec.transition_is_dynamic else _no_transition
-    reward_fn = spec.reward if spec.reward_is_dynamic else _no_reward
+    """The mean field functions (or placeholders) and coupling the kernels take.
+
+    The functions come as first-class function pointers (one type for every
+    game), so the kernels that call them are compiled once and cached.
+    """
+    transition_fn = function_pointer(spec.transition, "transition") \
+        if spec.transition_is_dynamic else no_function("transition")
+    reward_fn = function_pointer(spec.reward, "reward") if spec.reward_is_dynamic \
+        else no_function("reward")
     use_coupling = spec.context_coupling is not None
     coupling = spec.context_coupling if use_coupling else np.zeros((1, 1))
     return transition_fn, reward_fn, coupling, use_coupling

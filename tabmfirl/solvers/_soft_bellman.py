@@ -26,9 +26,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
-from ..kernels._backend import resolve_backend, use_parallel
+from ..kernels._backend import parallel_threads, resolve_backend
 from ..kernels._kernels import MODE_EVALUATE, MODE_OPTIMAL
 from ._model import EvaluatedModel
 
@@ -90,8 +91,11 @@ def backward_unchecked(model: EvaluatedModel, temperature: float, policy, backen
         return q, value, policy_out
     from ..kernels._kernels import _backward_parallel, _backward_serial
 
-    kernel = _backward_parallel if use_parallel(K * S * A * model.transition.shape[3]) \
-        else _backward_serial
+    threads = parallel_threads(K * S * A * model.transition.shape[3])
+    kernel = _backward_serial
+    if threads > 1:
+        kernel = _backward_parallel
+        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
     kernel(mode, model.transition, model.slice_index, model.kernel_next_states, model.dense,
            model.reward, temperature, q, value, policy_out)
     return q, value, policy_out

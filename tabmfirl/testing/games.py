@@ -127,7 +127,20 @@ def random_game(n_states: int, n_actions: int, horizon: int, n_contexts: int = 1
 
 
 def random_policy(spec: MFGSpec, rng=None, concentration: float = 1.0) -> np.ndarray:
-    """A random policy ``(K, T, S, A)`` with Dirichlet rows."""
+    """A random policy ``(K, T, S, A)`` with Dirichlet rows.
+
+    Parameters
+    ----------
+    spec : MFGSpec
+    rng : numpy.random.Generator or int, optional
+    concentration : float, default 1.0
+        Dirichlet concentration of each row (small: nearly deterministic rows).
+
+    Returns
+    -------
+    ndarray, shape (K, T, S, A)
+        Every row has full support (almost surely).
+    """
     rng = np.random.default_rng(rng)
     shape = (spec.n_contexts, spec.horizon, spec.n_states)
     return rng.dirichlet(np.full(spec.n_actions, concentration), size=shape)
@@ -160,6 +173,18 @@ def graph_neighbours(kind: str, n_states: int, rng=None) -> list:
     ``rows * cols == n_states`` (4-neighbourhood); ``"random"``: a random
     spanning tree (each node joins an earlier one) plus each other edge with
     probability 0.2.
+
+    Parameters
+    ----------
+    kind : {"ring", "grid", "random"}
+    n_states : int
+    rng : numpy.random.Generator or int, optional
+        Used by ``"random"`` only.
+
+    Returns
+    -------
+    list of list of int
+        Sorted neighbours of each node.
     """
     rng = np.random.default_rng(rng)
     n = int(n_states)

@@ -1,21 +1,47 @@
-"""Hypothesis strategies for random mean field games (shared by the test suite)."""
+"""Hypothesis strategies for random mean field games (shared by the test suite).
+
+Needs Hypothesis, a test dependency of tabmfirl (``pip install "tabmfirl[test]"``
+or ``pip install hypothesis``); ``import tabmfirl`` and ``import
+tabmfirl.testing`` never import it.
+
+Examples
+--------
+>>> from hypothesis import given, settings
+>>> from tabmfirl import solve_equilibrium
+>>> from tabmfirl.testing import assert_equilibrium
+>>> @settings(max_examples=3, deadline=None)
+... @given(games(max_states=4, max_horizon=3, coupling="weak"), temperatures)
+... def test_solver(spec, beta):
+...     result = solve_equilibrium(spec, temperature=beta, backend="numpy")
+...     assert_equilibrium(spec, result.policy, beta, atol=1e-8)
+>>> test_solver()
+"""
 from __future__ import annotations
 
-from hypothesis import strategies as st
+import numpy as np
 
-from .games import congestion_game, graph_neighbours, random_game
+try:
+    from hypothesis import strategies as st
+except ImportError as error:  # pragma: no cover (hypothesis is installed with the tests)
+    raise ImportError(
+        "tabmfirl.testing.strategies needs hypothesis, a test dependency of tabmfirl: "
+        "pip install 'tabmfirl[test]' (or pip install hypothesis)") from error
+
+from ..game._spec import population_coupling
+from .games import congestion_game, graph_neighbours, random_game, random_policy
 
 
 @st.composite
 def games(draw, *, max_states: int = 30, max_actions: int = 5, max_horizon: int = 20,
           max_contexts: int = 3, coupling: str = "weak", kinds=("state", "state_action"),
-          sparse: bool = True, coupled_contexts: bool = True):
+          sparse: bool = True, coupled_contexts: bool = True, min_actions: int = 1):
     """Random games of :func:`tabmfirl.testing.games.random_game`.
 
     Parameters
     ----------
     max_states, max_actions, max_horizon, max_contexts : int
-        Upper bounds of the sizes drawn (lower bounds are 1).
+        Upper bounds of the sizes drawn (lower bounds are 1, ``min_actions``
+        for the actions).
     coupling : {"weak", "strong", "none"}
         ``"weak"``: mean field strengths at most ``0.5 / horizon`` (a unique
         equilibrium that damped iteration finds); ``"strong"``: up to 5;
@@ -26,13 +52,11 @@ def games(draw, *, max_states: int = 30, max_actions: int = 5, max_horizon: int 
         Whether sparse transitions may be drawn.
     coupled_contexts : bool
         Whether a population coupling between contexts may be drawn.
+    min_actions : int, default 1
+        Fewest actions (2: every state has a choice).
     """
-    import numpy as np
-
-    from ..game._spec import population_coupling
-
     S = draw(st.integers(1, max_states))
-    A = draw(st.integers(1, max_actions))
+    A = draw(st.integers(min_actions, max_actions))
     T = draw(st.integers(1, max_horizon))
     K = draw(st.integers(1, max_contexts))
     seed = draw(st.integers(0, 2**32 - 1))
@@ -73,8 +97,6 @@ def congestion_games(draw, *, max_states: int = 12, max_horizon: int = 20, max_c
         Whether the types may observe the population flow (random shares)
         instead of their own.
     """
-    import numpy as np
-
     S = draw(st.integers(2, max_states))
     T = draw(st.integers(1, max_horizon))
     K = draw(st.integers(1, max_contexts))
@@ -93,3 +115,16 @@ def congestion_games(draw, *, max_states: int = 12, max_horizon: int = 20, max_c
 
 low_temperatures = st.sampled_from([0.05, 0.1, 0.2, 0.5, 1.0, 3.0])
 """Temperatures down to 0.05 (the default solver must converge there)."""
+
+
+@st.composite
+def policies(draw, spec, *, concentration: float = 1.0):
+    """Random policies ``(K, T, S, A)`` of ``spec`` with Dirichlet rows (full support).
+
+    Parameters
+    ----------
+    spec : MFGSpec
+    concentration : float, default 1.0
+        Dirichlet concentration of each row (small: nearly deterministic rows).
+    """
+    return random_policy(spec, rng=draw(st.integers(0, 2**32 - 1)), concentration=concentration)

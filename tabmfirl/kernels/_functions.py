@@ -1,0 +1,130 @@
+r"""A game's mean field functions as first-class function pointers.
+
+The Numba kernels that evaluate a game on the way (the forward pass and
+:func:`tabmfirl.evaluate_model`) call the game's transition and reward
+functions.  Passed as Numba dispatchers, every game function is a *type* of its
+own: the kernels recompile for each game in each process (seconds), and they
+cannot be cached (the cache index would pickle a reference to every game
+module).  Passed as first-class function pointers of the fixed signatures
+below, every game has the *same* type: each kernel compiles once per machine
+(``cache=True``), and only the game's own small function is compiled (and
+itself cached) per game.
+
+Signatures (``observed`` and ``params`` float64 vectors, C-contiguous)::
+
+    transition(t: int64, observed, params, out: float64[:, :, ::1]) -> None
+    reward(t: int64, observed, context: int64, params, out: float64[:, ::1]) -> None
+
+Under ``NUMBA_DISABLE_JIT=1`` the kernels are plain Python and receive the
+functions' Python bodies.
+"""
+from __future__ import annotations
+
+import functools
+
+import numba
+from numba import types
+
+__all__ = ["TRANSITION_SIGNATURE", "REWARD_SIGNATURE", "FunctionPointer", "function_pointer",
+           "no_function"]
+
+_VECTOR = types.float64[::1]
+#: Numba signature of a transition mean field function.
+TRANSITION_SIGNATURE = types.void(types.int64, _VECTOR, _VECTOR, types.float64[:, :, ::1])
+#: Numba signature of a reward mean field function.
+REWARD_SIGNATURE = types.void(types.int64, _VECTOR, types.int64, _VECTOR, types.float64[:, ::1])
+_SIGNATURES = {"transition": TRANSITION_SIGNATURE, "reward": REWARD_SIGNATURE}
+_FUNCTION_TYPES = {kind: types.FunctionType(sig) for kind, sig in _SIGNATURES.items()}
+#: Compiler options of a game's ``@njit`` that the pointer keeps.
+_KEPT_OPTIONS = ("fastmath", "error_model", "boundscheck")
+
+
+def _no_transition(t, observed, params, out):  # pragma: no cover - never called
+    """Placeholder transition for specs whose transition is an array."""
+    return
+
+
+def _no_reward(t, observed, context, params, out):  # pragma: no cover - never called
+    """Placeholder reward for specs whose reward is an array."""
+    return
+
+
+class FunctionPointer(types.WrapperAddressProtocol):
+    """A compiled ``cfunc`` as Numba's first-class function, typed without cost.
+
+    ``_numba_type_`` gives Numba the argument type at once; a bare ``CFunc``
+    argument builds a new ``FunctionType`` on every call (about 30 us per
+    argument, measured: more than a virus forward pass's kernel time).
+    """
+
+    def __init__(self, compiled, kind: str):
+        self.compiled = compiled  # keeps the machine code alive
+        self._numba_type_ = _FUNCTION_TYPES[kind]
+        self._address = compiled.address
+        self._signature = _SIGNATURES[kind]
+
+    def __wrapper_address__(self):
+        return self._address
+
+    def signature(self):
+        return self._signature
+
+
+def no_function(kind: str):
+    """Pointer to the placeholder ``kind`` function (``"transition"`` or ``"reward"``)."""
+    return function_pointer(_no_transition if kind == "transition" else _no_reward, kind)
+
+
+def function_pointer(function, kind: str):
+    """``function`` (a dispatcher or plain function) compiled as a first-class function.
+
+    Compiled with ``numba.cfunc(signature, cache=True)`` from the function's
+    Python body, so a later process loads it from Numba's cache; functions
+    Numba cannot cache (defined in a REPL, by ``exec``) compile without the
+    cache.  Memoised per Python body and compiler options (two dispatchers
+    of one function share the pointer).
+
+    Parameters
+    ----------
+    function : callable
+        A mean field function (see :class:`tabmfirl.MFGSpec`).
+    kind : {"transition", "reward"}
+
+    Returns
+    -------
+    FunctionPointer
+        Typed by Numba as ``FunctionType(signature)``; the Python body itself
+        when ``NUMBA_DISABLE_JIT=1``.
+
+    Raises
+    ------
+    ValueError
+        When the function does not compile for the signature of ``kind``.
+    """
+    body = getattr(function, "py_func", function)
+    if numba.config.DISABLE_JIT:
+        return body
+    options = tuple(sorted((key, value) for key, value in
+                           getattr(function, "targetoptions", {}).items()
+                           if key in _KEPT_OPTIONS and value is not None))
+    return _compiled_pointer(body, kind, options)
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled_pointer(body, kind: str, options: tuple):
+    """:func:`function_pointer` of a Python body, memoised."""
+    signature = _SIGNATURES[kind]
+    name = getattr(body, "__qualname__", repr(body))
+    try:
+        try:
+            compiled = numba.cfunc(signature, cache=True, **dict(options))(body)
+        except RuntimeError as err:  # no cache locator (REPL, exec): as before, per process
+            if "cannot cache" not in str(err):
+                raise
+            compiled = numba.cfunc(signature, cache=False, **dict(options))(body)
+    except numba.core.errors.TypingError as err:
+        first = str(err).strip().splitlines()
+        raise ValueError(
+            f"the {kind} function {name!r} does not compile with Numba for the arguments "
+            f"{signature.args} returning None: {' '.join(first[1:2]) or first[0]}") from err
+    return FunctionPointer(compiled, kind)
