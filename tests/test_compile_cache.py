@@ -93,6 +93,44 @@ def test_function_pointers_give_the_numpy_twins_tables():
                                atol=1e-12)
 
 
+def _fill_reward_in_python(observed, context, out):
+    """Plain Python (no Numba): the reward an ``objmode`` block calls back."""
+    for s in range(out.shape[0]):
+        out[s, :] = observed[s] - 0.3 * context
+        out[s, 1] -= 0.2
+
+
+@numba.njit(cache=False)
+def _objmode_reward(t, observed, context, params, out):
+    with numba.objmode():
+        _fill_reward_in_python(observed, context, out)
+
+
+@numba.njit(cache=True)
+def _jitted_reward(t, observed, context, params, out):
+    for s in range(out.shape[0]):
+        for a in range(out.shape[1]):
+            out[s, a] = observed[s] - 0.3 * context - (0.2 if a == 1 else 0.0)
+
+
+def test_function_calling_python_back_runs_on_the_numba_backend():
+    """A mean field function with an ``objmode`` block (what tabmfirl.interop.from_mfglib
+    makes) is not a C callback; it still runs on the Numba kernels, with the numpy twin's
+    numbers and those of the same reward written in Numba."""
+    base = envs.make("virus", types=2, horizon=6)
+    spec = base.replace(reward=_objmode_reward)
+    policy = np.full((2, 6, base.n_states, base.n_actions), 1.0 / base.n_actions)
+    numba_flow = tabmfirl.forward_mean_field(spec, policy, backend="numba")
+    numpy_flow = tabmfirl.forward_mean_field(spec, policy, backend="numpy")
+    jitted = tabmfirl.forward_mean_field(base.replace(reward=_jitted_reward), policy,
+                                         backend="numba")
+    for flow in (numpy_flow, jitted):
+        np.testing.assert_allclose(numba_flow.mean_field, flow.mean_field, rtol=0, atol=1e-14)
+        np.testing.assert_allclose(numba_flow.model.reward, flow.model.reward, rtol=0,
+                                   atol=1e-14)
+    assert np.ptp(numba_flow.model.reward) > 0.1        # not a constant table
+
+
 @pytest.mark.skipif(not JIT, reason="the Python body itself under NUMBA_DISABLE_JIT=1")
 def test_function_pointer_is_memoised_per_python_body():
     """Two dispatchers of one function (e.g. two specs of a plain function) share it."""

@@ -92,9 +92,13 @@ def function_pointer(function, kind: str):
 
     Returns
     -------
-    FunctionPointer
+    FunctionPointer or numba dispatcher
         Typed by Numba as ``FunctionType(signature)``; the Python body itself
-        when ``NUMBA_DISABLE_JIT=1``.
+        when ``NUMBA_DISABLE_JIT=1``.  A function that Numba cannot compile as
+        a C callback (one with an ``objmode`` block that calls Python back,
+        such as :func:`tabmfirl.interop.from_mfglib`'s) is returned as a
+        dispatcher compiled for the signature, not cached.  A function
+        compiled with ``cache=False`` is not written to the cache either.
 
     Raises
     ------
@@ -104,24 +108,31 @@ def function_pointer(function, kind: str):
     body = getattr(function, "py_func", function)
     if numba.config.DISABLE_JIT:
         return body
-    options = tuple(sorted((key, value) for key, value in
-                           getattr(function, "targetoptions", {}).items()
+    targetoptions = getattr(function, "targetoptions", {})
+    options = tuple(sorted((key, value) for key, value in targetoptions.items()
                            if key in _KEPT_OPTIONS and value is not None))
-    return _compiled_pointer(body, kind, options)
+    # a function compiled with ``cache=False`` (e.g. one that calls Python back in an
+    # ``objmode`` block, which Numba cannot cache) is compiled without the cache here too
+    return _compiled_pointer(body, kind, options, targetoptions.get("cache") is not False)
 
 
 @functools.lru_cache(maxsize=256)
-def _compiled_pointer(body, kind: str, options: tuple):
+def _compiled_pointer(body, kind: str, options: tuple, cache: bool = True):
     """:func:`function_pointer` of a Python body, memoised."""
     signature = _SIGNATURES[kind]
     name = getattr(body, "__qualname__", repr(body))
     try:
         try:
-            compiled = numba.cfunc(signature, cache=True, **dict(options))(body)
+            compiled = numba.cfunc(signature, cache=cache, **dict(options))(body)
         except RuntimeError as err:  # no cache locator (REPL, exec): as before, per process
             if "cannot cache" not in str(err):
                 raise
             compiled = numba.cfunc(signature, cache=False, **dict(options))(body)
+        except TypeError:
+            # a body with an ``objmode`` block (it calls Python back, e.g. an MFGLib
+            # environment) is not a C callback: a dispatcher of the same signature is a
+            # first-class function too (slower per call, compiled per process)
+            return numba.njit(signature, cache=False, **dict(options))(body)
     except numba.core.errors.TypingError as err:
         first = str(err).strip().splitlines()
         raise ValueError(
