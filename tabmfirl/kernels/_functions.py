@@ -24,6 +24,7 @@ import functools
 
 import numba
 from numba import types
+from numba.experimental.function_type import _get_wrapper_address
 
 __all__ = ["TRANSITION_SIGNATURE", "REWARD_SIGNATURE", "FunctionPointer", "function_pointer",
            "no_function"]
@@ -57,10 +58,10 @@ class FunctionPointer(types.WrapperAddressProtocol):
     argument, measured: more than a virus forward pass's kernel time).
     """
 
-    def __init__(self, compiled, kind: str):
+    def __init__(self, compiled, kind: str, address=None):
         self.compiled = compiled  # keeps the machine code alive
         self._numba_type_ = _FUNCTION_TYPES[kind]
-        self._address = compiled.address
+        self._address = compiled.address if address is None else address
         self._signature = _SIGNATURES[kind]
 
     def __wrapper_address__(self):
@@ -92,13 +93,14 @@ def function_pointer(function, kind: str):
 
     Returns
     -------
-    FunctionPointer or numba dispatcher
+    FunctionPointer
         Typed by Numba as ``FunctionType(signature)``; the Python body itself
         when ``NUMBA_DISABLE_JIT=1``.  A function that Numba cannot compile as
         a C callback (one with an ``objmode`` block that calls Python back,
-        such as :func:`tabmfirl.interop.from_mfglib`'s) is returned as a
-        dispatcher compiled for the signature, not cached.  A function
-        compiled with ``cache=False`` is not written to the cache either.
+        such as :func:`tabmfirl.interop.from_mfglib`'s) is compiled as a
+        dispatcher of the signature, not cached, and handed over by the
+        address of its C wrapper.  A function compiled with ``cache=False`` is
+        not written to the cache either.
 
     Raises
     ------
@@ -130,9 +132,14 @@ def _compiled_pointer(body, kind: str, options: tuple, cache: bool = True):
             compiled = numba.cfunc(signature, cache=False, **dict(options))(body)
         except TypeError:
             # a body with an ``objmode`` block (it calls Python back, e.g. an MFGLib
-            # environment) is not a C callback: a dispatcher of the same signature is a
-            # first-class function too (slower per call, compiled per process)
-            return numba.njit(signature, cache=False, **dict(options))(body)
+            # environment) is not a C callback: compile it as a dispatcher of the
+            # signature, per process, and hand over its C wrapper's address under the
+            # same FunctionType.  (Never the dispatcher itself: a cached kernel would
+            # write an overload keyed on the dispatcher's type, naming its module, to
+            # the shared cache index, which other processes then cannot read.)
+            dispatcher = numba.njit(signature, cache=False, **dict(options))(body)
+            return FunctionPointer(dispatcher, kind, _get_wrapper_address(dispatcher,
+                                                                          signature))
     except numba.core.errors.TypingError as err:
         first = str(err).strip().splitlines()
         raise ValueError(
