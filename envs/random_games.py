@@ -72,6 +72,7 @@ import numpy as np
 from numba import njit
 
 from tabmfirl import MFGSpec
+from tabmfirl.testing import graph_neighbours
 
 HORIZON = 30
 #: Temperature used in the docs and tests (the benchmarks' :math:`\beta`).
@@ -132,30 +133,7 @@ def neighbours(topology: str, n_states: int, rng, edge_probability: float = EDGE
     """
     if topology not in TOPOLOGIES:
         raise ValueError(f"topology must be one of {TOPOLOGIES}, got {topology!r}")
-    rng = np.random.default_rng(rng)
-    n = n_states
-    edges = set()
-    if topology == "ring":
-        edges = {(s, (s + 1) % n) for s in range(n)}
-    elif topology == "grid":
-        rows = max(r for r in range(1, int(np.sqrt(n)) + 1) if n % r == 0)
-        cols = n // rows
-        for s in range(n):
-            r, c = divmod(s, cols)
-            if c + 1 < cols:
-                edges.add((s, s + 1))
-            if r + 1 < rows:
-                edges.add((s, s + cols))
-    else:
-        edges = {(int(rng.integers(0, s)), s) for s in range(1, n)}
-        extra = rng.random((n, n)) < edge_probability
-        edges |= {(i, j) for i in range(n) for j in range(i + 1, n) if extra[i, j]}
-    lists = [set() for _ in range(n)]
-    for i, j in edges:
-        if i != j:
-            lists[i].add(j)
-            lists[j].add(i)
-    return [sorted(x) for x in lists]
+    return graph_neighbours(topology, n_states, rng, edge_probability)
 
 
 def transition_table(graph, slip: float):

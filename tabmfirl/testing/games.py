@@ -166,13 +166,14 @@ def congestion_reward(t, observed, context, params, out):
             out[s, a] = preference[s] - move_cost * moves[s * A + a] - c * observed[s]
 
 
-def graph_neighbours(kind: str, n_states: int, rng=None) -> list:
+def graph_neighbours(kind: str, n_states: int, rng=None, edge_probability: float = 0.2) -> list:
     """Neighbour lists of a connected graph on ``n_states`` nodes.
 
     ``"ring"``: a cycle; ``"grid"``: the most square ``rows x cols`` grid with
     ``rows * cols == n_states`` (4-neighbourhood); ``"random"``: a random
     spanning tree (each node joins an earlier one) plus each other edge with
-    probability 0.2.
+    probability ``edge_probability``.  (Also the graphs of
+    ``envs.random_game``.)
 
     Parameters
     ----------
@@ -180,6 +181,8 @@ def graph_neighbours(kind: str, n_states: int, rng=None) -> list:
     n_states : int
     rng : numpy.random.Generator or int, optional
         Used by ``"random"`` only.
+    edge_probability : float, default 0.2
+        ``"random"`` only.
 
     Returns
     -------
@@ -202,7 +205,7 @@ def graph_neighbours(kind: str, n_states: int, rng=None) -> list:
                 edges.add((s, s + cols))
     elif kind == "random":
         edges = {(int(rng.integers(0, s)), s) for s in range(1, n)}
-        extra = rng.random((n, n)) < 0.2
+        extra = rng.random((n, n)) < edge_probability
         edges |= {(i, j) for i in range(n) for j in range(i + 1, n) if extra[i, j]}
     else:
         raise ValueError(f"kind must be 'ring', 'grid' or 'random', got {kind!r}")
