@@ -301,3 +301,11 @@ def test_all_types_functions_receive_every_flow():
     for backend in BACKENDS:
         flow = tabmfirl.forward_mean_field(spec, np.ones((2, 2, 3, 1)), backend=backend)
         np.testing.assert_array_equal(flow.model.reward, 6.0)
+
+
+def test_to_mfglib_refuses_per_type_games_before_importing_it():
+    from tabmfirl.interop import to_mfglib
+
+    spec = random_game(3, 2, 3, 2, dynamic=False, per_type_dynamics=True, rng=0)
+    with pytest.raises(ValueError, match="transition_by_context=True, mu0 of shape"):
+        to_mfglib(spec)
