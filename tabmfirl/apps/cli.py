@@ -890,7 +890,7 @@ def _cmd_experiment(args) -> int:
             n_warmup=args.warmup, learning_rate=args.lr, reward_kind=args.reward_kind,
             held_out_agents=args.held_out_agents, backend=args.backend,
             scheduler=args.scheduler)
-    except (ValueError, OSError, ImportError) as error:
+    except (ValueError, OSError, ImportError, RunLockedError) as error:
         raise CommandError(str(error)) from None
     except KeyboardInterrupt:
         cells = os.path.join(args.out, "cells")
