@@ -48,13 +48,17 @@ from open_spiel.python.mfg.algorithms import nash_conv, policy_value  # noqa: E4
 from open_spiel.python.mfg.games import crowd_avoidance as _ca  # noqa: E402,F401 (registers)
 from open_spiel.python.mfg.games import predator_prey as _pp  # noqa: E402,F401 (registers)
 
-from tabmfirl import exploitability, forward_mean_field, regularised_return  # noqa: E402
+from tabmfirl import (  # noqa: E402
+    evaluate_step,
+    exploitability,
+    forward_mean_field,
+    regularised_return,
+)
 from tabmfirl.interop import (  # noqa: E402
     openspiel_population_mean_field,
     openspiel_population_policy,
     populations_from_openspiel,
 )
-from tabmfirl.interop._openspiel_populations import population_reward  # noqa: E402
 
 ATOL = 1e-8
 #: Exploitability is >= 0 by theory: anything below this is a bug, not rounding.
@@ -122,9 +126,11 @@ def openspiel_numbers(index, trial):
     spec = populations_from_openspiel(game)
     pol = openspiel_population_policy(game, policy_of(spec, trial))
     mu = openspiel_population_mean_field(game, pol)
-    conv = nash_conv.NashConv(game, pol)
-    values = policy_value.PolicyValue(game, conv.distribution, pol)
-    own = np.array([values.eval_state(state) for state in game.new_initial_states()])
+    root = single_root(game)
+    conv = nash_conv.NashConv(game, pol, root_state=root)
+    values = policy_value.PolicyValue(game, conv.distribution, pol, root_state=root)
+    roots = game.new_initial_states() if root is None else [root]
+    own = np.array([values.eval_state(state) for state in roots])
     return mu, conv.nash_conv(), np.array(conv.br_values()), own
 
 
@@ -153,10 +159,14 @@ def test_transition_rows_are_openspiels_chance_outcomes(index):
     np.testing.assert_allclose(spec.transition, P, rtol=0, atol=1e-15)
 
 
-def _reward_table(spec, t, observed, p):
-    out = np.zeros((spec.n_states, spec.n_actions))
-    population_reward.py_func(t, np.ascontiguousarray(observed).ravel(), p, spec.params, out)
-    return out
+def _reward_table(spec, t, mean_field, p):
+    """``r_t(., ., mu_t)`` of population ``p`` ``(S, A)``, every population at ``mean_field``."""
+    return evaluate_step(spec, t, mean_field)[1][p]
+
+
+def single_root(game):
+    """One population: OpenSpiel's ``new_initial_states()`` is the unplayable blank state."""
+    return game.new_initial_state_for_population(0) if game.num_players() == 1 else None
 
 
 @pytest.mark.parametrize("index", range(len(CASES)), ids=IDS)

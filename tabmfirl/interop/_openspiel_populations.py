@@ -493,7 +493,7 @@ def crowd_avoidance(size: int = 7, horizon: int = 10, *, congestion_matrix=None,
     Examples
     --------
     >>> spec = crowd_avoidance()
-    >>> spec.n_states, spec.n_contexts, spec.initial_distribution[0, 1 * 7 + 2]
+    >>> spec.n_states, spec.n_contexts, float(spec.initial_distribution[0, 1 * 7 + 2])
     (49, 2, 0.4)
     """
     size, horizon, torus = _check_common(size, horizon, proba_noise, "proba_noise", geometry,
@@ -606,6 +606,24 @@ def openspiel_population_policy(game, policy):
     return PopulationPolicy(game, list(range(game.num_players())))
 
 
+def single_root(game):
+    """The root of population 0 when the game has one population, else ``None``.
+
+    With one player, pyspiel's ``new_initial_states()`` returns the
+    population-less blank state, which cannot be played: OpenSpiel's
+    algorithms need it as ``root_state`` instead.
+
+    Parameters
+    ----------
+    game : pyspiel.Game
+
+    Returns
+    -------
+    pyspiel.State or None
+    """
+    return game.new_initial_state_for_population(0) if game.num_players() == 1 else None
+
+
 def openspiel_population_mean_field(game, policy) -> np.ndarray:
     """OpenSpiel's distribution of ``policy`` as tabmfirl flows ``(K, H+1, S)``.
 
@@ -624,7 +642,7 @@ def openspiel_population_mean_field(game, policy) -> np.ndarray:
     """
     distribution = require("open_spiel.python.mfg.algorithms.distribution",
                            "tabmfirl.interop.openspiel_population_mean_field")
-    dist = distribution.DistributionPolicy(game, policy)
+    dist = distribution.DistributionPolicy(game, policy, root_state=single_root(game))
     params = game.get_parameters()
     size, horizon, K = int(params["size"]), int(params["horizon"]), game.num_players()
     mu = np.zeros((K, horizon + 1, size * size))
