@@ -6,7 +6,10 @@ interact are independent games; one population is a one-type game; the two
 conventions differ by a constant), the equilibrium solver, bad parameters.
 The agreement with OpenSpiel itself is ``validation/test_openspiel_populations.py``.
 """
+import os
+import subprocess
 import sys
+import textwrap
 
 import numpy as np
 import pytest
@@ -269,6 +272,31 @@ def test_numpy_and_numba_agree_on_crowd_avoidance():
     np.testing.assert_allclose(values[0], values[1], rtol=0, atol=1e-12)
     np.testing.assert_allclose(flows[0].sum(-1), 1.0, rtol=0, atol=1e-14)
     assert np.all(values[0] >= EXPL_FLOOR)
+
+
+def test_cuda_simulator_agrees_with_the_numpy_twin():
+    """The CUDA path on Numba's simulator, in its own process (the flag is read at import)."""
+    code = textwrap.dedent("""
+        import numpy as np
+        from tabmfirl import exploitability, forward_mean_field
+        from tabmfirl.interop import crowd_avoidance, predator_prey
+        worst = 0.0
+        for spec in (predator_prey(3, 3, reward_matrix=[[0, 1], [-1, 0.5]],
+                                   init_distrib=np.eye(2, 9)),
+                     crowd_avoidance(4, 3, coef_congestion=1.0, init_distrib="uniform")):
+            pi = np.random.default_rng(0).dirichlet(
+                np.ones(5), size=(spec.n_contexts, spec.horizon, spec.n_states))
+            flows = [forward_mean_field(spec, pi, backend=b).mean_field for b in ("numpy", "cuda")]
+            values = [exploitability(spec, pi, temperature=0.5, backend=b)
+                      for b in ("numpy", "cuda")]
+            worst = max(worst, np.abs(flows[0] - flows[1]).max(),
+                        np.abs(values[0] - values[1]).max())
+        print(worst)
+    """)
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=600, env={**os.environ, "NUMBA_ENABLE_CUDASIM": "1"})
+    assert run.returncode == 0, run.stderr
+    assert 0.0 <= float(run.stdout.strip().splitlines()[-1]) <= 1e-12
 
 
 # ------------------------------------------------------------------ equilibrium
