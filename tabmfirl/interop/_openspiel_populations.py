@@ -25,8 +25,8 @@ A ``size x size`` grid, position :math:`(x, y)`, tabmfirl state
 ``(0,0), (1,0), (0,1), (0,-1), (-1,0)``.  A move first tests the candidate
 position against the forbidden states (``crowd_avoidance``; if forbidden, the
 agent stays), then clips it to the square or wraps it on the torus.  Noise:
-outcome 0 with probability :math:`1 - p_n`, each other outcome :math:`p_n/4`.
-So
+outcome 0 with probability :math:`q_0 = 1 - p_n`, each other outcome
+:math:`q_n = p_n/4`.  So
 
 .. math:: P(s' \mid s, a) = \sum_{n=0}^{4} q_n\,
           \mathbb{1}[\mathrm{move}(\mathrm{move}(s, a), n) = s'],
