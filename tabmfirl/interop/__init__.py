@@ -22,7 +22,12 @@ modelling games, whose rules are known in closed form):
 
 * :func:`from_openspiel`, :func:`crowd_modelling_1d`, :func:`crowd_modelling_2d`;
 * :func:`openspiel_policy`, :func:`openspiel_mean_field`: a tabmfirl policy
-  as an OpenSpiel policy, and OpenSpiel's distribution as a tabmfirl flow.
+  as an OpenSpiel policy, and OpenSpiel's distribution as a tabmfirl flow;
+* the multi-population games, one type per population:
+  :func:`predator_prey`, :func:`crowd_avoidance`,
+  :func:`populations_from_openspiel`, :func:`openspiel_population_policy`,
+  :func:`openspiel_population_mean_field`
+  (:mod:`tabmfirl.interop._openspiel_populations`).
 
 Conventions and the exact correspondence are in the docstrings of
 :mod:`tabmfirl.interop._mfglib` and :mod:`tabmfirl.interop._openspiel`;
@@ -46,10 +51,20 @@ from ._openspiel import (
     openspiel_mean_field,
     openspiel_policy,
 )
+from ._openspiel_populations import (
+    PREDATOR_PREY_EPSILON,
+    crowd_avoidance,
+    openspiel_population_mean_field,
+    openspiel_population_policy,
+    populations_from_openspiel,
+    predator_prey,
+)
 
 __all__ = [
     "from_mfglib", "to_mfglib", "product_environment", "entropy_regularised",
     "policy_to_mfglib", "array_from_mfglib",
     "from_openspiel", "crowd_modelling_1d", "crowd_modelling_2d", "first_visit_last_action",
     "openspiel_policy", "openspiel_mean_field", "EPSILON", "EPSILON_FLOAT32",
+    "predator_prey", "crowd_avoidance", "populations_from_openspiel",
+    "openspiel_population_policy", "openspiel_population_mean_field", "PREDATOR_PREY_EPSILON",
 ]
