@@ -361,7 +361,7 @@ from ._learner import (
     trajectories,
     weighted_statistics,
 )
-from ._likelihood import mce_log_likelihood, trajectory_log_likelihood
+from ._likelihood import mce_log_likelihood, type_log_likelihood
 from ._nn import Adam, log_softmax, logsumexp, softmax
 from ._results import IRLResult
 
@@ -510,7 +510,8 @@ def rollout_sampler(model: EvaluatedModel, policy, mu0, n_agents: int,
     model : EvaluatedModel
         ``K`` contexts, horizon ``T``.
     policy : ndarray, shape (K, T, S, A)
-    mu0 : ndarray, shape (S,)
+    mu0 : ndarray, shape (S,) or (K, S)
+        Initial distribution, shared or one row per type.
     n_agents : int
         Agents per type.
     rng : numpy.random.Generator
@@ -540,13 +541,15 @@ def rollout_sampler(model: EvaluatedModel, policy, mu0, n_agents: int,
     if policy.shape != (K, T, S, A):
         raise ValueError(f"policy must have shape {(K, T, S, A)}, got {policy.shape}")
     mu0 = np.asarray(mu0, dtype=np.float64)
-    if mu0.shape != (S,):
-        raise ValueError(f"mu0 must have shape ({S},), got {mu0.shape}")
+    if mu0.shape not in ((S,), (K, S)):
+        raise ValueError(f"mu0 must have shape ({S},) or ({K}, {S}), got {mu0.shape}")
     N = K * n
     contexts = np.repeat(np.arange(K, dtype=np.int64), n)
     states = np.empty((N, T + 1), dtype=np.int64)
     actions = np.empty((N, T), dtype=np.int64)
-    states[:, 0] = sample_rows(np.cumsum(np.broadcast_to(mu0, (N, S)), axis=1), rng.random(N))
+    # each agent's initial state from its type's row
+    states[:, 0] = sample_rows(np.cumsum(np.broadcast_to(mu0, (K, S)), axis=1)[contexts],
+                               rng.random(N))
     policy_cdf = np.cumsum(policy, axis=-1)
     for t in range(T):
         s = states[:, t]
@@ -870,7 +873,8 @@ class AdversarialFit(FitMethod):
         S, A, T, N = self.spec.n_states, self.spec.n_actions, self.spec.horizon, \
             self.states.shape[0]
         shaping, transition = self._potential(state, model_r)
-        generator, unit = generator_weights(model_r, policy, self.spec.mu0, prior,
+        generator, unit = generator_weights(model_r, policy, self.dyn_spec.initial_distribution,
+                                            prior,
                                             state_potential=not self.expected,
                                             backend=self.backend)
         expert = transition_counts(self.states, self.actions, posterior, S, A) / (N * T)
@@ -927,12 +931,14 @@ class AdversarialFit(FitMethod):
         totals, _, _, observed, reward, model_r, backward = self._tables(posterior)
         prior = totals / N
         log_pi = (backward.q - backward.value[:, :T, :, None]) / self.temperature
-        ll = trajectory_log_likelihood(backward, self.states, self.actions, self.temperature)
+        ll = type_log_likelihood(self.dyn_spec, model_r, backward, self.states, self.actions,
+                                 self.temperature)
         with np.errstate(divide="ignore"):
             log_lik = float(np.mean(logsumexp(np.log(prior)[None] + ll, axis=1)))
         sampled = unit = None
         if not self.exact or self.use_mi:
-            sampled = rollout_sampler(model_r, backward.policy, self.spec.mu0, self.n_sampler,
+            sampled = rollout_sampler(model_r, backward.policy,
+                                      self.dyn_spec.initial_distribution, self.n_sampler,
                                       state.rng)
         if self.exact:
             loss, g_r, grad_h, unit = self._exact_discriminator(

@@ -18,7 +18,11 @@ step, with ``mean_field_dim`` :math:`D = S` (state distribution
 :math:`L_t(s, a) = \mu_t(s)\pi_t(a|s)`, index ``s * n_actions + a``).
 A ``mean_field`` argument has shape ``(T, D)``: row ``t`` is the mean field
 that the reward at step ``t`` reads (pass ``flow[:T]`` for a flow with
-``T + 1`` rows).
+``T + 1`` rows).  In a game whose rewards read every type's flow
+(``observation="all_types"``) the vector is the stack of the :math:`K` types'
+distributions, :math:`D = K S` or :math:`K S A`, entry ``m * D_1 + i`` being
+entry ``i`` of type ``m``'s: nothing else changes (the heads are linear or an
+MLP in the vector, whatever its length).
 
 *Context (agent type).*  Either discrete, :math:`m \in \{0..K-1\}` with
 ``n_contexts`` :math:`K`, or a continuous latent :math:`z \in \mathbb R^d`
@@ -246,7 +250,10 @@ class RewardHead(_ContextMixin, _Module):
     mean_field_dim : int
         :math:`D`: ``n_states`` (state distribution :math:`\mu_t(s)`) or
         ``n_states * n_actions`` (joint :math:`L_t(s, a)`, flattened with
-        index ``s * n_actions + a``).
+        index ``s * n_actions + a``), or :math:`K` times either for a game
+        whose rewards read every type's flow (``observation="all_types"``:
+        the stack of the :math:`K` types' distributions, type-major).  Any
+        positive multiple of ``n_states``.
     n_contexts : int, optional
         :math:`K` discrete types.  Give exactly one of ``n_contexts`` and
         ``latent_dim``.
@@ -368,11 +375,11 @@ class RewardHead(_ContextMixin, _Module):
         self.n_states = _positive_int("n_states", n_states)
         self.n_actions = _positive_int("n_actions", n_actions)
         self.mean_field_dim = _positive_int("mean_field_dim", mean_field_dim)
-        if self.mean_field_dim not in (self.n_states, self.n_states * self.n_actions):
+        if self.mean_field_dim % self.n_states:
             raise ValueError(
                 f"mean_field_dim must be n_states ({self.n_states}) or "
-                f"n_states * n_actions ({self.n_states * self.n_actions}), "
-                f"got {self.mean_field_dim}"
+                f"n_states * n_actions ({self.n_states * self.n_actions}), or K times "
+                f"either for a reward that reads every type's flow, got {self.mean_field_dim}"
             )
         self.n_contexts, self.latent_dim = _context_spec(n_contexts, latent_dim)
         if kind not in REWARD_KINDS:
