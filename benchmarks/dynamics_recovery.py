@@ -25,8 +25,8 @@ Every choice below was frozen before the table was first run.  Per test seed
   rate 0.02, 300 iterations, 30 warm-up iterations, fit seed ``i``, other
   options at their defaults); ``pemmfirl``: ``fit_pemmfirl`` (the paper's
   adversarial algorithm, 3 contexts, additive head, learning rate 0.02,
-  ``--adv-iters`` iterations, default 150, fit seed ``i``), on the first
-  ``--adv-seeds`` seeds (default all) as the budget allows.
+  300 iterations, fit seed ``i``, other options at their defaults), on the
+  first ``--adv-seeds`` seeds (default all) as the budget allows.
 
 Scores: the ARI of the inferred types against the truth; for the fits also
 the policy deviation of the learned game's equilibrium
@@ -67,7 +67,7 @@ from tabmfirl.evaluation._metrics import match_types  # noqa: E402
 K = 3
 VARIANTS = {"per-type dynamics": False, "same dynamics": True}
 FULL = {"horizon": predator_prey.HORIZON, "temperature": predator_prey.TEMPERATURE,
-        "agents": 200, "iters": 300, "adv_iters": 150}
+        "agents": 200, "iters": 300, "adv_iters": 300}
 QUICK = {"horizon": 4, "temperature": predator_prey.TEMPERATURE, "agents": 15, "iters": 5,
          "adv_iters": 3}
 _FIT = {"reward_kind": "additive", "learning_rate": 0.02}
