@@ -129,13 +129,13 @@ def reward(t, observed, context, params, out):
             out[s, a] = base - (0.0 if a == STAY else cost)
 
 
-def make(types: int = 2, *, dynamics: str = "original", horizon: int = HORIZON,
+def make(types: int = 3, *, dynamics: str = "original", horizon: int = HORIZON,
          same_dynamics: bool = False, move_costs=None) -> MFGSpec:
     """The predator-prey ring with ``types`` hidden types (a predator and 1 or 2 prey).
 
     Parameters
     ----------
-    types : {2, 3}, default 2
+    types : {2, 3}, default 3
         Predator and prey, or predator and two prey (homes and move costs
         ``HOMES``, ``MOVE_COSTS``).
     dynamics : {"original", "variant"}
@@ -159,7 +159,7 @@ def make(types: int = 2, *, dynamics: str = "original", horizon: int = HORIZON,
 
     Examples
     --------
-    >>> spec = make(types=3)
+    >>> spec = make()
     >>> spec.n_states, spec.n_actions, spec.n_contexts, spec.observed_dim
     (8, 3, 3, 24)
     """
