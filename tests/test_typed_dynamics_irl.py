@@ -399,3 +399,38 @@ def test_cli_demos_and_fits_on_predator_prey(tmp_path, capsys):
     assert main(["fit", "--method", "mfirl", "--demos", demos,
                  "--out", str(tmp_path / "mfirl"), "--iters", "2", "--backend", "numpy"]) == 2
     assert "must learn n_contexts=2 types" in capsys.readouterr().err
+
+
+def test_dynamics_recovery_benchmark_quick_and_resumable(tmp_path, capsys):
+    """benchmarks/dynamics_recovery.py --quick: a row per method and variant, ARIs in
+    range, intervals around their means, and a rerun reads the cached cells."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "dynamics_recovery.py"
+    spec = importlib.util.spec_from_file_location("dynamics_recovery", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    records = module.main(["--quick", "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert "0 cells cached, 16 to run" in out
+    rows = [line.split("|") for line in out.splitlines()
+            if line.startswith("| ") and not line.startswith("| method")]
+    assert {(r[1].strip(), r[2].strip()) for r in rows} == {
+        (m, v) for m in module.METHODS for v in module.VARIANTS}
+    for row in rows:
+        mean, low, high = (float(x) for x in row[4].replace("[", " ").replace("]", " ")
+                           .replace(",", " ").split())
+        assert -1.0 <= low <= mean <= high <= 1.0, row
+    assert all(r["expert_converged"] for r in records)
+    # with the same dynamics for every type the dynamics term is one number per trajectory:
+    # the full Bayes classifier and the actions-only one agree, seed by seed
+    same = {(r["seed"], r["method"]): r["ari"] for r in records
+            if r["variant"] == "same dynamics"}
+    for seed in {r["seed"] for r in records}:
+        assert same[seed, "bayes"] == same[seed, "bayes_actions"]
+    again = module.main(["--quick", "--out", str(tmp_path)])
+    assert "16 cells cached, 0 to run" in capsys.readouterr().out
+    assert sorted(json.dumps(r, sort_keys=True) for r in again) == \
+        sorted(json.dumps(r, sort_keys=True) for r in records)
