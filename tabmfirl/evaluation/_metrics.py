@@ -52,9 +52,9 @@ from typing import Optional
 import numpy as np
 
 from ..game._spec import MFGSpec
-from ..solvers._equilibrium import EquilibriumResult, solve_equilibrium
 from ..irl._learner import trajectories
 from ..irl._likelihood import type_log_likelihood
+from ..solvers._equilibrium import EquilibriumResult, solve_equilibrium
 from ..solvers._exploitability import exploitability, regularised_return
 from ..solvers._soft_bellman import soft_bellman_backward
 from ._learned_game import learned_game
