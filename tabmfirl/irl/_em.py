@@ -327,11 +327,11 @@ class ExactLikelihoodFit(FitMethod):
         value, grad, reward, backward = reward_step(
             self.dyn_spec, self.head, model, mean_field, state_action, counts, self.temperature,
             float(self.n_demos), self.backend)
-        return totals, mean_field, state_action, value, grad, reward, backward, model
+        return totals, mean_field, state_action, value, grad, reward, model, backward
 
     def evaluate(self, state):
         params, posterior = state.arrays["reward_params"], state.arrays["posterior"]
-        totals, _, _, value, grad, _, backward, model = self._tables(params, posterior)
+        totals, _, _, value, grad, _, model, backward = self._tables(params, posterior)
         penalty, penalty_grad = l2_penalty(params, self.decay_mask, self.weight_decay)
         value, grad = value - penalty, grad - penalty_grad
         # actions, plus each type's dynamics at the weighted flow when the types move differently
@@ -362,7 +362,7 @@ class ExactLikelihoodFit(FitMethod):
     def result(self, state, *, converged, seconds):
         # statistics of the returned posterior, tables of the returned parameters
         params, posterior = state.arrays["reward_params"], state.arrays["posterior"]
-        totals, mean_field, state_action, _, _, reward, backward, _ = self._tables(params,
+        totals, mean_field, state_action, _, _, reward, _, backward = self._tables(params,
                                                                                    posterior)
         histories = {name: np.array(values) for name, values in state.histories.items()}
         return IRLResult(
