@@ -256,6 +256,34 @@ def test_reward_head_reading_every_flow_vjp_matches_finite_differences(kind):
         np.testing.assert_allclose(analytic, numeric, rtol=1e-6, atol=1e-8)
 
 
+def test_encoder_reading_next_states_gradient_and_features():
+    """``next_state=True``: the features carry ``e_{s_{t+1}}`` and the hand-written
+    gradient of the log-probability still matches central differences."""
+    from tabmfirl.irl._heads import ContextEncoder
+
+    rng = np.random.default_rng(2)
+    enc = ContextEncoder(3, 2, n_contexts=2, embed_dim=2, hidden_sizes=(3,), seed=rng,
+                         next_state=True)
+    enc.set_flat(0.5 * rng.normal(size=enc.n_params))
+    states, actions = rng.integers(3, size=(4, 4)), rng.integers(2, size=(4, 3))
+    x = enc.step_features(states, actions)
+    assert x.shape == (4, 3, 3 + 2 + 3 + 1)
+    np.testing.assert_array_equal(x[:, :, 5:8].argmax(-1), states[:, 1:])
+    m = rng.integers(2, size=4)
+    _, grad = enc.log_prob_grad(states, actions, m)
+    theta = enc.get_flat()
+
+    def loss(v):
+        enc.set_flat(v)
+        return float(np.sum(enc.log_prob(states, actions, m)))
+
+    numeric = numerical_gradient(loss, theta, eps=1e-6)
+    enc.set_flat(theta)
+    np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-8)
+    with pytest.raises(ValueError, match="next_state must be True or False"):
+        ContextEncoder(3, 2, n_contexts=2, next_state=1)
+
+
 def test_reward_head_rejects_a_size_that_is_no_stack_of_distributions():
     with pytest.raises(ValueError, match="mean_field_dim must be n_states"):
         RewardHead(3, 2, 7, n_contexts=2)
@@ -379,6 +407,7 @@ def test_weighted_flows_feed_every_types_head_on_predator_prey():
                                   backend="numpy", warn=False)
     adv = tabmfirl.fit_pemmfirl(spec, demos, 2, temperature=0.5, max_iter=3, backend="numpy",
                                 warn=False, encoder_gradient="likelihood")
+    assert adv.encoder.next_state             # the types move differently
     for result in (em, adv):
         assert result.head.mean_field_dim == 16
         _, _, mf, _ = weighted_statistics(demos.states, demos.actions, result.posterior, 8, 3)

@@ -807,7 +807,9 @@ class AdversarialFit(FitMethod):
                   "shaping_params": (np.zeros(K * T * S) if self.expected
                                      else self.shaping.get_flat())}
         if self.types:
-            self.encoder = ContextEncoder(S, A, n_contexts=K, seed=rng)
+            # types that move differently: the encoder also reads each step's next state
+            self.encoder = ContextEncoder(S, A, n_contexts=K, seed=rng,
+                                          next_state=not self.dyn_spec.shares_dynamics)
             if (not resuming and self.trains_encoder and self.init != "random"
                     and self.n_pretrain > 0):
                 targets = initial_posterior(self.states, self.actions, K, S, A, self.init,
@@ -1027,7 +1029,8 @@ class AdversarialFit(FitMethod):
             shaping=(shaping_table(h_params, K, T, S) if self.expected
                      else _copy_module(self.shaping, lambda: ShapingHead(S, n_contexts=K))),
             encoder=(None if self.encoder is None else _copy_module(
-                self.encoder, lambda: ContextEncoder(S, self.spec.n_actions, n_contexts=K))),
+                self.encoder, lambda: ContextEncoder(S, self.spec.n_actions, n_contexts=K,
+                                                     next_state=self.encoder.next_state))),
             expectation="exact" if self.exact else "sampled")
 
 

@@ -838,6 +838,10 @@ class ContextEncoder(_Module):
     activation : str, optional
         Hidden activation (default ``"tanh"``); the per-step embedding
         also ends with it.
+    next_state : bool, optional
+        Also read each step's next state :math:`s_{t+1}` (default ``False``):
+        for games whose types move differently, where the moves themselves
+        tell the types apart.
     seed : int, None or numpy.random.Generator, optional
         Initialisation.
 
@@ -855,8 +859,9 @@ class ContextEncoder(_Module):
         o = \mathrm{head}_\psi(\bar u),
 
     with two :class:`~tabmfirl.irl._nn.MLP` (``step_net``, ``head_net``).  The
-    final state :math:`s_T` is not read (types change rewards only, so it
-    carries no information beyond the shared dynamics).
+    next states are not read (when types change rewards only they carry no
+    information beyond the shared dynamics), unless ``next_state=True``:
+    then :math:`x_t = [e_{s_t}, e_{a_t}, e_{s_{t+1}}, t/T] \in \mathbb R^{2S + A + 1}`.
 
     * categorical: :math:`o \in \mathbb R^K` are logits,
       :math:`q(m\mid\tau) = \mathrm{softmax}(o)_m`;
@@ -885,8 +890,11 @@ class ContextEncoder(_Module):
 
     def __init__(self, n_states, n_actions, *, kind="categorical", n_contexts=None,
                  latent_dim=None, embed_dim=16, hidden_sizes=(32,), activation="tanh",
-                 seed=None):
+                 next_state=False, seed=None):
         self.n_states = _positive_int("n_states", n_states)
+        if not isinstance(next_state, (bool, np.bool_)):
+            raise ValueError(f"next_state must be True or False, got {next_state!r}")
+        self.next_state = bool(next_state)
         self.n_actions = _positive_int("n_actions", n_actions)
         if kind == "categorical":
             if n_contexts is None or latent_dim is not None:
@@ -904,7 +912,7 @@ class ContextEncoder(_Module):
         self.embed_dim = _positive_int("embed_dim", embed_dim)
         self.hidden_sizes = _hidden(hidden_sizes)
         rng = np.random.default_rng(seed)
-        n_in = self.n_states + self.n_actions + 1
+        n_in = self.n_states * (2 if self.next_state else 1) + self.n_actions + 1
         self.step_net = MLP((n_in,) + self.hidden_sizes + (self.embed_dim,),
                             activation=activation, output_activation=activation, seed=rng)
         self.head_net = MLP((self.embed_dim,) + self.hidden_sizes + (n_out,),
@@ -927,7 +935,8 @@ class ContextEncoder(_Module):
                 "__config__": (f"kind={self.kind};n_states={self.n_states};"
                                f"n_actions={self.n_actions};n_contexts={self.n_contexts};"
                                f"latent_dim={self.latent_dim};embed_dim={self.embed_dim};"
-                               f"activation={self.step_net.activation}")}
+                               f"activation={self.step_net.activation}"
+                               + (";next_state=True" if self.next_state else ""))}
 
     # -- inputs ---------------------------------------------------------------------
 
@@ -942,7 +951,7 @@ class ContextEncoder(_Module):
         return states, actions
 
     def step_features(self, states, actions):
-        """Per-step inputs :math:`x_t = [e_{s_t}, e_{a_t}, t/T]`.
+        """Per-step inputs :math:`x_t = [e_{s_t}, e_{a_t}, t/T]` (or with :math:`e_{s_{t+1}}`).
 
         Parameters
         ----------
@@ -952,12 +961,16 @@ class ContextEncoder(_Module):
         Returns
         -------
         x : ndarray, shape (N, T, n_states + n_actions + 1)
+            (``2 n_states + n_actions + 1`` with ``next_state``).
         """
         states, actions = self._check_trajectories(states, actions)
         N, T = actions.shape
         e_s = np.eye(self.n_states)[states[:, :T]]
         e_a = np.eye(self.n_actions)[actions]
         time = np.broadcast_to((np.arange(T) / T)[None, :, None], (N, T, 1))
+        if self.next_state:
+            return np.concatenate([e_s, e_a, np.eye(self.n_states)[states[:, 1:]], time],
+                                  axis=-1)
         return np.concatenate([e_s, e_a, time], axis=-1)
 
     # -- forward / backward -----------------------------------------------------------
