@@ -180,7 +180,8 @@ def table(records):
              "|---|---|---|---|---|---|"]
     for method in METHODS:
         for variant in VARIANTS:
-            rows = [r for r in records if r["method"] == method and r["variant"] == variant]
+            rows = sorted((r for r in records if r["method"] == method
+                           and r["variant"] == variant), key=lambda r: r["seed"])
             if not rows:
                 continue
             cells = [_cell([r["ari"] for r in rows]),
