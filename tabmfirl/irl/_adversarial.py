@@ -234,6 +234,17 @@ head is :math:`r = b_{msa}` with its mean-field block frozen at 0 (its
 gradient :math:`G\otimes 0` vanishes) and an MLP head is a function of
 :math:`(s, a, m)` only; the dynamics still read :math:`\hat\mu`).
 
+Types that move differently (``transition_by_context``, ``mu0`` per type):
+learned type :math:`m` has the known dynamics and initial distribution of the
+game's type :math:`m`; the sampler rolls out each type from its own
+:math:`\mu_0(\cdot\mid m)` with its own transitions, the encoder also reads
+each step's next state (``ContextEncoder(next_state=True)``), and the
+demonstrations' likelihood (its history, and the encoder's
+``encoder_gradient="likelihood"`` term) includes the dynamics' and initial
+state's log-probability (:func:`~tabmfirl.irl._likelihood.type_log_likelihood`).
+With ``observation="all_types"`` every type's head reads the stack of every
+type's posterior-weighted flow.
+
 Everything is deterministic given ``seed``: one ``numpy.random.default_rng
 (seed)`` initialises the heads and the encoder, runs k-means, samples the
 types and the rollouts.  With ``checkpoint=`` the whole loop state (the three

@@ -755,6 +755,10 @@ def _result_log_likelihood(spec: MFGSpec, result: IRLResult, demos, backend):
 def predict_types(spec: MFGSpec, result: IRLResult, demos, *, backend: str = "auto"):
     r"""Posterior :math:`q(m\mid\tau) \propto p(m)\exp(\ell_m(\tau))` of new trajectories.
 
+    :math:`\ell_m` is the actions' causal log-likelihood, plus the dynamics'
+    and initial state's when the game's types move or start differently
+    (:func:`~tabmfirl.irl._likelihood.type_log_likelihood`).
+
     The EM method's encoder (its E-step) applied to trajectories not used in the fit, under
     the fitted model: the learned reward tables and the dynamics both frozen
     at the training flows ``result.mean_field`` (new agents of the same
@@ -783,7 +787,10 @@ def held_out_log_likelihood(spec: MFGSpec, result: IRLResult, demos, *,
     r"""Marginal causal log-likelihood per trajectory of held-out demonstrations.
 
     .. math:: \frac{1}{N}\sum_j \log \sum_m p(m)\, \exp\Big(\sum_t
-              \log\pi^m_t(a^j_t\mid s^j_t)\Big),
+              \log\pi^m_t(a^j_t\mid s^j_t) + d_{jm}\Big),
+
+    with :math:`d_{jm}` the dynamics' and initial state's log-likelihood when
+    the types move or start differently (0 otherwise; as in :func:`predict_types`),
 
     with the fitted prior, rewards and flows (as in :func:`predict_types`).
     Compare fits with different ``n_contexts`` on the same held-out set to
