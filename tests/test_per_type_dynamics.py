@@ -309,3 +309,35 @@ def test_to_mfglib_refuses_per_type_games_before_importing_it():
     spec = random_game(3, 2, 3, 2, dynamic=False, per_type_dynamics=True, rng=0)
     with pytest.raises(ValueError, match="transition_by_context=True, mu0 of shape"):
         to_mfglib(spec)
+
+
+def _typed_game():
+    return random_game(5, 3, 6, 3, transition_strength=0.05, reward_strength=0.05,
+                       per_type_dynamics=True, observation="all_types", rng=11)
+
+
+@pytest.mark.parametrize("method", ["auto", "fixed_point", "mirror_descent"])
+def test_every_solver_finds_the_same_equilibrium(method):
+    """Every equilibrium method on a game whose types move differently and read each other."""
+    spec = _typed_game()
+    reference = tabmfirl.solve_equilibrium(spec, temperature=0.5, backend="numpy")
+    result = tabmfirl.solve_equilibrium(spec, temperature=0.5, method=method, max_iter=5000,
+                                        tol=1e-11, backend="numba")
+    assert reference.converged and result.converged, result.message
+    assert_equilibrium(spec, result.policy, 0.5, atol=1e-8)
+    np.testing.assert_allclose(result.policy, reference.policy, rtol=0, atol=1e-8)
+
+
+def test_fictitious_play_approaches_it_at_its_rate():
+    """Fictitious play's averaged policy converges like 1/n (slowly): checked at its rate."""
+    spec = _typed_game()
+    reference = tabmfirl.solve_equilibrium(spec, temperature=0.5, backend="numba")
+    distances = []
+    for n in (250, 1000):
+        with pytest.warns(tabmfirl.ConvergenceWarning):
+            result = tabmfirl.solve_equilibrium(spec, temperature=0.5, method="fictitious_play",
+                                                max_iter=n, tol=1e-12, backend="numba")
+        distances.append(np.abs(result.policy - reference.policy).max())
+        assert 0.0 < distances[-1] < 5.0 / n
+        assert np.all(result.exploitability >= -1e-12)
+    assert distances[1] < distances[0] / 3      # the 1/n rate, not a plateau
