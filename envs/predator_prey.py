@@ -10,7 +10,8 @@ rewards read the other types' flows (``observation="all_types"``).
 States: the cells :math:`s \in \{0, \dots, S-1\}` of a ring (``N_CELLS`` = 8).
 Actions :math:`a \in \{0 = \text{left}, 1 = \text{stay}, 2 = \text{right}\}`.
 Types: :math:`m = 0` is the predator, :math:`m = 1` (and :math:`m = 2` with
-``types=3``) prey.  Every type starts uniformly on the ring (:math:`\mu_0`
+``types=3``, the default) prey; ``types=1`` is the predator alone (no prey:
+its hunting term is 0).  Every type starts uniformly on the ring (:math:`\mu_0`
 shared, so only the dynamics tell the types apart beyond their rewards).
 
 Dynamics (per type, ``transition_by_context=True``, sparse: the successors of
@@ -121,7 +122,7 @@ def reward(t, observed, context, params, out):
             prey = 0.0
             for m in range(1, K):
                 prey += observed[m * S + s]
-            interaction = hunt * prey / (K - 1)
+            interaction = hunt * prey / (K - 1) if K > 1 else 0.0
         else:
             interaction = -fear * observed[s]
         base = interaction + preference * np.cos(2.0 * np.pi * (s - home) / S)
@@ -135,9 +136,10 @@ def make(types: int = 3, *, dynamics: str = "original", horizon: int = HORIZON,
 
     Parameters
     ----------
-    types : {2, 3}, default 3
+    types : {1, 2, 3}, default 3
         Predator and prey, or predator and two prey (homes and move costs
-        ``HOMES``, ``MOVE_COSTS``).
+        ``HOMES``, ``MOVE_COSTS``); ``types=1`` is the predator alone (no prey
+        to hunt: a one-population ring game, for the checks every game takes).
     dynamics : {"original", "variant"}
         Noise 0.2 or 0.3.
     horizon : int, default 10
@@ -145,7 +147,7 @@ def make(types: int = 3, *, dynamics: str = "original", horizon: int = HORIZON,
         Every type moves slowly (the predator loses its two-cell moves);
         everything else equal.
     move_costs : sequence of float, optional
-        :math:`c_m` of each type (overrides ``types``; 2 or 3 entries).
+        :math:`c_m` of each type (overrides ``types``; 1 to 3 entries).
 
     Returns
     -------
@@ -155,7 +157,7 @@ def make(types: int = 3, *, dynamics: str = "original", horizon: int = HORIZON,
     Raises
     ------
     ValueError
-        ``types`` not 2 or 3, unknown ``dynamics``, bad ``move_costs``.
+        ``types`` not 1, 2 or 3, unknown ``dynamics``, bad ``move_costs``.
 
     Examples
     --------
@@ -165,8 +167,8 @@ def make(types: int = 3, *, dynamics: str = "original", horizon: int = HORIZON,
     """
     costs = check_builder_args(types, dynamics, DYNAMICS, MOVE_COSTS, move_costs, "move_costs")
     K = len(costs)
-    if K not in (2, 3):
-        raise ValueError(f"predator_prey has 2 or 3 types (a predator and 1 or 2 prey), "
+    if K > 3:
+        raise ValueError(f"predator_prey has at most 3 types (a predator and up to 2 prey), "
                          f"got {K}")
     if not isinstance(same_dynamics, (bool, np.bool_)):
         raise ValueError(f"same_dynamics must be True or False, got {same_dynamics!r}")

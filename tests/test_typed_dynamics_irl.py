@@ -378,7 +378,7 @@ def test_predator_prey_hand_derived_tables():
     predator_prey.reward(0, observed, 2, spec.params, out)
     np.testing.assert_allclose(out[2], -0.5 + 0.5 - np.array([0.05, 0, 0.05]), rtol=0,
                                atol=1e-12)
-    for kwargs, match in (({"types": 1}, "2 or 3 types"),
+    for kwargs, match in (({"move_costs": [0.1] * 4}, "at most 3 types"),
                           ({"same_dynamics": "yes"}, "same_dynamics must be True or False")):
         with pytest.raises(ValueError, match=match):
             envs.make("predator_prey", **kwargs)
