@@ -20,6 +20,7 @@ name                        states  actions  types differ by
 ``crowd_grid``              10^4    5        weight on reaching the target (1, 0.5, 2)
 ``taxi``                    75      15       weights on fare / idle time / driving
 ``random_game``             8       3        drawn preferences, move costs, attraction
+``predator_prey``           8       3        dynamics (fast predator) and who hunts whom
 ==========================  ======  =======  ==================================
 
 Every game has ``dynamics="original"`` (the source) and ``dynamics="variant"``
@@ -54,6 +55,7 @@ GAMES = {
     "crowd_grid": "crowd_grid",
     "taxi": "taxi",
     "random_game": "random_games",
+    "predator_prey": "predator_prey",
 }
 
 

@@ -9,6 +9,7 @@ from .evaluation._check import CheckReport, check_mean_field, check_policy, chec
 from .evaluation._metrics import (
                                RewardEvaluation,
                                adjusted_rand_index,
+                               bayes_log_likelihood,
                                evaluate_reward,
                                mean_field_deviation,
                                normalized_mutual_information,
@@ -61,5 +62,6 @@ __all__ = [
     "fit_reward_adversarial",
     "RewardEvaluation", "evaluate_reward", "return_deviation", "mean_field_deviation",
     "policy_deviation", "adjusted_rand_index", "normalized_mutual_information",
+    "bayes_log_likelihood",
     "CheckReport", "check_policy", "check_mean_field", "check_reward",
 ]

@@ -64,16 +64,15 @@ from tabmfirl import (
     generate_demonstrations,
     held_out_log_likelihood,
     predict_types,
-    soft_bellman_backward,
     solve_equilibrium,
 )
 from tabmfirl.evaluation._metrics import (
     adjusted_rand_index,
+    bayes_log_likelihood,
     evaluate_reward,
     match_types,
     normalized_mutual_information,
 )
-from tabmfirl.irl._likelihood import trajectory_log_likelihood
 
 from ._defaults import DEFAULTS, default_temperature
 from ._errors import CommandError
@@ -248,7 +247,7 @@ def run_cell(game: str, method: str, seed: int, *, settings: dict) -> dict:
                                expert=expert, variant=_variant(game, s["types"], s["horizon"]),
                                held_out=held_out, backend=s["backend"])
     metrics["fit_seconds"] = float(result.seconds)
-    metrics["bayes_ari"] = _bayes_ari(expert, demos, beta, s["backend"])
+    metrics["bayes_ari"] = _bayes_ari(spec, expert, demos, beta, s["backend"])
     return {"format": CELL_FORMAT, "game": game, "method": method, "seed": int(seed),
             "settings": dict(settings), "metrics": metrics,
             "fit": {"method": result.method, "num_iter": int(result.num_iter),
@@ -257,10 +256,11 @@ def run_cell(game: str, method: str, seed: int, *, settings: dict) -> dict:
             "seconds": time.perf_counter() - start}
 
 
-def _bayes_ari(expert, demos, temperature, backend):
-    """ARI of the Bayes classifier under the true equilibrium policies (the reference)."""
-    backward = soft_bellman_backward(expert.model, temperature, backend=backend)
-    log_lik = trajectory_log_likelihood(backward, demos.states, demos.actions, temperature)
+def _bayes_ari(spec, expert, demos, temperature, backend):
+    """ARI of the Bayes classifier under the true equilibrium (the reference; with the
+    dynamics term when the types move differently, ``bayes_log_likelihood``)."""
+    log_lik = bayes_log_likelihood(spec, expert, demos, temperature=temperature,
+                                   backend=backend)
     return _float(adjusted_rand_index(demos.types, log_lik.argmax(axis=1)))
 
 

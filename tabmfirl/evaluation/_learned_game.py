@@ -133,14 +133,21 @@ def mlp_head_reward(t, observed, context, params, out):
             out[s, a] = h[0]
 
 
-def _pack_mlp(spec_params, head, type_map):
+def _pack_mlp(spec_params, head, type_map, block_order=None):
     mlp = head.mlp
+    weights = [w.copy() for w in mlp.params]
+    if block_order is not None:                 # the observed stack's blocks, in the game's order
+        S, A, D = head.n_states, head.n_actions, head.mean_field_dim
+        width = D // len(block_order)
+        rows = S + A + (np.asarray(block_order)[:, None] * width + np.arange(width)).ravel()
+        weights[0][S + A:S + A + D] = mlp.params[0][rows]
     header = [mlp.n_layers, ACTIVATION_CODES[mlp.activation],
               ACTIVATION_CODES[mlp.output_activation], head.n_contexts, head.n_states,
               head.n_actions, head.mean_field_dim, len(type_map)]
     block = np.concatenate([np.array(header, dtype=np.float64),
                             np.array(mlp.layer_sizes, dtype=np.float64),
-                            np.asarray(type_map, dtype=np.float64), mlp.get_flat()])
+                            np.asarray(type_map, dtype=np.float64),
+                            np.concatenate([w.ravel() for w in weights])])
     return np.concatenate([spec_params, block, [float(spec_params.size)]])
 
 
@@ -153,13 +160,22 @@ def learned_game(spec: MFGSpec, learned, type_map=None) -> MFGSpec:
         Dynamics (and number of types :math:`K`) to keep.
     learned : RewardHead or ndarray
         A discrete-type :class:`~tabmfirl.RewardHead`, linear or MLP (its
-        reward reads each type's own mean field, through a Numba function that
-        evaluates the head from weights packed after the game's ``params``,
-        so every backend of the core solver can use it), or fixed tables of
-        shape ``(K_L, T, S, A)`` or ``(K_L, S, A)``.
+        reward reads what each type observes, ``spec.observed_dim`` entries,
+        through a Numba function that evaluates the head from weights packed
+        after the game's ``params``, so every backend of the core solver can
+        use it), or fixed tables of shape ``(K_L, T, S, A)`` or ``(K_L, S, A)``.
     type_map : array_like of int, shape (K,), optional
         Learned context of each type of ``spec``; default ``arange(K)`` when
-        ``K_L == K`` and all zeros when ``K_L == 1``.
+        ``K_L == K`` and all zeros when ``K_L == 1``.  For a head that reads
+        every type's flow (``observation="all_types"``) it must be a
+        permutation: learned type ``type_map[m]`` read the flow of learned
+        type ``type_map[m']`` where the game's type ``m`` reads that of
+        ``m'``, so the head's input blocks are reordered with it,
+
+        .. math:: r^{\text{game}}(s, a, (\mu^0, \dots, \mu^{K-1}), m)
+                  = f_\omega\big(s, a, (\mu^{\sigma^{-1}(0)}, \dots,
+                  \mu^{\sigma^{-1}(K-1)}), \sigma(m)\big),
+                  \qquad \sigma = \text{type\_map}.
 
     Returns
     -------
@@ -172,8 +188,11 @@ def learned_game(spec: MFGSpec, learned, type_map=None) -> MFGSpec:
                 "only discrete-type reward heads can be scored with the core solver; "
                 "pass reward tables instead")
         if (learned.n_states, learned.n_actions, learned.mean_field_dim) != \
-                (S, A, spec.mean_field_dim):
-            raise ValueError("the reward head does not match the game's sizes")
+                (S, A, spec.observed_dim):
+            raise ValueError(
+                f"the reward head (n_states={learned.n_states}, n_actions={learned.n_actions}, "
+                f"mean_field_dim={learned.mean_field_dim}) does not match the game's sizes "
+                f"({S}, {A}, observed_dim={spec.observed_dim})")
         n_learned = learned.n_contexts
     else:
         tables = np.asarray(learned, dtype=np.float64)
@@ -192,12 +211,23 @@ def learned_game(spec: MFGSpec, learned, type_map=None) -> MFGSpec:
         raise ValueError(f"type_map must be {K} ints in [0, {n_learned}), got {type_map!r}")
     if spec.context_coupling is not None:
         raise ValueError("games with a context_coupling are not supported")
+    reads_all = isinstance(learned, RewardHead) and spec.observation == "all_types"
+    # block m of the game's observed stack is type m; the head read learned type type_map[m]'s
+    # flow in its block type_map[m]: the game's block m feeds the head's block type_map[m]
+    if reads_all and not np.array_equal(np.sort(type_map), np.arange(K)):
+        raise ValueError(f"a reward that reads every type's flow needs a one-to-one "
+                         f"type_map (a permutation of 0..{K - 1}), got {type_map.tolist()}")
     if isinstance(learned, RewardHead) and learned.kind == "mlp":
         return spec.replace(reward=mlp_head_reward, n_contexts=K,
-                            params=_pack_mlp(spec.params, learned, type_map))
+                            params=_pack_mlp(spec.params, learned, type_map,
+                                             type_map if reads_all else None))
     if isinstance(learned, RewardHead):
         bias, coef = learned.linear_parameters()
         bias, coef = bias[type_map], coef[type_map]
+        if reads_all:
+            D = spec.mean_field_dim
+            coef = np.ascontiguousarray(
+                coef.reshape(coef.shape[:3] + (K, D))[:, :, :, type_map].reshape(coef.shape))
         return spec.replace(reward=linear_head_reward, n_contexts=K,
                             params=_pack_linear(spec.params, bias, coef))
     return spec.replace(reward=np.ascontiguousarray(tables[type_map]), n_contexts=K)

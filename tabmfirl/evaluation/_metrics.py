@@ -52,13 +52,16 @@ from typing import Optional
 import numpy as np
 
 from ..game._spec import MFGSpec
+from ..irl._learner import trajectories
+from ..irl._likelihood import type_log_likelihood
 from ..solvers._equilibrium import EquilibriumResult, solve_equilibrium
 from ..solvers._exploitability import exploitability, regularised_return
+from ..solvers._soft_bellman import soft_bellman_backward
 from ._learned_game import learned_game
 
 __all__ = ["kl_divergence", "return_deviation", "mean_field_deviation", "policy_deviation",
            "adjusted_rand_index", "normalized_mutual_information", "contingency_table",
-           "match_types", "RewardEvaluation", "evaluate_reward"]
+           "match_types", "RewardEvaluation", "evaluate_reward", "bayes_log_likelihood"]
 
 
 # ---------------------------------------------------------------------------
@@ -381,6 +384,55 @@ def match_types(true_types, assignments, n_contexts: int, n_types: Optional[int]
     rows, cols = linear_sum_assignment(-table)
     type_map[rows] = cols
     return type_map.astype(np.int64)
+
+
+def bayes_log_likelihood(spec: MFGSpec, expert: EquilibriumResult, demos, *,
+                         temperature: float, backend: str = "auto"):
+    r"""Scores of the Bayes classifier of types: each trajectory's log-likelihood per type.
+
+    .. math::
+
+        \log p(\tau_j \mid m) = \sum_{t} \log\pi^{E,m}_t(a^j_t \mid s^j_t)
+        + \mathbb 1[\text{types move differently}]\Big(\log\mu_0(s^j_0 \mid m)
+        + \sum_t \log P^m_t(s^j_{t+1} \mid s^j_t, a^j_t, \nu^{E,m}_t)\Big),
+
+    under the *true* equilibrium (its policies :math:`\pi^E` and the dynamics
+    evaluated along its flow, ``expert.model``); the dynamics term enters only
+    when ``spec`` gives its types their own transition or initial
+    distribution (it cancels otherwise,
+    :func:`~tabmfirl.irl._likelihood.type_log_likelihood`).  The Bayes
+    classifier with a uniform prior is ``argmax`` over types: the reference
+    of type recovery from these trajectories.
+
+    Parameters
+    ----------
+    spec : MFGSpec
+        The game (true reward) the expert equilibrium solves.
+    expert : EquilibriumResult
+        :func:`tabmfirl.solve_equilibrium` of ``spec`` at ``temperature``.
+    demos : Demonstrations
+        ``states (N, T+1)``, ``actions (N, T)``.
+    temperature : float
+        :math:`\beta > 0` of the expert equilibrium.
+    backend : {"auto", "numpy", "numba", "cuda"}
+
+    Returns
+    -------
+    ndarray, shape (N, K)
+
+    Examples
+    --------
+    >>> import tabmfirl
+    >>> from tabmfirl.envs import virus
+    >>> spec = virus.make(types=2, horizon=5)
+    >>> expert = tabmfirl.solve_equilibrium(spec, temperature=0.5, backend="numpy")
+    >>> demos = tabmfirl.generate_demonstrations(spec, expert.policy, 5, seed=0)
+    >>> bayes_log_likelihood(spec, expert, demos, temperature=0.5, backend="numpy").shape
+    (10, 2)
+    """
+    states, actions = trajectories(spec, demos)
+    backward = soft_bellman_backward(expert.model, temperature, backend=backend)
+    return type_log_likelihood(spec, expert.model, backward, states, actions, temperature)
 
 
 # ---------------------------------------------------------------------------

@@ -234,6 +234,17 @@ head is :math:`r = b_{msa}` with its mean-field block frozen at 0 (its
 gradient :math:`G\otimes 0` vanishes) and an MLP head is a function of
 :math:`(s, a, m)` only; the dynamics still read :math:`\hat\mu`).
 
+Types that move differently (``transition_by_context``, ``mu0`` per type):
+learned type :math:`m` has the known dynamics and initial distribution of the
+game's type :math:`m`; the sampler rolls out each type from its own
+:math:`\mu_0(\cdot\mid m)` with its own transitions, the encoder also reads
+each step's next state (``ContextEncoder(next_state=True)``), and the
+demonstrations' likelihood (its history, and the encoder's
+``encoder_gradient="likelihood"`` term) includes the dynamics' and initial
+state's log-probability (:func:`~tabmfirl.irl._likelihood.type_log_likelihood`).
+With ``observation="all_types"`` every type's head reads the stack of every
+type's posterior-weighted flow.
+
 Everything is deterministic given ``seed``: one ``numpy.random.default_rng
 (seed)`` initialises the heads and the encoder, runs k-means, samples the
 types and the rollouts.  With ``checkpoint=`` the whole loop state (the three
@@ -361,7 +372,7 @@ from ._learner import (
     trajectories,
     weighted_statistics,
 )
-from ._likelihood import mce_log_likelihood, trajectory_log_likelihood
+from ._likelihood import mce_log_likelihood, type_log_likelihood
 from ._nn import Adam, log_softmax, logsumexp, softmax
 from ._results import IRLResult
 
@@ -510,7 +521,8 @@ def rollout_sampler(model: EvaluatedModel, policy, mu0, n_agents: int,
     model : EvaluatedModel
         ``K`` contexts, horizon ``T``.
     policy : ndarray, shape (K, T, S, A)
-    mu0 : ndarray, shape (S,)
+    mu0 : ndarray, shape (S,) or (K, S)
+        Initial distribution, shared or one row per type.
     n_agents : int
         Agents per type.
     rng : numpy.random.Generator
@@ -540,13 +552,15 @@ def rollout_sampler(model: EvaluatedModel, policy, mu0, n_agents: int,
     if policy.shape != (K, T, S, A):
         raise ValueError(f"policy must have shape {(K, T, S, A)}, got {policy.shape}")
     mu0 = np.asarray(mu0, dtype=np.float64)
-    if mu0.shape != (S,):
-        raise ValueError(f"mu0 must have shape ({S},), got {mu0.shape}")
+    if mu0.shape not in ((S,), (K, S)):
+        raise ValueError(f"mu0 must have shape ({S},) or ({K}, {S}), got {mu0.shape}")
     N = K * n
     contexts = np.repeat(np.arange(K, dtype=np.int64), n)
     states = np.empty((N, T + 1), dtype=np.int64)
     actions = np.empty((N, T), dtype=np.int64)
-    states[:, 0] = sample_rows(np.cumsum(np.broadcast_to(mu0, (N, S)), axis=1), rng.random(N))
+    # each agent's initial state from its type's row
+    states[:, 0] = sample_rows(np.cumsum(np.broadcast_to(mu0, (K, S)), axis=1)[contexts],
+                               rng.random(N))
     policy_cdf = np.cumsum(policy, axis=-1)
     for t in range(T):
         s = states[:, t]
@@ -804,7 +818,9 @@ class AdversarialFit(FitMethod):
                   "shaping_params": (np.zeros(K * T * S) if self.expected
                                      else self.shaping.get_flat())}
         if self.types:
-            self.encoder = ContextEncoder(S, A, n_contexts=K, seed=rng)
+            # types that move differently: the encoder also reads each step's next state
+            self.encoder = ContextEncoder(S, A, n_contexts=K, seed=rng,
+                                          next_state=not self.dyn_spec.shares_dynamics)
             if (not resuming and self.trains_encoder and self.init != "random"
                     and self.n_pretrain > 0):
                 targets = initial_posterior(self.states, self.actions, K, S, A, self.init,
@@ -870,7 +886,8 @@ class AdversarialFit(FitMethod):
         S, A, T, N = self.spec.n_states, self.spec.n_actions, self.spec.horizon, \
             self.states.shape[0]
         shaping, transition = self._potential(state, model_r)
-        generator, unit = generator_weights(model_r, policy, self.spec.mu0, prior,
+        generator, unit = generator_weights(model_r, policy, self.dyn_spec.initial_distribution,
+                                            prior,
                                             state_potential=not self.expected,
                                             backend=self.backend)
         expert = transition_counts(self.states, self.actions, posterior, S, A) / (N * T)
@@ -927,12 +944,14 @@ class AdversarialFit(FitMethod):
         totals, _, _, observed, reward, model_r, backward = self._tables(posterior)
         prior = totals / N
         log_pi = (backward.q - backward.value[:, :T, :, None]) / self.temperature
-        ll = trajectory_log_likelihood(backward, self.states, self.actions, self.temperature)
+        ll = type_log_likelihood(self.dyn_spec, model_r, backward, self.states, self.actions,
+                                 self.temperature)
         with np.errstate(divide="ignore"):
             log_lik = float(np.mean(logsumexp(np.log(prior)[None] + ll, axis=1)))
         sampled = unit = None
         if not self.exact or self.use_mi:
-            sampled = rollout_sampler(model_r, backward.policy, self.spec.mu0, self.n_sampler,
+            sampled = rollout_sampler(model_r, backward.policy,
+                                      self.dyn_spec.initial_distribution, self.n_sampler,
                                       state.rng)
         if self.exact:
             loss, g_r, grad_h, unit = self._exact_discriminator(
@@ -1021,7 +1040,8 @@ class AdversarialFit(FitMethod):
             shaping=(shaping_table(h_params, K, T, S) if self.expected
                      else _copy_module(self.shaping, lambda: ShapingHead(S, n_contexts=K))),
             encoder=(None if self.encoder is None else _copy_module(
-                self.encoder, lambda: ContextEncoder(S, self.spec.n_actions, n_contexts=K))),
+                self.encoder, lambda: ContextEncoder(S, self.spec.n_actions, n_contexts=K,
+                                                     next_state=self.encoder.next_state))),
             expectation="exact" if self.exact else "sampled")
 
 

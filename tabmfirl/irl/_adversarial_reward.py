@@ -33,7 +33,7 @@ from ._adversarial_exact import SHAPINGS, exact_discriminator_loss, generator_we
 from ._checkpoint import LoopState
 from ._driver import FitMethod, FitOptions, l2_penalty, run_fit
 from ._heads import ShapingHead
-from ._learner import copy_head, learner_spec, make_head, observed_mean_field
+from ._learner import copy_head, dynamics_digest, learner_spec, make_head, observed_mean_field
 from ._nn import Adam
 
 __all__ = ["AdversarialRewardFit", "fit_reward_adversarial", "copy_shaping"]
@@ -96,7 +96,7 @@ class AdversarialRewardFit(FitMethod):
     def config(self, options):
         return {"method": self.name, "game": self.spec.name,
                 "counts_digest": array_digest(self.counts, self.mean_field, self.state_action),
-                "dynamics_digest": array_digest(self.spec.mu0, self.spec.params),
+                "dynamics_digest": dynamics_digest(self.spec),
                 "shaping": self.shaping_kind, "reward_kind": self.reward_kind,
                 "hidden_sizes": ([int(h) for h in self.hidden_sizes]
                                  if self.reward_kind == "mlp" else None),
@@ -129,7 +129,8 @@ class AdversarialRewardFit(FitMethod):
         model_r = self.model.with_reward(reward)
         backward = soft_bellman_backward(model_r, self.temperature, backend=self.backend)
         log_pi = (backward.q - backward.value[:, :T, :, None]) / self.temperature
-        generator, _ = generator_weights(model_r, backward.policy, self.spec.mu0, self.prior,
+        generator, _ = generator_weights(model_r, backward.policy,
+                                         self.dyn_spec.initial_distribution, self.prior,
                                          state_potential=self.state_potential,
                                          backend=self.backend)
         loss, g_r, g_h = exact_discriminator_loss(

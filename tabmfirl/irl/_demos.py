@@ -13,14 +13,18 @@ sub-population, which fluctuates around the mean field flow like
     \qquad
     a^i_t \sim \pi_t(\cdot \mid s^i_t, m_i),
     \qquad
-    s^i_{t+1} \sim P(\cdot \mid s^i_t, a^i_t, \hat\nu^{m_i}_t),
+    s^i_{t+1} \sim P_{m_i}(\cdot \mid s^i_t, a^i_t, \hat\nu^{m_i}_t),
 
-with :math:`s^i_0 \sim \mu_0` independently and :math:`\hat\nu^m_t` what type
-:math:`m` observes of the empirical distributions (its own :math:`\hat\mu_t`,
-the empirical state-action distribution :math:`\hat L_t(s, a \mid m) =
-\frac{1}{N_m} \sum_{i: m_i = m} \mathbb{1}[s^i_t = s, a^i_t = a]` for
-``mean_field_kind="state_action"`` games, or a mix of types under a
-``context_coupling``), computed by :func:`tabmfirl.evaluate_step`.  These are
+with :math:`s^i_0 \sim \mu_0(\cdot \mid m_i)` independently (the initial
+distribution of the agent's type, ``spec.initial_distribution``: the same for
+every type unless the game gives one per type), :math:`P_m` the transition of
+type :math:`m` (the same for every type unless ``transition_by_context``),
+and :math:`\hat\nu^m_t` what type :math:`m` observes of the empirical
+distributions (its own :math:`\hat\mu_t`, the empirical state-action
+distribution :math:`\hat L_t(s, a \mid m) = \frac{1}{N_m} \sum_{i: m_i = m}
+\mathbb{1}[s^i_t = s, a^i_t = a]` for ``mean_field_kind="state_action"``
+games, a mix of types under a ``context_coupling``, or the stack of every
+type's empirical distribution with ``observation="all_types"``), computed by :func:`tabmfirl.evaluate_step`.  These are
 real rollouts, not independent draws :math:`s_t \sim \mu_t` (a quirk of the
 lineage code that we do not copy).
 
@@ -330,6 +334,8 @@ def _default_params(spec: MFGSpec) -> dict:
         return {}
     params = {"types": spec.n_contexts, "horizon": spec.horizon,
               "dynamics": spec.info.get("dynamics", "original")}
+    if "same_dynamics" in spec.info:            # predator_prey's control variant
+        params["same_dynamics"] = bool(spec.info["same_dynamics"])
     try:
         rebuilt = envs.make(spec.name, **params)
     except (TypeError, ValueError):
@@ -360,8 +366,10 @@ def generate_demonstrations(spec: MFGSpec, policy, n_agents: int = 100, *,
 
     See the module docstring for the process: every step, the empirical
     distribution of each type's agents drives that type's dynamics (through
-    :func:`tabmfirl.evaluate_step`), then each agent samples an action from its
-    type's policy and a next state.  Vectorised over agents.
+    :func:`tabmfirl.evaluate_step`, one transition per type), then each agent
+    samples an action from its type's policy and a next state from its type's
+    transition; initial states come from each type's initial distribution.
+    Vectorised over agents.
 
     Parameters
     ----------
@@ -424,8 +432,9 @@ def generate_demonstrations(spec: MFGSpec, policy, n_agents: int = 100, *,
     types = rng.permutation(np.repeat(np.arange(K, dtype=np.int64), n))
     states = np.empty((N, T + 1), dtype=np.int64)
     actions = np.empty((N, T), dtype=np.int64)
-    states[:, 0] = sample_rows(np.cumsum(np.broadcast_to(spec.mu0, (N, S)), axis=1),
-                                rng.random(N))
+    # each agent's initial state from its type's row of the (K, S) initial distribution
+    states[:, 0] = sample_rows(np.cumsum(spec.initial_distribution, axis=1)[types],
+                               rng.random(N))
     policy_cdf = np.cumsum(policy, axis=-1)
     state_action_game = spec.mean_field_kind == "state_action"
     next_states = spec.next_states

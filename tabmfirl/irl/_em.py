@@ -105,11 +105,20 @@ One iteration
        p(m) = \frac{1}{N} \sum_j q_{jm},
 
    with :math:`\lambda` = ``mi_weight``.  :math:`\ell_{jm}` is the causal
-   likelihood of the actions (the transition factors
+   likelihood of the actions.  When the types share the transition and the
+   initial distribution the transition factors
    :math:`P(s^j_{t+1} \mid s^j_t, a^j_t, \hat\mu_t(\cdot\mid m))` are left out:
    they depend on the type only through the estimated flow, which would let
    the posterior cluster agents on where they are rather than on what they
-   choose; types change rewards only).  For fixed rewards this posterior
+   choose.  When the types move or start differently
+   (``transition_by_context``, ``mu0`` per type: the learned type :math:`m`
+   is then the game's type :math:`m`, with its known dynamics) they are the
+   evidence and enter: :math:`\ell_{jm}` gains
+   :math:`\log\mu_0(s^j_0\mid m) + \sum_t \log P^m_t(s^j_{t+1} \mid s^j_t, a^j_t,
+   \hat\nu^m_t)`, read along the posterior-weighted flow of step 2
+   (:func:`~tabmfirl.irl._likelihood.type_log_likelihood`).  With
+   ``observation="all_types"`` the head of every type reads the stack of
+   every type's weighted flow (:func:`~tabmfirl.irl._learner.observed_mean_field`).  For fixed rewards this posterior
    maximises :math:`\sum_j \big(\mathbb E_{q_j}[\lambda \ell_{jm} + \log p(m)]
    + H(q_j)\big)`; :math:`\lambda = 1` is EM's E-step, the exact posterior of
    the mixture, for which the variational bound
@@ -180,6 +189,7 @@ from ._init import INITIALISATIONS as SINGLE_STARTS
 from ._init import initial_posterior, policy_mixture_clusters
 from ._learner import (
     copy_head,
+    dynamics_digest,
     game_config,
     learner_spec,
     make_head,
@@ -187,7 +197,7 @@ from ._learner import (
     trajectories,
     weighted_statistics,
 )
-from ._likelihood import posterior_information, tempered_posterior, trajectory_log_likelihood
+from ._likelihood import posterior_information, tempered_posterior, type_log_likelihood
 from ._nn import Adam
 from ._results import IRLResult
 
@@ -317,15 +327,16 @@ class ExactLikelihoodFit(FitMethod):
         value, grad, reward, backward = reward_step(
             self.dyn_spec, self.head, model, mean_field, state_action, counts, self.temperature,
             float(self.n_demos), self.backend)
-        return totals, mean_field, state_action, value, grad, reward, backward
+        return totals, mean_field, state_action, value, grad, reward, model, backward
 
     def evaluate(self, state):
         params, posterior = state.arrays["reward_params"], state.arrays["posterior"]
-        totals, _, _, value, grad, _, backward = self._tables(params, posterior)
+        totals, _, _, value, grad, _, model, backward = self._tables(params, posterior)
         penalty, penalty_grad = l2_penalty(params, self.decay_mask, self.weight_decay)
         value, grad = value - penalty, grad - penalty_grad
-        log_lik = trajectory_log_likelihood(backward, self.states, self.actions,
-                                            self.temperature)
+        # actions, plus each type's dynamics at the weighted flow when the types move differently
+        log_lik = type_log_likelihood(self.dyn_spec, model, backward, self.states, self.actions,
+                                      self.temperature)
         new_posterior, marginal = tempered_posterior(log_lik, totals / self.n_demos,
                                                      self.mi_weight)
         if self.mi_weight > 0.0 and self.K > 1 and state.iteration >= self.n_warmup:
@@ -351,7 +362,8 @@ class ExactLikelihoodFit(FitMethod):
     def result(self, state, *, converged, seconds):
         # statistics of the returned posterior, tables of the returned parameters
         params, posterior = state.arrays["reward_params"], state.arrays["posterior"]
-        totals, mean_field, state_action, _, _, reward, backward = self._tables(params, posterior)
+        totals, mean_field, state_action, _, _, reward, _, backward = self._tables(params,
+                                                                                   posterior)
         histories = {name: np.array(values) for name, values in state.histories.items()}
         return IRLResult(
             method=self.name, head=copy_head(self.head), reward_params=self.head.get_flat(),
@@ -405,7 +417,7 @@ class RewardFit(FitMethod):
     def config(self, options):
         return {"method": self.name, "game": self.spec.name,
                 "counts_digest": array_digest(self.counts, self.mean_field, self.state_action),
-                "dynamics_digest": array_digest(self.spec.mu0, self.spec.params),
+                "dynamics_digest": dynamics_digest(self.spec),
                 "reward_kind": self.reward_kind,
                 "hidden_sizes": ([int(h) for h in self.hidden_sizes]
                                  if self.reward_kind == "mlp" else None),
@@ -737,11 +749,15 @@ def _result_log_likelihood(spec: MFGSpec, result: IRLResult, demos, backend):
                            else None, backend=backend)
     backward = soft_bellman_backward(model.with_reward(result.reward), result.temperature,
                                      backend=backend)
-    return trajectory_log_likelihood(backward, states, actions, result.temperature)
+    return type_log_likelihood(dyn_spec, model, backward, states, actions, result.temperature)
 
 
 def predict_types(spec: MFGSpec, result: IRLResult, demos, *, backend: str = "auto"):
     r"""Posterior :math:`q(m\mid\tau) \propto p(m)\exp(\ell_m(\tau))` of new trajectories.
+
+    :math:`\ell_m` is the actions' causal log-likelihood, plus the dynamics'
+    and initial state's when the game's types move or start differently
+    (:func:`~tabmfirl.irl._likelihood.type_log_likelihood`).
 
     The EM method's encoder (its E-step) applied to trajectories not used in the fit, under
     the fitted model: the learned reward tables and the dynamics both frozen
@@ -771,7 +787,10 @@ def held_out_log_likelihood(spec: MFGSpec, result: IRLResult, demos, *,
     r"""Marginal causal log-likelihood per trajectory of held-out demonstrations.
 
     .. math:: \frac{1}{N}\sum_j \log \sum_m p(m)\, \exp\Big(\sum_t
-              \log\pi^m_t(a^j_t\mid s^j_t)\Big),
+              \log\pi^m_t(a^j_t\mid s^j_t) + d_{jm}\Big),
+
+    with :math:`d_{jm}` the dynamics' and initial state's log-likelihood when
+    the types move or start differently (0 otherwise; as in :func:`predict_types`),
 
     with the fitted prior, rewards and flows (as in :func:`predict_types`).
     Compare fits with different ``n_contexts`` on the same held-out set to

@@ -18,7 +18,11 @@ step, with ``mean_field_dim`` :math:`D = S` (state distribution
 :math:`L_t(s, a) = \mu_t(s)\pi_t(a|s)`, index ``s * n_actions + a``).
 A ``mean_field`` argument has shape ``(T, D)``: row ``t`` is the mean field
 that the reward at step ``t`` reads (pass ``flow[:T]`` for a flow with
-``T + 1`` rows).
+``T + 1`` rows).  In a game whose rewards read every type's flow
+(``observation="all_types"``) the vector is the stack of the :math:`K` types'
+distributions, :math:`D = K S` or :math:`K S A`, entry ``m * D_1 + i`` being
+entry ``i`` of type ``m``'s: nothing else changes (the heads are linear or an
+MLP in the vector, whatever its length).
 
 *Context (agent type).*  Either discrete, :math:`m \in \{0..K-1\}` with
 ``n_contexts`` :math:`K`, or a continuous latent :math:`z \in \mathbb R^d`
@@ -246,7 +250,10 @@ class RewardHead(_ContextMixin, _Module):
     mean_field_dim : int
         :math:`D`: ``n_states`` (state distribution :math:`\mu_t(s)`) or
         ``n_states * n_actions`` (joint :math:`L_t(s, a)`, flattened with
-        index ``s * n_actions + a``).
+        index ``s * n_actions + a``), or :math:`K` times either for a game
+        whose rewards read every type's flow (``observation="all_types"``:
+        the stack of the :math:`K` types' distributions, type-major).  Any
+        positive multiple of ``n_states``.
     n_contexts : int, optional
         :math:`K` discrete types.  Give exactly one of ``n_contexts`` and
         ``latent_dim``.
@@ -368,11 +375,11 @@ class RewardHead(_ContextMixin, _Module):
         self.n_states = _positive_int("n_states", n_states)
         self.n_actions = _positive_int("n_actions", n_actions)
         self.mean_field_dim = _positive_int("mean_field_dim", mean_field_dim)
-        if self.mean_field_dim not in (self.n_states, self.n_states * self.n_actions):
+        if self.mean_field_dim % self.n_states:
             raise ValueError(
                 f"mean_field_dim must be n_states ({self.n_states}) or "
-                f"n_states * n_actions ({self.n_states * self.n_actions}), "
-                f"got {self.mean_field_dim}"
+                f"n_states * n_actions ({self.n_states * self.n_actions}), or K times "
+                f"either for a reward that reads every type's flow, got {self.mean_field_dim}"
             )
         self.n_contexts, self.latent_dim = _context_spec(n_contexts, latent_dim)
         if kind not in REWARD_KINDS:
@@ -831,6 +838,10 @@ class ContextEncoder(_Module):
     activation : str, optional
         Hidden activation (default ``"tanh"``); the per-step embedding
         also ends with it.
+    next_state : bool, optional
+        Also read each step's next state :math:`s_{t+1}` (default ``False``):
+        for games whose types move differently, where the moves themselves
+        tell the types apart.
     seed : int, None or numpy.random.Generator, optional
         Initialisation.
 
@@ -848,8 +859,9 @@ class ContextEncoder(_Module):
         o = \mathrm{head}_\psi(\bar u),
 
     with two :class:`~tabmfirl.irl._nn.MLP` (``step_net``, ``head_net``).  The
-    final state :math:`s_T` is not read (types change rewards only, so it
-    carries no information beyond the shared dynamics).
+    next states are not read (when types change rewards only they carry no
+    information beyond the shared dynamics), unless ``next_state=True``:
+    then :math:`x_t = [e_{s_t}, e_{a_t}, e_{s_{t+1}}, t/T] \in \mathbb R^{2S + A + 1}`.
 
     * categorical: :math:`o \in \mathbb R^K` are logits,
       :math:`q(m\mid\tau) = \mathrm{softmax}(o)_m`;
@@ -878,8 +890,11 @@ class ContextEncoder(_Module):
 
     def __init__(self, n_states, n_actions, *, kind="categorical", n_contexts=None,
                  latent_dim=None, embed_dim=16, hidden_sizes=(32,), activation="tanh",
-                 seed=None):
+                 next_state=False, seed=None):
         self.n_states = _positive_int("n_states", n_states)
+        if not isinstance(next_state, (bool, np.bool_)):
+            raise ValueError(f"next_state must be True or False, got {next_state!r}")
+        self.next_state = bool(next_state)
         self.n_actions = _positive_int("n_actions", n_actions)
         if kind == "categorical":
             if n_contexts is None or latent_dim is not None:
@@ -897,7 +912,7 @@ class ContextEncoder(_Module):
         self.embed_dim = _positive_int("embed_dim", embed_dim)
         self.hidden_sizes = _hidden(hidden_sizes)
         rng = np.random.default_rng(seed)
-        n_in = self.n_states + self.n_actions + 1
+        n_in = self.n_states * (2 if self.next_state else 1) + self.n_actions + 1
         self.step_net = MLP((n_in,) + self.hidden_sizes + (self.embed_dim,),
                             activation=activation, output_activation=activation, seed=rng)
         self.head_net = MLP((self.embed_dim,) + self.hidden_sizes + (n_out,),
@@ -920,7 +935,8 @@ class ContextEncoder(_Module):
                 "__config__": (f"kind={self.kind};n_states={self.n_states};"
                                f"n_actions={self.n_actions};n_contexts={self.n_contexts};"
                                f"latent_dim={self.latent_dim};embed_dim={self.embed_dim};"
-                               f"activation={self.step_net.activation}")}
+                               f"activation={self.step_net.activation}"
+                               + (";next_state=True" if self.next_state else ""))}
 
     # -- inputs ---------------------------------------------------------------------
 
@@ -935,7 +951,7 @@ class ContextEncoder(_Module):
         return states, actions
 
     def step_features(self, states, actions):
-        """Per-step inputs :math:`x_t = [e_{s_t}, e_{a_t}, t/T]`.
+        """Per-step inputs :math:`x_t = [e_{s_t}, e_{a_t}, t/T]` (or with :math:`e_{s_{t+1}}`).
 
         Parameters
         ----------
@@ -945,12 +961,16 @@ class ContextEncoder(_Module):
         Returns
         -------
         x : ndarray, shape (N, T, n_states + n_actions + 1)
+            (``2 n_states + n_actions + 1`` with ``next_state``).
         """
         states, actions = self._check_trajectories(states, actions)
         N, T = actions.shape
         e_s = np.eye(self.n_states)[states[:, :T]]
         e_a = np.eye(self.n_actions)[actions]
         time = np.broadcast_to((np.arange(T) / T)[None, :, None], (N, T, 1))
+        if self.next_state:
+            return np.concatenate([e_s, e_a, np.eye(self.n_states)[states[:, 1:]], time],
+                                  axis=-1)
         return np.concatenate([e_s, e_a, time], axis=-1)
 
     # -- forward / backward -----------------------------------------------------------

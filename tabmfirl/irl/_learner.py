@@ -15,7 +15,8 @@ from ._heads import RewardHead
 from ._likelihood import mce_log_likelihood
 
 __all__ = ["game_config", "weighted_statistics", "learner_spec", "trajectories", "observed_mean_field",
-           "make_head", "copy_head", "reward_step", "MIN_WEIGHT"]
+           "make_head", "copy_head", "reward_step", "MIN_WEIGHT", "types_are_anchored",
+           "head_input_dim", "dynamics_digest"]
 
 #: A type whose posterior weight falls below ``MIN_WEIGHT * N`` gets the pooled flow.
 MIN_WEIGHT = 1e-12
@@ -81,13 +82,33 @@ def weighted_statistics(states, actions, posterior, n_states: int, n_actions: in
 
 
 
+def types_are_anchored(spec: MFGSpec) -> bool:
+    """True when the learner's types must be the game's: they move differently, start
+    differently, or the transition reads every type's flow.
+
+    Learned type ``m`` then has the known dynamics (and initial distribution) of
+    the game's type ``m``, so a fit learns exactly ``spec.n_contexts`` types.
+    """
+    return not spec.shares_dynamics or (spec.observation == "all_types"
+                                        and spec.transition_is_dynamic)
+
+
 def learner_spec(spec: MFGSpec, n_contexts: int) -> MFGSpec:
-    """The dynamics of ``spec`` with ``n_contexts`` zero-reward types."""
+    """The dynamics of ``spec`` with ``n_contexts`` zero-reward types.
+
+    Raises ValueError for a ``context_coupling`` game, and for ``n_contexts``
+    other than ``spec.n_contexts`` when :func:`types_are_anchored`.
+    """
     if not isinstance(spec, MFGSpec):
         raise ValueError(f"spec must be an MFGSpec, got {type(spec).__name__}")
     if spec.context_coupling is not None:
         raise ValueError("games with a context_coupling are not supported by the IRL fits "
                          "(types would observe each other's flows)")
+    if types_are_anchored(spec) and n_contexts != spec.n_contexts:
+        raise ValueError(
+            f"game {spec.name!r} gives each of its {spec.n_contexts} types its own dynamics or "
+            f"initial distribution (or a transition that reads every type's flow): a fit must "
+            f"learn n_contexts={spec.n_contexts} types, got {n_contexts}")
     return spec.replace(reward=np.zeros((n_contexts, spec.n_states, spec.n_actions)),
                         n_contexts=n_contexts)
 
@@ -108,15 +129,34 @@ def trajectories(spec: MFGSpec, demos):
 
 
 def observed_mean_field(spec: MFGSpec, mean_field, state_action):
-    """What the reward head reads: ``(K, T, D)``."""
+    r"""What the reward head reads: ``(K, T, D)``, or ``(K, T, K * D)`` for ``"all_types"``.
+
+    Type :math:`m` reads its own (posterior-weighted empirical) flow
+    :math:`\hat\mu_t(\cdot\mid m)` (or :math:`\hat L_t`), ``D`` entries; with
+    ``spec.observation == "all_types"`` every type reads the stack of every
+    type's flow, type-major (entry ``m' * D + i`` is entry ``i`` of type
+    :math:`m'`'s), as the game's own functions do.
+    """
     K, T = state_action.shape[:2]
     if spec.mean_field_kind == "state_action":
-        return state_action.reshape(K, T, -1)
-    return mean_field[:, :T]
+        own = state_action.reshape(K, T, -1)
+    else:
+        own = mean_field[:, :T]
+    if spec.observation != "all_types":
+        return own
+    stacked = own.transpose(1, 0, 2).reshape(T, -1)                     # (T, K * D)
+    return np.ascontiguousarray(np.broadcast_to(stacked, (K,) + stacked.shape))
+
+
+def head_input_dim(spec: MFGSpec, n_contexts: int) -> int:
+    """Length of the mean field vector a reward head of ``n_contexts`` types reads."""
+    if spec.observation == "all_types":
+        return n_contexts * spec.mean_field_dim
+    return spec.mean_field_dim
 
 
 def make_head(spec, n_contexts, reward_kind, hidden_sizes, rng):
-    return RewardHead(spec.n_states, spec.n_actions, spec.mean_field_dim,
+    return RewardHead(spec.n_states, spec.n_actions, head_input_dim(spec, n_contexts),
                       n_contexts=n_contexts, kind=reward_kind, hidden_sizes=hidden_sizes,
                       seed=rng)
 
@@ -148,5 +188,20 @@ def game_config(spec: MFGSpec, states, actions) -> dict:
     """The game and data part of a checkpoint configuration (names, sizes, digests)."""
     return {"game": spec.name, "n_states": spec.n_states, "n_actions": spec.n_actions,
             "horizon": spec.horizon, "mean_field_kind": spec.mean_field_kind,
-            "dynamics_digest": array_digest(spec.mu0, spec.params),
+            "dynamics_digest": dynamics_digest(spec),
             "data_digest": array_digest(states, actions)}
+
+
+def dynamics_digest(spec: MFGSpec) -> str:
+    """Digest of a game's dynamics for checkpoint configurations.
+
+    ``mu0`` and ``params`` as before, plus, for a game whose types move
+    differently or read every type's flow, the transition array (if any) and
+    those two settings (so that ``same_dynamics`` variants differ).
+    """
+    if spec.shares_dynamics and spec.observation != "all_types":
+        return array_digest(spec.mu0, spec.params)
+    extra = [np.array([float(spec.transition_by_context), float(spec.observation == "all_types")])]
+    if not spec.transition_is_dynamic:
+        extra.append(spec.transition)
+    return array_digest(spec.mu0, spec.params, *extra)

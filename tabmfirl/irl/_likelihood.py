@@ -13,8 +13,15 @@ from ..solvers._model import EvaluatedModel
 from ..solvers._soft_bellman import BackwardResult, soft_bellman_backward
 from ._nn import logsumexp
 
-__all__ = ["mce_log_likelihood", "trajectory_log_likelihood", "tempered_posterior",
-           "posterior_information", "entropy"]
+__all__ = ["mce_log_likelihood", "trajectory_log_likelihood", "dynamics_log_likelihood",
+           "type_log_likelihood", "tempered_posterior", "posterior_information", "entropy",
+           "LOG_PROBABILITY_FLOOR"]
+
+#: A transition or initial state of probability 0 under a type counts as this log-probability
+#: (``log(1e-300)``): the trajectory is then practically impossible under that type, and a
+#: trajectory impossible under every type (a model evaluated at an estimated flow) still
+#: gets a finite posterior instead of ``0/0``.
+LOG_PROBABILITY_FLOOR = float(np.log(1e-300))
 
 
 def mce_log_likelihood(model: EvaluatedModel, counts, temperature: float, *,
@@ -138,6 +145,114 @@ def trajectory_log_likelihood(backward: BackwardResult, states, actions,
     s = states[:, :T]
     log_pi = (backward.q - backward.value[:, :T, :, None]) / temperature   # (K, T, S, A)
     return log_pi[:, t, s, actions].sum(axis=-1).T                          # (N, K)
+
+
+def dynamics_log_likelihood(model: EvaluatedModel, initial_distribution, states, actions):
+    r"""Log-probability of each trajectory's moves under each type's dynamics.
+
+    .. math::
+
+        d_{jm} = \log \mu_0(s^j_0 \mid m)
+                 + \sum_{t=0}^{T-1} \log P^m_t(s^j_{t+1} \mid s^j_t, a^j_t),
+
+    with :math:`P^m_t` the transitions of ``model`` (context :math:`m`, step
+    :math:`t`: ``model.transition_at(m, t)``, evaluated at whatever flow the
+    caller froze, e.g. the posterior-weighted empirical flow) and
+    :math:`\mu_0(\cdot\mid m)` row :math:`m` of ``initial_distribution``.  A
+    probability of 0 counts as :data:`LOG_PROBABILITY_FLOOR`.  Together with
+    :func:`trajectory_log_likelihood` it is the full log-likelihood of a
+    trajectory, :math:`\log p(\tau_j \mid m) = d_{jm} + \ell_{jm}`.
+
+    Parameters
+    ----------
+    model : EvaluatedModel
+        ``K`` contexts, horizon ``T`` (dense or sparse transitions).
+    initial_distribution : ndarray, shape (K, S) or (S,)
+    states : ndarray of int, shape (N, T+1)
+    actions : ndarray of int, shape (N, T)
+
+    Returns
+    -------
+    ndarray, shape (N, K)
+
+    Examples
+    --------
+    Two types on two states, type 0 always moves to state 1, type 1 stays;
+    the trajectory 0 -> 1 has probability 1/2 (initial state) under both types
+    and then 1 under type 0, 0 under type 1 (floored):
+
+    >>> from tabmfirl import EvaluatedModel
+    >>> P = np.array([[[[0.0, 1.0]], [[0.0, 1.0]]], [[[1.0, 0.0]], [[0.0, 1.0]]]])
+    >>> model = EvaluatedModel(P, np.array([[0], [1]]), np.zeros((2, 1, 2, 1)))
+    >>> d = dynamics_log_likelihood(model, np.full(2, 0.5), np.array([[0, 1]]),
+    ...                             np.array([[0]]))
+    >>> bool(np.isclose(d[0, 0], np.log(0.5))), bool(d[0, 1] < -690)
+    (True, True)
+    """
+    K, T, S, A = model.shape
+    states = np.asarray(states)
+    actions = np.asarray(actions)
+    N = states.shape[0]
+    if states.shape != (N, T + 1) or actions.shape != (N, T):
+        raise ValueError(f"states and actions must have shapes (N, {T + 1}) and (N, {T}), got "
+                         f"{states.shape} and {actions.shape}")
+    mu0 = np.broadcast_to(np.asarray(initial_distribution, dtype=np.float64), (K, S))
+    probability = np.empty((T + 1, K, N))
+    probability[0] = mu0[:, states[:, 0]]
+    for t in range(T):
+        s, a, s_next = states[:, t], actions[:, t], states[:, t + 1]
+        rows = model.transition[model.slice_index[:, t]][:, s, a]           # (K, N, W)
+        if model.dense:
+            probability[t + 1] = np.take_along_axis(
+                rows, np.broadcast_to(s_next[None, :, None], (K, N, 1)), axis=-1)[..., 0]
+        else:                                   # a sparse row may hold s' more than once
+            hits = model.next_states[s, a] == s_next[:, None]                 # (N, W)
+            probability[t + 1] = np.where(hits[None], rows, 0.0).sum(axis=-1)
+    with np.errstate(divide="ignore"):
+        logs = np.maximum(np.log(probability), LOG_PROBABILITY_FLOOR)
+    return logs.sum(axis=0).T
+
+
+def type_log_likelihood(spec, model: EvaluatedModel, backward: BackwardResult, states, actions,
+                        temperature: float):
+    r"""The log-likelihood of each trajectory under each type that a type posterior uses.
+
+    .. math::
+
+        \log p(\tau_j \mid m) = \ell_{jm} + \mathbb 1[\text{types move differently}]\,
+        d_{jm},
+
+    :math:`\ell_{jm}` the actions' causal log-likelihood
+    (:func:`trajectory_log_likelihood`) and :math:`d_{jm}` the dynamics' and
+    the initial state's (:func:`dynamics_log_likelihood`).  When every type
+    shares the transition and the initial distribution
+    (``spec.shares_dynamics``), :math:`d_{jm}` does not depend on :math:`m`
+    and cancels from every posterior: it is left out, so the result is
+    exactly :math:`\ell_{jm}`, as before per-type dynamics existed (and the
+    posterior cannot cluster agents on where a mean-field-dependent
+    transition, read at each type's estimated flow, happens to send them).
+
+    Parameters
+    ----------
+    spec : MFGSpec
+        The learner's game (its ``K`` contexts are those of ``model``).
+    model : EvaluatedModel
+        The dynamics at the flow the method uses (the reward is ignored here).
+    backward : BackwardResult
+        Soft-optimal policies of the model's reward.
+    states : ndarray of int, shape (N, T+1)
+    actions : ndarray of int, shape (N, T)
+    temperature : float
+        :math:`\beta > 0` of the backward pass.
+
+    Returns
+    -------
+    ndarray, shape (N, K)
+    """
+    log_lik = trajectory_log_likelihood(backward, states, actions, temperature)
+    if spec.shares_dynamics:
+        return log_lik
+    return log_lik + dynamics_log_likelihood(model, spec.initial_distribution, states, actions)
 
 
 def tempered_posterior(log_lik, prior, mi_weight):
