@@ -17,12 +17,15 @@ standard error go to the earliest):
     additive head, weight decay 0.1
     additive head, weight decay 0.01
     additive head, weight decay 0
-    linear head,   weight decay 1.0
+    linear head,   weight decay 1.0   (only with ``--heads``)
 
-One JSON file per (game, seed) in ``--out`` (a rerun skips those present).
+One JSON file per (game, seed) in ``--out`` (a rerun skips those present), and
+one per fold's fit under ``--out/folds`` while a cell runs (a stopped run
+resumes from them).
 It prints one Markdown table per game and the choice per seed.  Run::
 
-    nice -n 10 python benchmarks/select_settings.py --out results_select --workers 2
+    nice -n 10 python benchmarks/select_settings.py --out results_select --folds 3 \
+        --seeds 0-2 --workers 2
 """
 import os
 
@@ -47,16 +50,41 @@ CANDIDATES = (
     {"reward_kind": "additive", "weight_decay": 0.1},
     {"reward_kind": "additive", "weight_decay": 0.01},
     {"reward_kind": "additive", "weight_decay": 0.0},
-    {"reward_kind": "linear", "weight_decay": 1.0},
 )
+#: The head kind as a further candidate (``--heads``): not run for docs/results.md
+#: (no CPU time left on the shared machine).
+LINEAR = {"reward_kind": "linear", "weight_decay": 1.0}
 TABLE_SETTING = 0          # the candidate the tables of docs/results.md use
 
 
 def label(candidate):
+    """``additive, weight decay 1`` for a candidate."""
     return f"{candidate['reward_kind']}, weight decay {candidate['weight_decay']:g}"
 
 
-def run_cell(game, seed, folds):
+class FoldCache(dict):
+    """``select_settings``'s cache, written through to one JSON file per fold's fit."""
+
+    def __init__(self, folder):
+        super().__init__()
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for path in self.folder.glob("*.json"):
+            record = json.loads(path.read_text())
+            super().__setitem__((record["candidate"], record["fold"]),
+                                (np.array(record["scores"]), record["converged"]))
+
+    def __setitem__(self, key, value):
+        super().__setitem__(key, value)
+        c, f = key
+        path = self.folder / f"{c}__{f}.json"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"candidate": c, "fold": f, "scores": value[0].tolist(),
+                                   "converged": value[1]}))
+        tmp.replace(path)
+
+
+def run_cell(game, seed, folds, candidates, out):
     """The selection on one game's training demonstrations (a JSON-able dict)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -65,10 +93,11 @@ def run_cell(game, seed, folds):
         demos = tabmfirl.generate_demonstrations(spec, expert.policy, 200, seed=seed)
         start = time.perf_counter()
         sel = tabmfirl.select_settings(
-            spec, demos, CANDIDATES, fit=tabmfirl.fit_pemmfirl_em, n_folds=folds, seed=seed,
+            spec, demos, candidates, fit=tabmfirl.fit_pemmfirl_em, n_folds=folds, seed=seed,
+            cache=FoldCache(Path(out) / "folds" / f"{game}__{seed}__{folds}__{len(candidates)}"),
             n_contexts=3, temperature=0.1, max_iter=300, learning_rate=0.02, n_warmup=30,
             warn=False)
-    return {"game": game, "seed": seed, "folds": folds, "candidates": list(CANDIDATES),
+    return {"game": game, "seed": seed, "folds": folds, "candidates": list(candidates),
             "mean": sel.mean.tolist(), "std_error": sel.std_error.tolist(),
             "difference": sel.difference.tolist(),
             "difference_std_error": sel.difference_std_error.tolist(),
@@ -90,7 +119,7 @@ def tables(records):
                   "| setting | " + " | ".join(f"seed {s}" for s in seeds)
                   + " | chosen on | best on | fits converged |",
                   "|---|" + "---|" * (len(seeds) + 3)]
-        for c, cand in enumerate(CANDIDATES):
+        for c, cand in enumerate(rows[0]["candidates"]):
             cells = [f"{r['mean'][c]:.3f} ± {r['std_error'][c]:.3f} "
                      f"(Δ {r['difference'][c]:.3f} ± {r['difference_std_error'][c]:.3f})"
                      for r in rows]
@@ -110,26 +139,30 @@ def main(argv=None):
     parser.add_argument("--games", default=",".join(GAMES))
     parser.add_argument("--seeds", default="0-4")
     parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--heads", action="store_true",
+                        help="the linear head (weight decay 1.0) as a fifth candidate")
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args(argv)
     low, _, high = args.seeds.partition("-")
     seeds = range(int(low), int(high or low) + 1)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    candidates = CANDIDATES + ((LINEAR,) if args.heads else ())
     jobs = [(g, s) for s in seeds for g in args.games.split(",")
             if not (out / f"{g}__{s}.json").exists()]
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
-        futures = {pool.submit(run_cell, g, s, args.folds): (g, s) for g, s in jobs}
+        futures = {pool.submit(run_cell, g, s, args.folds, candidates, out): (g, s) for g, s in jobs}
         for future in as_completed(futures):
             g, s = futures[future]
             record = future.result()
             tmp = out / f".{g}__{s}.json.tmp"
             tmp.write_text(json.dumps(record, indent=1))
             tmp.replace(out / f"{g}__{s}.json")
-            print(f"{g} seed {s}: chose {label(CANDIDATES[record['chosen']])}, "
-                  f"best {label(CANDIDATES[record['best']])} ({record['seconds']:.0f} s)",
+            print(f"{g} seed {s}: chose {label(candidates[record['chosen']])}, "
+                  f"best {label(candidates[record['best']])} ({record['seconds']:.0f} s)",
                   flush=True)
-    records = [json.loads(p.read_text()) for p in sorted(out.glob("*.json"))]
+    records = [r for r in (json.loads(p.read_text()) for p in sorted(out.glob("*.json")))
+               if r["folds"] == args.folds and len(r["candidates"]) == len(candidates)]
     print(tables(records))
 
 
