@@ -63,23 +63,30 @@ def label(candidate):
 
 
 class FoldCache(dict):
-    """``select_settings``'s cache, written through to one JSON file per fold's fit."""
+    """``select_settings``'s cache, written through to one JSON file per fold's fit.
 
-    def __init__(self, folder):
+    Files are named by the candidate's settings, not its index, so a run with
+    more candidates (``--heads``) reuses the fits of the others.
+    """
+
+    def __init__(self, folder, candidates):
         super().__init__()
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
+        self.candidates = list(candidates)
         for path in self.folder.glob("*.json"):
             record = json.loads(path.read_text())
-            super().__setitem__((record["candidate"], record["fold"]),
-                                (np.array(record["scores"]), record["converged"]))
+            if record["candidate"] in self.candidates:
+                key = (self.candidates.index(record["candidate"]), record["fold"])
+                super().__setitem__(key, (np.array(record["scores"]), record["converged"]))
 
     def __setitem__(self, key, value):
         super().__setitem__(key, value)
         c, f = key
-        path = self.folder / f"{c}__{f}.json"
+        cand = self.candidates[c]
+        path = self.folder / f"{cand['reward_kind']}_{cand['weight_decay']:g}__{f}.json"
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"candidate": c, "fold": f, "scores": value[0].tolist(),
+        tmp.write_text(json.dumps({"candidate": cand, "fold": f, "scores": value[0].tolist(),
                                    "converged": value[1]}))
         tmp.replace(path)
 
@@ -94,7 +101,7 @@ def run_cell(game, seed, folds, candidates, out):
         start = time.perf_counter()
         sel = tabmfirl.select_settings(
             spec, demos, candidates, fit=tabmfirl.fit_pemmfirl_em, n_folds=folds, seed=seed,
-            cache=FoldCache(Path(out) / "folds" / f"{game}__{seed}__{folds}__{len(candidates)}"),
+            cache=FoldCache(Path(out) / "folds" / f"{game}__{seed}__{folds}", candidates),
             n_contexts=3, temperature=0.1, max_iter=300, learning_rate=0.02, n_warmup=30,
             warn=False)
     return {"game": game, "seed": seed, "folds": folds, "candidates": list(candidates),
@@ -148,16 +155,17 @@ def main(argv=None):
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     candidates = CANDIDATES + ((LINEAR,) if args.heads else ())
+    suffix = "__heads" if args.heads else ""
     jobs = [(g, s) for s in seeds for g in args.games.split(",")
-            if not (out / f"{g}__{s}.json").exists()]
+            if not (out / f"{g}__{s}{suffix}.json").exists()]
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
         futures = {pool.submit(run_cell, g, s, args.folds, candidates, out): (g, s) for g, s in jobs}
         for future in as_completed(futures):
             g, s = futures[future]
             record = future.result()
-            tmp = out / f".{g}__{s}.json.tmp"
+            tmp = out / f".{g}__{s}{suffix}.json.tmp"
             tmp.write_text(json.dumps(record, indent=1))
-            tmp.replace(out / f"{g}__{s}.json")
+            tmp.replace(out / f"{g}__{s}{suffix}.json")
             print(f"{g} seed {s}: chose {label(candidates[record['chosen']])}, "
                   f"best {label(candidates[record['best']])} ({record['seconds']:.0f} s)",
                   flush=True)
