@@ -319,8 +319,9 @@ def _stat(values, digits=3):
     values = [v for v in values if v is not None]
     if not values:
         return "-"
-    spread = np.std(values, ddof=1) if len(values) > 1 else 0.0
-    return f"{np.mean(values):.{digits}f} ± {spread:.{digits}f}"
+    if len(values) == 1:                 # one seed: no spread to show
+        return f"{values[0]:.{digits}f}"
+    return f"{np.mean(values):.{digits}f} ± {np.std(values, ddof=1):.{digits}f}"
 
 
 def _groups(records, games, methods):
