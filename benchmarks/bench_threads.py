@@ -30,18 +30,8 @@ import numpy as np
 
 import tabmfirl
 from tabmfirl import config, envs
-from tabmfirl.kernels._backend import free_cores, parallel_threads
+from tabmfirl.kernels._backend import free_cores, parallel_threads, read_bandwidth
 from tabmfirl.solvers._soft_bellman import backward_unchecked
-
-
-def read_bandwidth():
-    """Bytes per second of a streaming read (NumPy sum over 400 MB)."""
-    data = np.ones(50_000_000)
-    data.sum()
-    start = time.perf_counter()
-    for _ in range(3):
-        data.sum()
-    return 3 * data.nbytes / (time.perf_counter() - start)
 
 
 def dense_model(S, A=5, T=10, seed=0):

@@ -20,6 +20,7 @@ from .game._spec import MFGSpec, population_coupling
 from .irl._adversarial import AdversarialResult, fit_mf_airl, fit_pemirl, fit_pemmfirl
 from .irl._adversarial_reward import fit_reward_adversarial
 from .irl._demos import Demonstrations, generate_demonstrations
+from .irl._driver import DivergenceWarning
 from .irl._em import (
                                fit_mfirl,
                                fit_oracle,
@@ -57,7 +58,7 @@ __all__ = [
     "Demonstrations", "generate_demonstrations", "DEMOS_FORMAT",
     "IRLResult", "fit_pemmfirl_em", "fit_two_stage", "fit_mfirl", "fit_oracle", "fit_reward", "predict_types",
     "held_out_log_likelihood", "SelectionResult", "agent_folds", "select_settings",
-    "GaussianTypesResult", "fit_gaussian_types",
+    "GaussianTypesResult", "fit_gaussian_types", "DivergenceWarning",
     "AdversarialResult", "fit_pemmfirl", "fit_mf_airl", "fit_pemirl",
     "fit_reward_adversarial",
     "RewardEvaluation", "evaluate_reward", "return_deviation", "mean_field_deviation",

@@ -204,7 +204,22 @@ def test_report_to_dict_is_json():
     assert summary["max"]["exploitability"] == max(summary["per_type"]["exploitability"])
 
 
-@given(spec=games(max_states=5, max_actions=3, max_horizon=5, coupling="weak"),
+def test_report_prints_a_table_and_the_verdict(game):
+    spec, expert = game
+    failed = str(check_policy(spec, _planted_policy(expert, m=1), temperature=BETA,
+                              expert=expert, backend="numpy"))
+    lines = failed.splitlines()
+    assert lines[0].startswith("check policy of virus (3 types")
+    assert lines[1].split() == ["type", "0", "type", "1", "type", "2"]
+    assert lines[-1].startswith("FAIL: type 1 has exploitability")
+    passed = str(check_policy(spec, expert.policy, temperature=BETA, expert=expert,
+                              backend="numpy"))
+    assert passed.splitlines()[-1] == "PASS: every type's exploitability <= 1e-06"
+    assert len(failed) < 2000     # not the dataclass repr with every array
+
+
+@given(spec=games(max_states=5, max_actions=3, max_horizon=5, coupling="weak",
+                  per_type_dynamics=True, observations=("mixture", "all_types")),
        seed=st.integers(0, 2**31 - 1))
 def test_property_exact_passes_and_any_other_policy_is_scored_exactly(spec, seed):
     """On random games: the certified equilibrium passes; a random policy's reported

@@ -207,6 +207,28 @@ def test_lock_refuses_a_live_owner_and_takes_over_a_dead_one(tmp_path):
     assert not path.exists()
 
 
+def test_an_experiment_folder_in_use_is_refused_naming_its_process(tmp_path, capsys):
+    """A second experiment into a folder another live process is running exits 2."""
+    from tabmfirl.apps.cli import main
+
+    out = tmp_path / "grid"
+    (out / "cells").mkdir(parents=True)
+    owner = _sleeper()
+    argv = ["experiment", "--games", "virus", "--methods", "oracle", "--seeds", "1",
+            "--agents", "10", "--horizon", "4", "--iters", "2", "--warmup", "0",
+            "--held-out-agents", "0", "--workers", "1", "--out", str(out)]
+    try:
+        (out / ".lock").write_text(f"{owner.pid}\n")
+        assert main(argv) == 2
+        assert f"being written by process {owner.pid}" in capsys.readouterr().err
+        assert not list((out / "cells").iterdir())        # nothing was run
+    finally:
+        owner.kill()
+        owner.wait()
+    assert main(argv) == 0                                 # the stale lock is taken over
+    assert not (out / ".lock").exists()
+
+
 def test_two_fits_into_one_folder_the_second_is_refused_naming_the_first(tmp_path):
     """Concurrent fits: the second exits 2 with the first one's PID; the first finishes."""
     demos = _demos(tmp_path, agents="30")

@@ -70,7 +70,7 @@ def _nan_reward(t, observed, context, params, out):
 def test_function_checked_at_mu0():
     def bad(t, observed, params, out):
         out[:] = 0.5 * observed[0]
-    with pytest.raises(ValueError, match="transition function at t=0, mean field mu0"):
+    with pytest.raises(ValueError, match="transition function at t=0, context 0, mean field mu0"):
         MFGSpec(**_valid(transition=bad, mu0=[0.5, 0.5]))
     with pytest.raises(ValueError, match="reward function at t=0, context 0"):
         MFGSpec(**_valid(reward=lambda t, o, m, p, out: out.fill(np.nan), n_contexts=1))

@@ -22,7 +22,7 @@ import time
 import numpy as np
 
 import tabmfirl
-from tabmfirl.kernels._backend import gpu_is_present
+from tabmfirl.kernels._backend import gpu_is_present, read_bandwidth
 from tabmfirl.solvers._mean_field import forward_unchecked
 from tabmfirl.solvers._soft_bellman import _run_backward
 from tabmfirl.testing.games import random_game, random_policy
@@ -41,14 +41,6 @@ def iteration_seconds(spec, policy, backend, repeats):
     return float(np.median(times))
 
 
-def read_bandwidth():
-    """Bytes per second of a streaming read (NumPy sum over 400 MB)."""
-    data = np.ones(50_000_000)
-    data.sum()
-    start = time.perf_counter()
-    for _ in range(3):
-        data.sum()
-    return 3 * data.nbytes / (time.perf_counter() - start)
 
 
 def main(argv=None):

@@ -59,16 +59,6 @@ def pass_bound_ms(spec, bandwidth):
     return 1e3 * 2 * table_bytes / bandwidth
 
 
-def read_bandwidth():
-    """Bytes per second of a streaming read (NumPy sum over 400 MB)."""
-    import numpy as np
-
-    data = np.ones(50_000_000)
-    data.sum()
-    start = time.perf_counter()
-    for _ in range(3):
-        data.sum()
-    return 3 * data.nbytes / (time.perf_counter() - start)
 
 
 def tabmfirl_rows(label, spec, n):
@@ -127,6 +117,8 @@ def main(argv=None):
 
     games = ["susceptible_infected", "crowd_motion"] + ([] if args.quick else
                                                          ["building_evacuation"])
+    from tabmfirl.kernels._backend import read_bandwidth
+
     bandwidth = read_bandwidth()
     bounds = {}
     for name in games:

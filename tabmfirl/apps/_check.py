@@ -180,36 +180,13 @@ def compute_report(args):
             raise CommandError(str(error)) from None
 
 
-def _print_report(report) -> None:
-    summary = report.to_dict()
-    expert = summary["expert"]
-    print(f"check {report.kind} of {report.game} ({summary['types']} types, "
-          f"beta={report.temperature:g}) against the exact equilibrium (residual "
-          f"{expert['residual']:.1e}, {'converged' if expert['converged'] else 'NOT converged'})")
-    names = list(report.per_type)
-    width = max(len(name) for name in names)
-    print(f"  {'':{width}}  " + "  ".join(f"{'type ' + str(m):>10}"
-                                          for m in range(summary["types"])))
-    for name in names:
-        print(f"  {name:{width}}  " + "  ".join(f"{x:10.3e}" for x in report.per_type[name]))
-    for note in report.notes:
-        print(f"  note: {note}")
-    quantity = summary["verdict_on"]
-    if report.passed:
-        print(f"PASS: every type's {quantity} <= {report.tol:g}")
-    else:
-        worst = int(np.argmax(report.per_type[quantity]))
-        print(f"FAIL: type {worst} has {quantity} {report.per_type[quantity][worst]:.3e} > "
-              f"{report.tol:g}")
-
-
 def run_check(args) -> int:
     """Handler of ``tabmfirl check``: 0 when the verdict passes, 1 when it fails."""
     report = compute_report(args)
     if args.json:
         print(json.dumps(report.to_dict()))
     else:
-        _print_report(report)
+        print(report)
     return 0 if report.passed else 1
 
 

@@ -79,7 +79,16 @@ from ._defaults import DEFAULTS, default_temperature
 from ._errors import CommandError
 from ._fit_methods import FIT_METHODS
 from ._games import game_reference, is_builtin, load_game, takes_dynamics
-from ._runs import CELL_FORMAT, cell_finished, cell_path, read_cell, write_cell, write_tables
+from ._runs import (
+    CELL_FORMAT,
+    LOCK_FILE,
+    RunLock,
+    cell_finished,
+    cell_path,
+    read_cell,
+    write_cell,
+    write_tables,
+)
 
 __all__ = ["METRICS", "evaluate_fit", "run_cell", "run_experiment",
            "aggregate", "markdown_table", "DEFAULT_SETTINGS"]
@@ -430,6 +439,8 @@ def run_experiment(games, methods, seeds, *, out, workers=None, log=None, schedu
         ``scheduler`` given without Dask's ``distributed`` installed.
     OSError
         The scheduler cannot be reached.
+    RunLockedError
+        Another live process is running an experiment in ``out``.
     """
     start = time.perf_counter()
     log = log or (lambda line: None)
@@ -441,16 +452,17 @@ def run_experiment(games, methods, seeds, *, out, workers=None, log=None, schedu
     out = Path(out)
     (out / "cells").mkdir(parents=True, exist_ok=True)
     grid = [(g, m, s) for g in games for m in methods for s in seeds]
-    todo = [cell for cell in grid if not cell_finished(cell_path(out, *cell), settings)]
-    skipped = len(grid) - len(todo)
-    where = f"{workers} worker(s)" if scheduler is None or not todo else "a Dask cluster"
-    log(f"{len(grid)} cells: {skipped} finished, {len(todo)} to run on {where}")
-    failed = []
-    report = _reporter(todo, failed, log)
-    if todo and scheduler is not None:
-        _run_dask(todo, out, settings, distributed, scheduler, report, log)
-    elif todo:
-        _run_local(todo, out, settings, workers, report)
+    with RunLock(out / LOCK_FILE):   # one experiment per folder at a time
+        todo = [cell for cell in grid if not cell_finished(cell_path(out, *cell), settings)]
+        skipped = len(grid) - len(todo)
+        where = f"{workers} worker(s)" if scheduler is None or not todo else "a Dask cluster"
+        log(f"{len(grid)} cells: {skipped} finished, {len(todo)} to run on {where}")
+        failed = []
+        report = _reporter(todo, failed, log)
+        if todo and scheduler is not None:
+            _run_dask(todo, out, settings, distributed, scheduler, report, log)
+        elif todo:
+            _run_local(todo, out, settings, workers, report)
     cells = [r for r in (read_cell(cell_path(out, *cell)) for cell in grid) if r is not None]
     rows = aggregate(cells)
     csv_path, md_path = _write_tables(out, rows, settings, games, methods, seeds)

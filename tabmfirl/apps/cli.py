@@ -25,6 +25,7 @@ import numpy as np
 from tabmfirl import (
     ConvergenceWarning,
     Demonstrations,
+    DivergenceWarning,
     __version__,
     adjusted_rand_index,
     envs,
@@ -34,7 +35,6 @@ from tabmfirl import (
     solve_equilibrium,
 )
 from tabmfirl.evaluation._metrics import match_types
-from tabmfirl.irl._driver import DivergenceWarning
 from tabmfirl.irl._heads import REWARD_KINDS
 from tabmfirl.irl._init import kmeans_labels
 from tabmfirl.kernels._backend import resolve_backend
@@ -890,7 +890,7 @@ def _cmd_experiment(args) -> int:
             n_warmup=args.warmup, learning_rate=args.lr, reward_kind=args.reward_kind,
             held_out_agents=args.held_out_agents, backend=args.backend,
             scheduler=args.scheduler)
-    except (ValueError, OSError, ImportError) as error:
+    except (ValueError, OSError, ImportError, RunLockedError) as error:
         raise CommandError(str(error)) from None
     except KeyboardInterrupt:
         cells = os.path.join(args.out, "cells")

@@ -114,6 +114,33 @@ class CheckReport:
     expert: EquilibriumResult
     notes: tuple = field(default_factory=tuple)
 
+    def __str__(self) -> str:
+        """The report as a small table: one column per type, then the verdict.
+
+        What ``print(report)`` and ``tabmfirl check`` show (the dataclass
+        ``repr`` holds every array of the exact equilibrium).
+        """
+        summary = self.to_dict()
+        expert = summary["expert"]
+        lines = [f"check {self.kind} of {self.game} ({summary['types']} types, "
+                 f"beta={self.temperature:g}) against the exact equilibrium (residual "
+                 f"{expert['residual']:.1e}, "
+                 f"{'converged' if expert['converged'] else 'NOT converged'})"]
+        width = max(len(name) for name in self.per_type)
+        lines.append(f"  {'':{width}}  " + "  ".join(f"{'type ' + str(m):>10}"
+                                                     for m in range(summary["types"])))
+        for name, values in self.per_type.items():
+            lines.append(f"  {name:{width}}  " + "  ".join(f"{x:10.3e}" for x in values))
+        lines.extend(f"  note: {note}" for note in self.notes)
+        quantity = self.verdict_on
+        if self.passed:
+            lines.append(f"PASS: every type's {quantity} <= {self.tol:g}")
+        else:
+            worst = int(np.argmax(self.per_type[quantity]))
+            lines.append(f"FAIL: type {worst} has {quantity} "
+                         f"{self.per_type[quantity][worst]:.3e} > {self.tol:g}")
+        return "\n".join(lines)
+
     def to_dict(self) -> dict:
         """JSON-serialisable summary: sizes, verdict, per-type lists and their maxima."""
         per_type = {name: [float(x) for x in values] for name, values in self.per_type.items()}

@@ -7,8 +7,10 @@ be written to a NumPy ``.npz`` archive and read back exactly:
 ==================== ======================================== =========
 array                shape                                    when
 ==================== ======================================== =========
-``mu0``              ``(S,)``                                 always
-``transition``       ``(S, A, W)`` or ``(T, S, A, W)``        always
+``mu0``              ``(S,)`` or ``(K, S)``                   always
+``transition``       ``(S, A, W)`` or ``(T, S, A, W)``;       always
+                     with a leading ``K`` axis when the types
+                     move differently
 ``reward``           ``(K, S, A)`` or ``(K, T, S, A)``        always
 ``params``           ``(n,)``                                 always
 ``next_states``      ``(S, A, W)``, int64                     sparse games
@@ -17,7 +19,8 @@ array                shape                                    when
 ==================== ======================================== =========
 
 ``meta`` holds the format tag :data:`tabmfirl._io.SPEC_FORMAT`, ``name``,
-``n_states``, ``n_actions``, ``horizon``, ``mean_field_kind`` and ``info``
+``n_states``, ``n_actions``, ``horizon``, ``mean_field_kind``,
+``transition_by_context`` (absent in older files: ``false``) and ``info``
 (the JSON-serialisable part of ``spec.info``; arrays as nested lists).  A game
 whose transition or reward is a *mean field function* cannot be written: a
 function is code, not an array (evaluate it along a flow with
@@ -104,7 +107,8 @@ def save_spec(spec: MFGSpec, path) -> str:
         arrays["context_coupling"] = spec.context_coupling
     meta = {"format": SPEC_FORMAT, "name": spec.name, "n_states": spec.n_states,
             "n_actions": spec.n_actions, "horizon": spec.horizon,
-            "mean_field_kind": spec.mean_field_kind, "info": _json_info(spec.info)}
+            "mean_field_kind": spec.mean_field_kind,
+            "transition_by_context": spec.transition_by_context, "info": _json_info(spec.info)}
     arrays["meta"] = np.array(json.dumps(meta))
     arrays = pickle_free(arrays)
     atomic_write(path, lambda handle: np.savez(handle, **arrays))
@@ -172,6 +176,7 @@ def load_spec(path) -> MFGSpec:
                        next_states=arrays.get("next_states"), params=arrays["params"],
                        mean_field_kind=meta["mean_field_kind"],
                        context_coupling=arrays.get("context_coupling"),
+                       transition_by_context=meta.get("transition_by_context", False),
                        name=str(meta["name"]), info=dict(meta.get("info") or {}))
     except (ValueError, TypeError) as error:
         raise ValueError(f"{where}: {error}") from None

@@ -21,12 +21,27 @@ state distribution, a vector of length ``S``.  ``mean_field_kind="state_action"`
 distribution :math:`L_t`, flattened to a vector of length ``S * A`` (index
 ``s * A + a``).
 
-Types change only the reward: ``S``, ``A``, ``P`` and ``mu0`` are shared, and each
-type is a sub-population with its own flow.  By default type ``m`` observes its
-own flow :math:`\mu_t(\cdot \mid m)`.  With a ``context_coupling`` matrix
-:math:`C` (``K x K``, rows on the simplex) type ``m`` observes
-:math:`\nu_t^m = \sum_{m'} C_{m m'} \mu_t(\cdot \mid m')`; e.g.
-:func:`population_coupling` makes every type observe the whole population.
+Types
+-----
+``S`` and ``A`` are shared; each type is a sub-population with its own flow
+and its own reward.  By default the types also share ``P`` and ``mu0``;
+``mu0`` of shape ``(K, S)`` gives each type its own initial distribution
+(:attr:`MFGSpec.initial_distribution` is always ``(K, S)``), and
+``transition_by_context=True`` its own dynamics :math:`P(s' \mid s, a, \nu_t, m)`.
+
+What a type observes (``observation``):
+
+* ``"mixture"`` (default): type ``m`` observes its own flow
+  :math:`\nu_t^m = \mu_t(\cdot \mid m)`, or, with a ``context_coupling``
+  matrix :math:`C` (``K x K``, rows on the simplex),
+  :math:`\nu_t^m = \sum_{m'} C_{m m'} \mu_t(\cdot \mid m')`; e.g.
+  :func:`population_coupling` makes every type observe the whole population.
+* ``"all_types"`` (multi-population games, e.g. predator and prey): every
+  type observes the stack of every type's flow,
+  :math:`\nu_t = (\mu_t(\cdot \mid 0), \dots, \mu_t(\cdot \mid K-1))`,
+  flattened type-major into a vector of length ``K * D`` (``observed[m * D + i]``
+  is entry ``i`` of type ``m``'s distribution, ``D`` = :attr:`MFGSpec.mean_field_dim`),
+  so that a type's reward or dynamics may read each population in its own way.
 
 Mean-field dependence
 ---------------------
@@ -35,9 +50,11 @@ A transition or reward is either an array (independent of the mean field) or a
 table from the observed mean field::
 
     transition(t, observed, params, out)          # out: (S, A, W)
+    transition(t, observed, context, params, out) # with transition_by_context=True
     reward(t, observed, context, params, out)     # out: (S, A)
 
-``observed`` is a float64 vector (length ``S`` or ``S * A``), ``params`` is the
+``observed`` is a float64 vector (length :attr:`MFGSpec.observed_dim`: ``S`` or
+``S * A``, times ``K`` with ``observation="all_types"``), ``params`` is the
 spec's float64 parameter vector and ``t`` the step.  The function must only
 write into ``out`` and must compile in Numba's nopython mode (plain loops and
 NumPy array expressions).  Plain Python functions are compiled with
@@ -68,6 +85,7 @@ __all__ = ["MFGSpec", "population_coupling", "ROW_SUM_TOL"]
 ROW_SUM_TOL = 1e-8
 
 MEAN_FIELD_KINDS = ("state", "state_action")
+OBSERVATIONS = ("mixture", "all_types")
 
 ArrayOrFunction = Union[np.ndarray, Callable[..., Any]]
 
@@ -172,13 +190,15 @@ class MFGSpec:
     ----------
     n_states, n_actions, horizon : int
         ``S >= 1``, ``A >= 1``, ``T >= 1``.
-    mu0 : array_like, shape (S,)
-        Initial state distribution (shared by all types).
+    mu0 : array_like, shape (S,) or (K, S)
+        Initial state distribution, shared by all types or one row per type.
     transition : ndarray or callable
         Dense: shape ``(S, A, S)`` (stationary) or ``(T, S, A, S)``.  Sparse
         (with ``next_states``): shape ``(S, A, W)`` or ``(T, S, A, W)``.  Or a
         mean field function ``transition(t, observed, params, out)`` filling
-        ``out`` of shape ``(S, A, W)``.
+        ``out`` of shape ``(S, A, W)``.  With ``transition_by_context=True``:
+        shape ``(K, S, A, W)`` or ``(K, T, S, A, W)``, or a function
+        ``transition(t, observed, context, params, out)``.
     reward : ndarray or callable
         Shape ``(K, S, A)`` (stationary) or ``(K, T, S, A)``, or a mean field
         function ``reward(t, observed, context, params, out)`` filling ``out``
@@ -194,6 +214,13 @@ class MFGSpec:
     context_coupling : array_like, shape (K, K), optional
         Row-stochastic matrix: type ``m`` observes ``sum_m' C[m, m'] mu(.|m')``.
         ``None`` (default): each type observes its own flow.
+    transition_by_context : bool, default False
+        True when the types move differently: the transition has a leading
+        type axis (or its function takes the type, see above).
+    observation : {"mixture", "all_types"}
+        What the mean field functions receive: the type's own flow or its
+        coupled mixture (default), or the stack of every type's flow (see the
+        module docstring).
     name : str
         Name of the game (used in messages and files).
     info : dict
@@ -204,7 +231,9 @@ class MFGSpec:
     ValueError
         On wrong shapes, rows that do not sum to 1, negative or NaN
         probabilities, ``mu0`` not on the simplex, non-finite rewards,
-        out-of-range ``next_states``, or a mean field function that produces
+        out-of-range ``next_states``, a type count that differs between
+        ``mu0``, ``transition`` and ``reward``, ``context_coupling`` with
+        ``observation="all_types"``, or a mean field function that produces
         such tables at ``mu0``.
 
     Examples
@@ -234,6 +263,8 @@ class MFGSpec:
     params: Any = field(default_factory=lambda: np.zeros(0))
     mean_field_kind: str = "state"
     context_coupling: Optional[Any] = None
+    transition_by_context: bool = False
+    observation: str = "mixture"
     name: str = "custom"
     info: dict = field(default_factory=dict)
 
@@ -249,10 +280,20 @@ class MFGSpec:
             raise ValueError(
                 f"mean_field_kind must be one of {MEAN_FIELD_KINDS}, got {self.mean_field_kind!r}")
 
+        if self.observation not in OBSERVATIONS:
+            raise ValueError(
+                f"observation must be one of {OBSERVATIONS}, got {self.observation!r}")
+        if not isinstance(self.transition_by_context, (bool, np.bool_)):
+            raise ValueError(
+                f"transition_by_context must be True or False, got {self.transition_by_context!r}")
+        setattr_(self, "transition_by_context", bool(self.transition_by_context))
+
         mu0 = np.ascontiguousarray(self.mu0, dtype=np.float64)
-        if mu0.shape != (S,):
-            raise ValueError(f"mu0 must have shape (n_states,) = ({S},), got {mu0.shape}")
-        check_stochastic(mu0[None], "mu0")
+        if mu0.ndim not in (1, 2) or mu0.shape[-1] != S or mu0.shape[0] == 0:
+            raise ValueError(
+                f"mu0 must have shape (n_states,) = ({S},) or (n_contexts, n_states) = "
+                f"(K, {S}), got {mu0.shape}")
+        check_stochastic(mu0 if mu0.ndim == 2 else mu0[None], "mu0")
         setattr_(self, "mu0", mu0)
 
         # a copy: writable, as the kernels' function pointers take it
@@ -274,17 +315,11 @@ class MFGSpec:
                     f"next_states entries must lie in [0, {S - 1}], found range "
                     f"[{ns.min()}, {ns.max()}]")
             setattr_(self, "next_states", np.ascontiguousarray(ns, dtype=np.int64))
-        W = self.transition_width
 
         # --- transition
         if isinstance(self.transition, (np.ndarray, list, tuple)):
             P = np.ascontiguousarray(self.transition, dtype=np.float64)
-            if P.shape not in ((S, A, W), (T, S, A, W)):
-                kind = "sparse (next_states given)" if self.next_states is not None else "dense"
-                raise ValueError(
-                    f"{kind} transition must have shape (n_states, n_actions, {W}) = "
-                    f"({S}, {A}, {W}) or (horizon, n_states, n_actions, {W}) = "
-                    f"({T}, {S}, {A}, {W}), got {P.shape}")
+            self._check_transition_shape(P.shape)
             check_stochastic(P, "transition")
             setattr_(self, "transition", P)
         else:
@@ -310,9 +345,21 @@ class MFGSpec:
                 raise ValueError("n_contexts must be given when reward is a function")
         setattr_(self, "n_contexts", _positive_int(self.n_contexts, "n_contexts"))
         K = self.n_contexts
+        if mu0.ndim == 2 and mu0.shape[0] != K:
+            raise ValueError(
+                f"mu0 has {mu0.shape[0]} rows (one per type) but the game has n_contexts={K}")
+        if self.transition_by_context and not self.transition_is_dynamic \
+                and self.transition.shape[0] != K:
+            raise ValueError(
+                f"transition has {self.transition.shape[0]} types on its first axis "
+                f"(transition_by_context=True) but the game has n_contexts={K}")
 
         # --- coupling between types
         if self.context_coupling is not None:
+            if self.observation == "all_types":
+                raise ValueError(
+                    "context_coupling cannot be combined with observation='all_types' (every "
+                    "type already observes every type's flow: mix them in the functions)")
             C = np.ascontiguousarray(self.context_coupling, dtype=np.float64)
             if C.shape != (K, K):
                 raise ValueError(
@@ -324,6 +371,23 @@ class MFGSpec:
         self._check_functions_at_mu0()
 
     # ------------------------------------------------------------------ views
+    @property
+    def initial_distribution(self) -> np.ndarray:
+        """Initial distribution of every type, shape ``(K, S)`` (``mu0`` broadcast)."""
+        if self.mu0.ndim == 2:
+            return self.mu0
+        return np.ascontiguousarray(np.broadcast_to(self.mu0, (self.n_contexts, self.n_states)))
+
+    @property
+    def shares_dynamics(self) -> bool:
+        """True when every type has the same transition and initial distribution.
+
+        Decided from the spec's structure: ``False`` whenever
+        ``transition_by_context`` is set or ``mu0`` has a row per type (even if
+        the rows happen to be equal).
+        """
+        return not self.transition_by_context and self.mu0.ndim == 1
+
     @property
     def transition_width(self) -> int:
         """``W``: entries stored per transition row (``S`` when dense)."""
@@ -346,10 +410,37 @@ class MFGSpec:
 
     @property
     def mean_field_dim(self) -> int:
-        """Length of the observed mean field vector (``S`` or ``S * A``)."""
+        """``D``: length of one type's observed distribution (``S`` or ``S * A``)."""
         if self.mean_field_kind == "state":
             return self.n_states
         return self.n_states * self.n_actions
+
+    @property
+    def observed_dim(self) -> int:
+        """Length of the vector the mean field functions receive (``D``, or ``K * D``)."""
+        if self.observation == "all_types":
+            return self.n_contexts * self.mean_field_dim
+        return self.mean_field_dim
+
+    def _check_transition_shape(self, shape) -> None:
+        """Raise ValueError unless ``shape`` is a valid transition array shape."""
+        S, A, T, W = self.n_states, self.n_actions, self.horizon, self.transition_width
+        kind = "sparse (next_states given)" if self.next_states is not None else "dense"
+        if self.transition_by_context:
+            if len(shape) in (4, 5) and shape[0] >= 1 and \
+                    shape[1:] in ((S, A, W), (T, S, A, W)):
+                return
+            raise ValueError(
+                f"{kind} transition with transition_by_context=True must have shape "
+                f"(n_contexts, n_states, n_actions, {W}) = (K, {S}, {A}, {W}) or "
+                f"(n_contexts, horizon, n_states, n_actions, {W}) = (K, {T}, {S}, {A}, {W}), "
+                f"got {shape}")
+        if shape not in ((S, A, W), (T, S, A, W)):
+            raise ValueError(
+                f"{kind} transition must have shape (n_states, n_actions, {W}) = "
+                f"({S}, {A}, {W}) or (horizon, n_states, n_actions, {W}) = "
+                f"({T}, {S}, {A}, {W}), got {shape} (a transition per type needs "
+                f"transition_by_context=True)")
 
     def check_context(self, context: int) -> int:
         """Return ``context`` as int, raising ValueError if out of range."""
@@ -414,10 +505,12 @@ class MFGSpec:
             raise ValueError(
                 f"game {self.name!r} has a transition function: its sparsity is not known "
                 f"in advance; pass next_states when building the spec")
-        P = self.transition if self.transition.ndim == 4 else self.transition[None]
-        support = np.any(P > 0.0, axis=0)  # (S, A, S)
+        S, A = self.n_states, self.n_actions
+        leading = self.transition.shape[:-3]   # (), (T,), (K,) or (K, T)
+        P = self.transition.reshape((-1, S, A, S))
+        support = np.any(P > 0.0, axis=0)  # (S, A, S): one pattern for every type and step
         width = int(max(1, support.sum(axis=-1).max()))
-        if width > max_fill * self.n_states:
+        if width > max_fill * S:
             return self
         # Successors first (stable order), then zero-probability padding.
         order = np.argsort(~support, axis=-1, kind="stable")[..., :width]
@@ -426,26 +519,38 @@ class MFGSpec:
         values = np.take_along_axis(P, np.broadcast_to(padded, P.shape[:-1] + (width,)),
                                     axis=-1)
         values = np.where(np.arange(width) < count, values, 0.0)
-        transition = values if self.transition.ndim == 4 else values[0]
-        return self.replace(transition=transition, next_states=padded)
+        return self.replace(transition=values.reshape(leading + (S, A, width)),
+                            next_states=padded)
 
     # ------------------------------------------------------------ validation
     def _check_functions_at_mu0(self) -> None:
         """Evaluate mean field functions at ``mu0`` (uniform policy) and check them."""
         if not (self.transition_is_dynamic or self.reward_is_dynamic):
             return
-        S, A, T = self.n_states, self.n_actions, self.horizon
-        if self.mean_field_kind == "state":
-            observed = self.mu0.copy()
-        else:
-            observed = np.repeat(self.mu0 / A, A)
+        S, A, T, K = self.n_states, self.n_actions, self.horizon, self.n_contexts
+        flows = self.initial_distribution                         # (K, S)
+        if self.mean_field_kind == "state_action":
+            flows = np.repeat(flows / A, A, axis=1)               # (K, S*A), uniform policy
         for t in sorted({0, T - 1}):
-            if self.transition_is_dynamic:
-                out = np.zeros((S, A, self.transition_width))
-                python_body(self.transition)(t, observed, self.params, out)
-                check_stochastic(out, f"transition function at t={t}, mean field mu0")
-            if self.reward_is_dynamic:
-                for m in range(self.n_contexts):
+            checked = []   # what the (type-blind) transition was checked at
+            for m in range(K):
+                if self.observation == "all_types":
+                    observed = np.ascontiguousarray(flows.reshape(-1))
+                else:
+                    weights = (self.context_coupling[m] if self.context_coupling is not None
+                               else np.eye(K)[m])
+                    observed = np.ascontiguousarray(weights @ flows)
+                where = f"t={t}, context {m}, mean field mu0"
+                if self.transition_is_dynamic and (self.transition_by_context or not any(
+                        np.array_equal(observed, seen) for seen in checked)):
+                    checked.append(observed)
+                    out = np.zeros((S, A, self.transition_width))
+                    if self.transition_by_context:
+                        python_body(self.transition)(t, observed, m, self.params, out)
+                    else:
+                        python_body(self.transition)(t, observed, self.params, out)
+                    check_stochastic(out, f"transition function at {where}")
+                if self.reward_is_dynamic:
                     out = np.zeros((S, A))
                     python_body(self.reward)(t, observed, m, self.params, out)
-                    check_finite(out, f"reward function at t={t}, context {m}, mean field mu0")
+                    check_finite(out, f"reward function at {where}")

@@ -307,8 +307,15 @@ def to_mfglib(spec: MFGSpec, *, shares=None, temperature: float = 0.0, r_max=Non
     ImportError
         MFGLib or torch is not installed (``pip install "tabmfirl[mfglib]"``).
     ValueError
-        Bad shares or temperature.
+        Bad shares or temperature; a game whose types move or start
+        differently, or observe every type's flow (issue 18: not converted yet).
     """
+    if not spec.shares_dynamics or spec.observation != "mixture":
+        raise ValueError(
+            f"game {spec.name!r}: to_mfglib converts games whose types share their dynamics "
+            f"and initial distribution and observe their own (or a coupled) flow; this one has "
+            f"transition_by_context={spec.transition_by_context}, mu0 of shape "
+            f"{spec.mu0.shape} and observation={spec.observation!r}")
     K = spec.n_contexts
     shares = np.full(K, 1.0 / K) if shares is None else np.asarray(shares, dtype=float)
     if shares.shape != (K,):

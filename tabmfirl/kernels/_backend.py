@@ -3,6 +3,7 @@ import functools
 import glob
 import os
 import sys
+import time
 
 from .. import config
 
@@ -104,3 +105,19 @@ def parallel_threads(work: int) -> int:
 def use_parallel(work: int) -> bool:
     """Whether a Numba kernel of this size should use its ``prange`` variant."""
     return parallel_threads(work) > 1
+
+
+def read_bandwidth(n_bytes: int = 400_000_000, repeats: int = 3) -> float:
+    """Bytes per second of a streaming read on this machine (a NumPy sum).
+
+    The benchmarks divide a pass's table bytes by it: the floor of a
+    memory-bound kernel's time.  Allocates ``n_bytes`` for the measurement.
+    """
+    import numpy as np
+
+    data = np.ones(max(1, n_bytes // 8))
+    data.sum()  # first touch
+    start = time.perf_counter()
+    for _ in range(repeats):
+        data.sum()
+    return repeats * data.nbytes / (time.perf_counter() - start)

@@ -13,7 +13,10 @@ itself cached) per game.
 Signatures (``observed`` and ``params`` float64 vectors, C-contiguous)::
 
     transition(t: int64, observed, params, out: float64[:, :, ::1]) -> None
+    transition(t: int64, observed, context: int64, params, out: float64[:, :, ::1]) -> None
     reward(t: int64, observed, context: int64, params, out: float64[:, ::1]) -> None
+
+(the second with ``transition_by_context=True``: kind ``"transition_by_context"``).
 
 Under ``NUMBA_DISABLE_JIT=1`` the kernels are plain Python and receive the
 functions' Python bodies.
@@ -26,15 +29,20 @@ import numba
 from numba import types
 from numba.experimental.function_type import _get_wrapper_address
 
-__all__ = ["TRANSITION_SIGNATURE", "REWARD_SIGNATURE", "FunctionPointer", "function_pointer",
+__all__ = ["TRANSITION_SIGNATURE", "TRANSITION_BY_CONTEXT_SIGNATURE", "REWARD_SIGNATURE", "FunctionPointer", "function_pointer",
            "no_function"]
 
 _VECTOR = types.float64[::1]
 #: Numba signature of a transition mean field function.
 TRANSITION_SIGNATURE = types.void(types.int64, _VECTOR, _VECTOR, types.float64[:, :, ::1])
+#: Numba signature of a transition mean field function that also takes the type.
+TRANSITION_BY_CONTEXT_SIGNATURE = types.void(types.int64, _VECTOR, types.int64, _VECTOR,
+                                             types.float64[:, :, ::1])
 #: Numba signature of a reward mean field function.
 REWARD_SIGNATURE = types.void(types.int64, _VECTOR, types.int64, _VECTOR, types.float64[:, ::1])
-_SIGNATURES = {"transition": TRANSITION_SIGNATURE, "reward": REWARD_SIGNATURE}
+_SIGNATURES = {"transition": TRANSITION_SIGNATURE,
+               "transition_by_context": TRANSITION_BY_CONTEXT_SIGNATURE,
+               "reward": REWARD_SIGNATURE}
 _FUNCTION_TYPES = {kind: types.FunctionType(sig) for kind, sig in _SIGNATURES.items()}
 #: Compiler options of a game's ``@njit`` that the pointer keeps.
 _KEPT_OPTIONS = ("fastmath", "error_model", "boundscheck")
@@ -45,9 +53,18 @@ def _no_transition(t, observed, params, out):  # pragma: no cover - never called
     return
 
 
+def _no_transition_by_context(t, observed, context, params, out):  # pragma: no cover
+    """Placeholder transition (one per type) for specs that do not have one."""
+    return
+
+
 def _no_reward(t, observed, context, params, out):  # pragma: no cover - never called
     """Placeholder reward for specs whose reward is an array."""
     return
+
+
+_PLACEHOLDERS = {"transition": _no_transition,
+                 "transition_by_context": _no_transition_by_context, "reward": _no_reward}
 
 
 class FunctionPointer(types.WrapperAddressProtocol):
@@ -72,8 +89,8 @@ class FunctionPointer(types.WrapperAddressProtocol):
 
 
 def no_function(kind: str):
-    """Pointer to the placeholder ``kind`` function (``"transition"`` or ``"reward"``)."""
-    return function_pointer(_no_transition if kind == "transition" else _no_reward, kind)
+    """Pointer to the placeholder ``kind`` function (a key of the signatures above)."""
+    return function_pointer(_PLACEHOLDERS[kind], kind)
 
 
 def function_pointer(function, kind: str):
@@ -89,7 +106,7 @@ def function_pointer(function, kind: str):
     ----------
     function : callable
         A mean field function (see :class:`tabmfirl.MFGSpec`).
-    kind : {"transition", "reward"}
+    kind : {"transition", "transition_by_context", "reward"}
 
     Returns
     -------

@@ -170,16 +170,25 @@ def _check_reward_slice(R_slice, k, t, error):
 
 
 @njit(cache=True)
-def _evaluate_step(t, transition_fn, reward_fn, params, dynamic_transition, dynamic_reward,
-                   state_action_kind, coupling, use_coupling, mean_field, state_action,
-                   P, slice_index, R, observed, tol, error):
-    """Evaluate the mean field functions at step ``t`` for every context.
+def _observe(t, state_action_kind, coupling, use_coupling, observe_all, mean_field,
+             state_action, observed):
+    r"""Fill ``observed`` with what the types observe at step ``t``.
 
-    ``observed[k]`` is set to what context ``k`` observes (its own state or
-    state-action distribution, or the coupled mixture), then the functions fill
-    ``P[slice_index[k, t]]`` and ``R[k, t]``.  Returns False on a bad table.
+    ``observe_all``: row 0 is the stack of every type's distribution, type-major
+    (length ``K * D``).  Otherwise row ``k`` is type ``k``'s own distribution,
+    or the coupled mixture :math:`\sum_j C_{kj} x^j`.
     """
     K, _, S, A = state_action.shape
+    D = S * A if state_action_kind else S
+    if observe_all:
+        for j in range(K):
+            if state_action_kind:
+                source = state_action[j, t].reshape(S * A)
+            else:
+                source = mean_field[j, t]
+            for i in range(D):
+                observed[0, j * D + i] = source[i]
+        return
     for k in range(K):
         if state_action_kind:
             source = state_action[k, t].reshape(S * A)
@@ -197,30 +206,52 @@ def _evaluate_step(t, transition_fn, reward_fn, params, dynamic_transition, dyna
                         source = state_action[j, t].reshape(S * A)
                     else:
                         source = mean_field[j, t]
-                    for i in range(observed.shape[1]):
+                    for i in range(D):
                         observed[k, i] += c * source[i]
+
+
+@njit(cache=True)
+def _evaluate_step(t, transition_fn, transition_context_fn, reward_fn, params,
+                   dynamic_transition, transition_by_context, dynamic_reward, state_action_kind,
+                   coupling, use_coupling, observe_all, mean_field, state_action, P, slice_index,
+                   R, observed, tol, error):
+    """Evaluate the mean field functions at step ``t`` for every context.
+
+    ``observed`` is filled by :func:`_observe` (one row, or one per context),
+    then the functions fill ``P[slice_index[k, t]]`` (``transition_context_fn``
+    also receives ``k``) and ``R[k, t]``.  Returns False on a bad table.
+    """
+    K = state_action.shape[0]
+    _observe(t, state_action_kind, coupling, use_coupling, observe_all, mean_field,
+             state_action, observed)
     for k in range(K):
+        row = 0 if observe_all else k
         if dynamic_transition:
             P_slice = P[slice_index[k, t]]
-            transition_fn(t, observed[k], params, P_slice)
+            if transition_by_context:
+                transition_context_fn(t, observed[row], k, params, P_slice)
+            else:
+                transition_fn(t, observed[row], params, P_slice)
             if not _check_transition_slice(P_slice, tol, k, t, error):
                 return False
         if dynamic_reward:
-            reward_fn(t, observed[k], k, params, R[k, t])
+            reward_fn(t, observed[row], k, params, R[k, t])
             if not _check_reward_slice(R[k, t], k, t, error):
                 return False
     return True
 
 
 @njit(cache=True)
-def _evaluate_model(transition_fn, reward_fn, params, dynamic_transition, dynamic_reward,
-                    state_action_kind, coupling, use_coupling, mean_field, state_action,
-                    P, slice_index, R, observed, tol, error):
+def _evaluate_model(transition_fn, transition_context_fn, reward_fn, params,
+                    dynamic_transition, transition_by_context, dynamic_reward,
+                    state_action_kind, coupling, use_coupling, observe_all, mean_field,
+                    state_action, P, slice_index, R, observed, tol, error):
     """Evaluate ``P`` and ``R`` along a given (frozen) flow, every step."""
     T = state_action.shape[1]
     for t in range(T):
-        if not _evaluate_step(t, transition_fn, reward_fn, params, dynamic_transition,
-                              dynamic_reward, state_action_kind, coupling, use_coupling,
+        if not _evaluate_step(t, transition_fn, transition_context_fn, reward_fn, params,
+                              dynamic_transition, transition_by_context, dynamic_reward,
+                              state_action_kind, coupling, use_coupling, observe_all,
                               mean_field, state_action, P, slice_index, R, observed, tol,
                               error):
             return
@@ -259,10 +290,11 @@ def _propagate_rows(k, t, row_start, row_stop, P, slice_index, next_states, dens
 
 
 @njit(cache=True)
-def _forward(transition_fn, reward_fn, params, dynamic_transition, dynamic_reward,
-                    state_action_kind, coupling, use_coupling, mu0, policy, P, slice_index,
-                    next_states, dense, R, mean_field, state_action, observed, tol, error):
-    """Forward pass: flow of ``policy`` from ``mu0``, evaluating the model on the way.
+def _forward(transition_fn, transition_context_fn, reward_fn, params, dynamic_transition,
+             transition_by_context, dynamic_reward, state_action_kind, coupling, use_coupling,
+             observe_all, mu0, policy, P, slice_index, next_states, dense, R, mean_field,
+             state_action, observed, tol, error):
+    """Forward pass: flow of ``policy`` from ``mu0`` ``(K, S)``, evaluating the model on the way.
 
     Serial only: a ``prange`` variant (private accumulators per thread, then a
     reduction) measured no faster on 2 cores and far slower when the cores are
@@ -270,12 +302,13 @@ def _forward(transition_fn, reward_fn, params, dynamic_transition, dynamic_rewar
     """
     K, T, S, A = policy.shape
     for k in range(K):
-        mean_field[k, 0, :] = mu0
+        mean_field[k, 0, :] = mu0[k]
     for t in range(T):
         _joint_distribution(t, mean_field, policy, state_action)
         if dynamic_transition or dynamic_reward:
-            if not _evaluate_step(t, transition_fn, reward_fn, params, dynamic_transition,
-                                  dynamic_reward, state_action_kind, coupling, use_coupling,
+            if not _evaluate_step(t, transition_fn, transition_context_fn, reward_fn, params,
+                                  dynamic_transition, transition_by_context, dynamic_reward,
+                                  state_action_kind, coupling, use_coupling, observe_all,
                                   mean_field, state_action, P, slice_index, R, observed, tol,
                                   error):
                 return

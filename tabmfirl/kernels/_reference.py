@@ -65,15 +65,20 @@ def backward(P, slice_index, next_states, dense, R, temperature, policy=None):
     return Q, V, policy_out
 
 
-def observed_mean_field(mean_field_t, state_action_t, state_action_kind, coupling):
-    r"""What each context observes at one step: shape ``(K, S)`` or ``(K, S*A)``.
+def observed_mean_field(mean_field_t, state_action_t, state_action_kind, coupling,
+                        observe_all=False):
+    r"""What each context observes at one step: shape ``(K, D)``, or ``(1, K * D)``.
 
     :math:`\nu^m = \sum_{m'} C_{mm'} x^{m'}` with ``x`` the state
     distribution ``mean_field_t`` (K, S) or the flattened state-action
     distribution ``state_action_t`` (K, S, A); ``coupling=None`` means ``C = I``.
+    With ``observe_all`` every context observes the stack
+    :math:`(x^0, \dots, x^{K-1})` (one row, type-major).
     """
     K = mean_field_t.shape[0]
     source = state_action_t.reshape(K, -1) if state_action_kind else mean_field_t
+    if observe_all:
+        return source.reshape(1, -1).copy()
     if coupling is None:
         return source.copy()
     return coupling @ source
@@ -86,13 +91,18 @@ def evaluate_step(t, spec, mean_field_t, state_action_t, P, slices, R_t):
     distributions at step ``t``.  Raises the same ValueError as the Numba
     kernels on a bad table.
     """
+    observe_all = spec.observation == "all_types"
     observed = observed_mean_field(mean_field_t, state_action_t,
                                    spec.mean_field_kind == "state_action",
-                                   spec.context_coupling)
+                                   spec.context_coupling, observe_all)
     for k in range(spec.n_contexts):
+        seen = observed[0 if observe_all else k]
         if spec.transition_is_dynamic:
             P_slice = P[slices[k]]
-            spec.transition(t, observed[k], spec.params, P_slice)
+            if spec.transition_by_context:
+                spec.transition(t, seen, k, spec.params, P_slice)
+            else:
+                spec.transition(t, seen, spec.params, P_slice)
             with np.errstate(invalid="ignore"):
                 bad = (~np.all(P_slice >= 0, axis=-1)
                        | (np.abs(P_slice.sum(axis=-1) - 1.0) > ROW_SUM_TOL)
@@ -100,7 +110,7 @@ def evaluate_step(t, spec, mean_field_t, state_action_t, P, slices, R_t):
             if bad.any():
                 raise_kernel_error(np.array([ERROR_TRANSITION, k, t, *np.argwhere(bad)[0]]))
         if spec.reward_is_dynamic:
-            spec.reward(t, observed[k], k, spec.params, R_t[k])
+            spec.reward(t, seen, k, spec.params, R_t[k])
             bad = ~np.isfinite(R_t[k])
             if bad.any():
                 raise_kernel_error(np.array([ERROR_REWARD, k, t, *np.argwhere(bad)[0]]))
@@ -125,7 +135,7 @@ def propagate(P_t, next_states, dense, state_action_t):
 def forward(spec, policy, P, slice_index, next_states, dense, R, mean_field, state_action):
     """Forward pass of ``policy`` (in place on ``mean_field``, ``state_action``, ``P``, ``R``)."""
     T = policy.shape[1]
-    mean_field[:, 0] = spec.mu0
+    mean_field[:, 0] = spec.initial_distribution
     dynamic = spec.transition_is_dynamic or spec.reward_is_dynamic
     for t in range(T):
         state_action[:, t] = mean_field[:, t, :, None] * policy[:, t]

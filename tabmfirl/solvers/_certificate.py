@@ -91,11 +91,12 @@ def certify(spec: MFGSpec, policy: np.ndarray, temperature: float, backend: str,
     flow = forward_unchecked(spec, policy, backend)
     q, value, best = backward_unchecked(flow.model, temperature, None, backend)
     residual = float(np.max(np.abs(best - policy)))
-    regularised, _ = exploitability_on_model(flow.model, spec.mu0, policy, temperature, backend,
+    mu0 = spec.initial_distribution
+    regularised, _ = exploitability_on_model(flow.model, mu0, policy, temperature, backend,
                                              best_value=value)
     hard = None
     if unregularised:
-        hard, _ = exploitability_on_model(flow.model, spec.mu0, policy, 0.0, backend)
+        hard, _ = exploitability_on_model(flow.model, mu0, policy, 0.0, backend)
     return Certificate(residual=residual, exploitability=regularised,
                        unregularised_exploitability=hard, flow=flow, q=q, value=value,
                        best_response=best)

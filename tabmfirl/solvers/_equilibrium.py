@@ -310,8 +310,8 @@ def _solve_plain(spec, method, policy, temperature, tol, steps, monitor, backend
         model = flow.model
         q, value, best = backward_unchecked(model, temperature, None, backend)
         residual = float(np.max(np.abs(best - policy)))
-        expl, own_q = exploitability_on_model(model, spec.mu0, policy, temperature,
-                                              backend, best_value=value)
+        expl, own_q = exploitability_on_model(model, spec.initial_distribution, policy,
+                                              temperature, backend, best_value=value)
         step = steps["learning_rate"] if method == "mirror_descent" else steps["damping"]
         monitor.record(method, policy, residual=residual, exploitability=expl,
                        step=step if method != "fictitious_play" else np.nan)
@@ -321,8 +321,8 @@ def _solve_plain(spec, method, policy, temperature, tol, steps, monitor, backend
             damping = steps["damping"]
             policy = (1.0 - damping) * policy + damping * best
         elif method == "fictitious_play":
-            policy = _fictitious_play_step(model, spec.mu0, policy, flow.state_action, best,
-                                           monitor.iteration, backend)
+            policy = _fictitious_play_step(model, spec.initial_distribution, policy,
+                                           flow.state_action, best, monitor.iteration, backend)
         else:
             policy = _mirror_descent_step(policy, own_q, temperature, steps["learning_rate"])
     return policy, f"{method} ran {monitor.iteration} iterations"

@@ -19,7 +19,7 @@ from ..game._spec import ROW_SUM_TOL, MFGSpec, check_stochastic
 from ..kernels._backend import resolve_backend
 from ..kernels._functions import no_function
 from ..kernels._kernels import raise_kernel_error
-from ._model import EvaluatedModel, MeanFieldFlow, allocate_model, kernel_functions
+from ._model import EvaluatedModel, MeanFieldFlow, allocate_model, kernel_functions, observed_buffer
 
 __all__ = ["forward_mean_field", "occupancy_measure"]
 
@@ -106,32 +106,36 @@ def forward_unchecked(spec: MFGSpec, policy: np.ndarray, backend: str,
     elif backend == "cuda" and not dynamic:
         from ..kernels._cuda import forward_frozen
 
-        forward_frozen(model, spec.mu0, policy, mean_field, state_action)
+        forward_frozen(model, spec.initial_distribution, policy, mean_field, state_action)
     else:
-        _forward_numba(model, spec.mu0, policy, mean_field, state_action, spec)
+        _forward_numba(model, spec.initial_distribution, policy, mean_field, state_action,
+                       spec)
     return MeanFieldFlow(mean_field, state_action, model)
 
 
 def _forward_numba(model, mu0, policy, mean_field, state_action, spec=None):
-    """Run the Numba forward kernel; ``spec=None`` propagates the frozen ``model``."""
+    """Run the Numba forward kernel from ``mu0`` ``(K, S)``; ``spec=None``: the frozen ``model``."""
     from ..kernels._kernels import _forward
 
     K, T, S, A = policy.shape
     if spec is None:
-        functions = (no_function("transition"), no_function("reward"), np.zeros((1, 1)), False)
-        params, dynamic_transition, dynamic_reward = np.zeros(0), False, False
-        state_action_kind, observed_dim = False, S
+        functions = (no_function("transition"), no_function("transition_by_context"),
+                     no_function("reward"), np.zeros((1, 1)), False, False)
+        params, dynamic_transition, by_context, dynamic_reward = np.zeros(0), False, False, False
+        state_action_kind, observed = False, np.zeros((K, S))
     else:
         functions = kernel_functions(spec)
         params = spec.params
         dynamic_transition, dynamic_reward = spec.transition_is_dynamic, spec.reward_is_dynamic
+        by_context = spec.transition_by_context
         state_action_kind = spec.mean_field_kind == "state_action"
-        observed_dim = spec.mean_field_dim
-    transition_fn, reward_fn, coupling, use_coupling = functions
-    observed = np.zeros((K, observed_dim))
+        observed = observed_buffer(spec)
+    transition_fn, transition_context_fn, reward_fn, coupling, use_coupling, observe_all = \
+        functions
     error = np.zeros(5, dtype=np.int64)
-    _forward(transition_fn, reward_fn, params, dynamic_transition, dynamic_reward,
-             state_action_kind, coupling, use_coupling, mu0, policy, model.transition,
+    _forward(transition_fn, transition_context_fn, reward_fn, params, dynamic_transition,
+             by_context, dynamic_reward, state_action_kind, coupling, use_coupling, observe_all,
+             np.ascontiguousarray(np.broadcast_to(mu0, (K, S))), policy, model.transition,
              model.slice_index, model.kernel_next_states, model.dense, model.reward, mean_field,
              state_action, observed, ROW_SUM_TOL, error)
     raise_kernel_error(error)
@@ -152,7 +156,8 @@ def occupancy_measure(model: EvaluatedModel, policy, mu0, *, backend: str = "aut
     ----------
     model : EvaluatedModel
     policy : ndarray, shape (K, T, S, A) or (T, S, A)
-    mu0 : array_like, shape (S,)
+    mu0 : array_like, shape (S,) or (K, S)
+        Initial distribution, shared or one per context.
     backend : {"auto", "numpy", "numba", "cuda"}
 
     Returns
@@ -160,14 +165,14 @@ def occupancy_measure(model: EvaluatedModel, policy, mu0, *, backend: str = "aut
     mean_field : ndarray, shape (K, T+1, S)
     occupancy : ndarray, shape (K, T, S, A)
     """
-    from ..game._spec import check_distribution
-
     backend = resolve_backend(backend)
     K, T, S, A = model.shape
     policy = check_policy(policy, K, T, S, A)
-    mu0 = check_distribution(mu0, "mu0")
-    if mu0.shape != (S,):
-        raise ValueError(f"mu0 must have shape ({S},), got {mu0.shape}")
+    mu0 = np.ascontiguousarray(mu0, dtype=np.float64)
+    if mu0.shape not in ((S,), (K, S)):
+        raise ValueError(f"mu0 must have shape ({S},) or ({K}, {S}), got {mu0.shape}")
+    check_stochastic(mu0.reshape(-1, S), "mu0")
+    mu0 = np.ascontiguousarray(np.broadcast_to(mu0, (K, S)))
     mean_field = np.zeros((K, T + 1, S))
     occupancy = np.zeros((K, T, S, A))
     if backend == "numpy":

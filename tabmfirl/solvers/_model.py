@@ -184,22 +184,30 @@ def allocate_model(spec: MFGSpec) -> EvaluatedModel:
     """Arrays for the model of ``spec``; static parts filled, dynamic parts zero."""
     K, T, S, A, W = (spec.n_contexts, spec.horizon, spec.n_states, spec.n_actions,
                      spec.transition_width)
+    steps = np.arange(T, dtype=np.int64)
+    contexts = np.arange(K, dtype=np.int64)[:, None]
     if spec.transition_is_dynamic:
         P = np.zeros((K * T, S, A, W))
-        slice_index = np.arange(K * T, dtype=np.int64).reshape(K, T)
+        slice_index = contexts * T + steps
+    elif spec.transition_by_context:
+        # (K, S, A, W): slice k; (K, T, S, A, W): slice k * T + t
+        stationary = spec.transition.ndim == 4
+        P = spec.transition if stationary else spec.transition.reshape(K * T, S, A, W)
+        slice_index = contexts + 0 * steps if stationary else contexts * T + steps
     elif spec.transition.ndim == 3:
         P = spec.transition[None]
         slice_index = np.zeros((K, T), dtype=np.int64)
     else:
         P = spec.transition
-        slice_index = np.ascontiguousarray(np.broadcast_to(np.arange(T, dtype=np.int64), (K, T)))
+        slice_index = 0 * contexts + steps
     if spec.reward_is_dynamic:
         R = np.zeros((K, T, S, A))
     elif spec.reward.ndim == 3:
         R = np.ascontiguousarray(np.broadcast_to(spec.reward[:, None], (K, T, S, A)))
     else:
         R = spec.reward.copy()
-    return EvaluatedModel(np.ascontiguousarray(P), slice_index, R, spec.next_states)
+    return EvaluatedModel(np.ascontiguousarray(P), np.ascontiguousarray(slice_index), R,
+                          spec.next_states)
 
 
 def writable_array(array: np.ndarray) -> np.ndarray:
@@ -209,18 +217,32 @@ def writable_array(array: np.ndarray) -> np.ndarray:
 
 
 def kernel_functions(spec: MFGSpec):
-    """The mean field functions (or placeholders) and coupling the kernels take.
+    """The mean field functions (or placeholders) and observation arguments the kernels take.
 
-    The functions come as first-class function pointers (one type for every
-    game), so the kernels that call them are compiled once and cached.
+    Returns ``(transition_fn, transition_context_fn, reward_fn, coupling,
+    use_coupling, observe_all)``.  The functions come as first-class function
+    pointers (one type per signature for every game), so the kernels that call
+    them are compiled once and cached.
     """
+    dynamic = spec.transition_is_dynamic
+    by_context = spec.transition_by_context
     transition_fn = function_pointer(spec.transition, "transition") \
-        if spec.transition_is_dynamic else no_function("transition")
+        if dynamic and not by_context else no_function("transition")
+    transition_context_fn = function_pointer(spec.transition, "transition_by_context") \
+        if dynamic and by_context else no_function("transition_by_context")
     reward_fn = function_pointer(spec.reward, "reward") if spec.reward_is_dynamic \
         else no_function("reward")
     use_coupling = spec.context_coupling is not None
     coupling = spec.context_coupling if use_coupling else np.zeros((1, 1))
-    return transition_fn, reward_fn, coupling, use_coupling
+    return (transition_fn, transition_context_fn, reward_fn, coupling, use_coupling,
+            spec.observation == "all_types")
+
+
+def observed_buffer(spec: MFGSpec) -> np.ndarray:
+    """Work array the kernels fill with what the types observe (one row per type, or one)."""
+    if spec.observation == "all_types":
+        return np.zeros((1, spec.observed_dim))
+    return np.zeros((spec.n_contexts, spec.observed_dim))
 
 
 def check_flow(spec: MFGSpec, mean_field, state_action=None):
@@ -301,13 +323,14 @@ def evaluate_unchecked(spec: MFGSpec, mean_field: np.ndarray, state_action: np.n
             reference_evaluate_step(t, spec, mean_field[:, t], state_action[:, t],
                                     model.transition, model.slice_index[:, t], model.reward[:, t])
         return model
-    transition_fn, reward_fn, coupling, use_coupling = kernel_functions(spec)
-    observed = np.zeros((spec.n_contexts, spec.mean_field_dim))
+    transition_fn, transition_context_fn, reward_fn, coupling, use_coupling, observe_all = \
+        kernel_functions(spec)
     error = np.zeros(5, dtype=np.int64)
-    _evaluate_model(transition_fn, reward_fn, spec.params, spec.transition_is_dynamic,
+    _evaluate_model(transition_fn, transition_context_fn, reward_fn, spec.params,
+                    spec.transition_is_dynamic, spec.transition_by_context,
                     spec.reward_is_dynamic, spec.mean_field_kind == "state_action", coupling,
-                    use_coupling, mean_field, state_action, model.transition,
-                    model.slice_index, model.reward, observed, ROW_SUM_TOL, error)
+                    use_coupling, observe_all, mean_field, state_action, model.transition,
+                    model.slice_index, model.reward, observed_buffer(spec), ROW_SUM_TOL, error)
     raise_kernel_error(error)
     return model
 
@@ -357,6 +380,9 @@ def evaluate_step(spec: MFGSpec, t: int, mean_field_t, state_action_t=None):
     # Only this step's tables: one slice per context, never the whole horizon.
     if spec.transition_is_dynamic:
         transition = np.zeros((K, S, A, spec.transition_width))
+    elif spec.transition_by_context:
+        transition = (spec.transition if spec.transition.ndim == 4
+                      else spec.transition[:, t]).copy()
     elif spec.transition.ndim == 3:
         transition = np.ascontiguousarray(np.broadcast_to(spec.transition, (K,) +
                                                           spec.transition.shape))

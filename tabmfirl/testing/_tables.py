@@ -78,9 +78,12 @@ class NumpyGame:
     ----------
     n_states, n_actions, horizon, n_types : int
         ``S``, ``A``, ``T``, ``K``.
-    mu0 : ndarray, shape (S,)
+    mu0 : ndarray, shape (S,) or (K, S)
+        As in the spec: shared, or one initial distribution per type.
     coupling : ndarray, shape (K, K)
-        :math:`C` (the identity when each type observes its own flow).
+        :math:`C` (the identity when each type observes its own flow; unused
+        when every type observes the stack of all flows,
+        ``spec.observation == "all_types"``).
     mean_field_kind : {"state", "state_action"}
     spec : MFGSpec
         The game these callables evaluate.
@@ -96,10 +99,12 @@ class NumpyGame:
     spec: Any
 
     def observed(self, mean_field_t, state_action_t=None) -> np.ndarray:
-        r""":math:`\nu^m_t` of every type: shape ``(K, S)`` or ``(K, S*A)``.
+        r""":math:`\nu^m_t` of every type: shape ``(K, D)`` (``D = S`` or ``S*A``).
 
         ``mean_field_t`` is ``(K, S)``; ``state_action_t`` ``(K, S, A)`` is
-        needed when the game observes the state-action distribution.
+        needed when the game observes the state-action distribution.  With
+        ``observation="all_types"`` every row is the stack of all types'
+        distributions, shape ``(K, K * D)``.
         """
         K = self.n_types
         if self.mean_field_kind == "state":
@@ -109,17 +114,32 @@ class NumpyGame:
                 raise ValueError("this game observes the state-action distribution: "
                                  "pass state_action_t of shape (K, S, A)")
             source = np.asarray(state_action_t, dtype=float).reshape(K, -1)
+        if self.spec.observation == "all_types":
+            return np.tile(source.reshape(1, -1), (K, 1))
         return self.coupling @ source
 
-    def transition(self, t: int, nu) -> np.ndarray:
-        r"""Dense :math:`P(s' \mid s, a, \nu)` at step ``t``: shape ``(S, A, S)``."""
+    def transition(self, t: int, nu, m: int = None) -> np.ndarray:
+        r"""Dense :math:`P(s' \mid s, a, \nu, m)` at step ``t``: shape ``(S, A, S)``.
+
+        ``m`` (the type) is needed, and only used, when the types move
+        differently (``spec.transition_by_context``).
+        """
         spec = self.spec
         S, A, W = self.n_states, self.n_actions, spec.transition_width
+        if spec.transition_by_context:
+            if m is None:
+                raise ValueError("the types of this game move differently: pass the type m")
+            m = spec.check_context(m)
+        nu = np.ascontiguousarray(nu, dtype=float)
         if spec.transition_is_dynamic:
             table = np.zeros((S, A, W))
-            spec.transition(int(t), np.ascontiguousarray(nu, dtype=float), spec.params, table)
+            if spec.transition_by_context:
+                spec.transition(int(t), nu, m, spec.params, table)
+            else:
+                spec.transition(int(t), nu, spec.params, table)
         else:
-            table = spec.transition if spec.transition.ndim == 3 else spec.transition[t]
+            table = spec.transition[m] if spec.transition_by_context else spec.transition
+            table = table if table.ndim == 3 else table[t]
         if spec.is_dense:
             return np.array(table)
         dense = np.zeros((S, A, S))
@@ -148,7 +168,8 @@ def numpy_game(spec: MFGSpec) -> NumpyGame:
     Returns
     -------
     NumpyGame
-        ``transition(t, nu)`` ``(S, A, S)``, ``reward(t, nu, m)`` ``(S, A)``,
+        ``transition(t, nu)`` ``(S, A, S)`` (``transition(t, nu, m)`` when the
+        types move differently), ``reward(t, nu, m)`` ``(S, A)``,
         ``observed(mean_field_t, state_action_t)`` ``(K, len(nu))``; a table
         that ignores the mean field ignores ``nu``.
 

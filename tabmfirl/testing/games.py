@@ -79,10 +79,68 @@ def random_reward(t, observed, context, params, out):
             out[s, a] = base[context * S * A + s * A + a] + strength * shift
 
 
+@njit(cache=True)
+def random_transition_by_context(t, observed, context, params, out):
+    """:func:`random_transition` with the base logits of type ``context``.
+
+    Parameter layout: ``[W, lambda_P, lambda_r]``, the base logits of every
+    type (``K * S * A * W``), the mean field coupling (``W * M``), then the
+    reward's parameters (see :func:`random_reward_by_context`), ``K`` last.
+    """
+    S, A, W = out.shape
+    M = observed.shape[0]
+    K = int(params[params.shape[0] - 1])
+    strength = params[1]
+    base = params[_HEADER + context * S * A * W:_HEADER + (context + 1) * S * A * W]
+    coupling = params[_HEADER + K * S * A * W:_HEADER + K * S * A * W + W * M]
+    shift = np.zeros(W)
+    if strength != 0.0:
+        for j in range(W):
+            for i in range(M):
+                shift[j] += coupling[j * M + i] * observed[i]
+    for s in range(S):
+        for a in range(A):
+            row = out[s, a]
+            for j in range(W):
+                row[j] = base[(s * A + a) * W + j] + strength * shift[j]
+            largest = row.max()
+            total = 0.0
+            for j in range(W):
+                row[j] = np.exp(row[j] - largest)
+                total += row[j]
+            for j in range(W):
+                row[j] /= total
+
+
+@njit(cache=True)
+def random_reward_by_context(t, observed, context, params, out):
+    """Reward with a base table and a mean field coupling of its own per type.
+
+    The parameters end with the base tables (``K * S * A``), each type's
+    coupling (``K * S * M``) and ``K``, so that with
+    ``observation="all_types"`` a type may be drawn to one population and
+    repelled by another.
+    """
+    S, A = out.shape
+    M = observed.shape[0]
+    end = params.shape[0] - 1
+    K = int(params[end])
+    strength = params[2]
+    coupling = params[end - K * S * M:end]
+    base = params[end - K * S * M - K * S * A:end - K * S * M]
+    for s in range(S):
+        shift = 0.0
+        for i in range(M):
+            shift += coupling[(context * S + s) * M + i] * observed[i]
+        for a in range(A):
+            out[s, a] = base[(context * S + s) * A + a] + strength * shift
+
+
 def random_game(n_states: int, n_actions: int, horizon: int, n_contexts: int = 1, *,
                 transition_strength: float = 0.0, reward_strength: float = 0.0,
                 width: int = None, mean_field_kind: str = "state",
-                dynamic: bool = True, rng=None) -> MFGSpec:
+                dynamic: bool = True, per_type_dynamics: bool = False,
+                observation: str = "mixture", rng=None) -> MFGSpec:
     """A random game (see the module docstring).
 
     Parameters
@@ -96,6 +154,14 @@ def random_game(n_states: int, n_actions: int, horizon: int, n_contexts: int = 1
     dynamic : bool
         If False, return arrays evaluated at the uniform mean field (a game
         that ignores the mean field: a single-agent MDP per context).
+    per_type_dynamics : bool, default False
+        Give each type its own base logits :math:`B^m` and its own initial
+        distribution (``transition_by_context=True``, ``mu0`` of shape
+        ``(K, S)``).
+    observation : {"mixture", "all_types"}
+        ``"all_types"``: the functions read the stack of every type's flow
+        (length :math:`M = K D`) and each type's reward has its own coupling
+        :math:`D^m` (a multi-population game).
     rng : numpy.random.Generator or int, optional
 
     Returns
@@ -105,25 +171,52 @@ def random_game(n_states: int, n_actions: int, horizon: int, n_contexts: int = 1
     rng = np.random.default_rng(rng)
     S, A, K = n_states, n_actions, n_contexts
     W = S if width is None else int(width)
-    M = S if mean_field_kind == "state" else S * A
-    params = np.concatenate([
-        [W, transition_strength, reward_strength],
-        rng.standard_normal(S * A * W), rng.uniform(-1, 1, W * M),
-        rng.standard_normal(K * S * A), rng.uniform(-1, 1, S * M)])
-    mu0 = rng.dirichlet(np.ones(S))
-    next_states = None if width is None else rng.integers(0, S, size=(S, A, W))
-    if dynamic:
-        transition, reward = random_transition, random_reward
+    D = S if mean_field_kind == "state" else S * A
+    if not per_type_dynamics and observation == "mixture":
+        M = D
+        params = np.concatenate([
+            [W, transition_strength, reward_strength],
+            rng.standard_normal(S * A * W), rng.uniform(-1, 1, W * M),
+            rng.standard_normal(K * S * A), rng.uniform(-1, 1, S * M)])
+        mu0 = rng.dirichlet(np.ones(S))
+        functions = (random_transition, random_reward)
     else:
-        observed = np.full(M, 1.0 / M)
-        transition = np.zeros((S, A, W))
-        python_body(random_transition)(0, observed, params, transition)
-        reward = np.zeros((K, S, A))
-        for m in range(K):
-            python_body(random_reward)(0, observed, m, params, reward[m])
+        M = K * D if observation == "all_types" else D
+        params = np.concatenate([
+            [W, transition_strength, reward_strength],
+            rng.standard_normal((K if per_type_dynamics else 1) * S * A * W),
+            rng.uniform(-1, 1, W * M), rng.standard_normal(K * S * A),
+            rng.uniform(-1, 1, K * S * M), [K]])
+        mu0 = rng.dirichlet(np.ones(S), size=K) if per_type_dynamics else rng.dirichlet(np.ones(S))
+        functions = (random_transition_by_context if per_type_dynamics else random_transition,
+                     random_reward_by_context)
+    next_states = None if width is None else rng.integers(0, S, size=(S, A, W))
+    by_context = functions[0] is random_transition_by_context
+    if dynamic:
+        transition, reward = functions
+    else:
+        transition, reward = _static_tables(functions, by_context, params, S, A, W, K, M)
     return MFGSpec(n_states=S, n_actions=A, horizon=horizon, mu0=mu0, transition=transition,
                    reward=reward, n_contexts=K, next_states=next_states, params=params,
-                   mean_field_kind=mean_field_kind, name="random")
+                   mean_field_kind=mean_field_kind, transition_by_context=by_context,
+                   observation=observation, name="random")
+
+
+def _static_tables(functions, by_context, params, S, A, W, K, M):
+    """A random game's tables at the uniform mean field (a game that ignores it)."""
+    observed = np.full(M, 1.0 / M)
+    transition_fn, reward_fn = (python_body(f) for f in functions)
+    reward = np.zeros((K, S, A))
+    for m in range(K):
+        reward_fn(0, observed, m, params, reward[m])
+    if not by_context:
+        transition = np.zeros((S, A, W))
+        transition_fn(0, observed, params, transition)
+        return transition, reward
+    transition = np.zeros((K, S, A, W))
+    for m in range(K):
+        transition_fn(0, observed, m, params, transition[m])
+    return transition, reward
 
 
 def random_policy(spec: MFGSpec, rng=None, concentration: float = 1.0) -> np.ndarray:

@@ -34,7 +34,8 @@ from .games import congestion_game, graph_neighbours, random_game, random_policy
 @st.composite
 def games(draw, *, max_states: int = 30, max_actions: int = 5, max_horizon: int = 20,
           max_contexts: int = 3, coupling: str = "weak", kinds=("state", "state_action"),
-          sparse: bool = True, coupled_contexts: bool = True, min_actions: int = 1):
+          sparse: bool = True, coupled_contexts: bool = True, min_actions: int = 1,
+          per_type_dynamics: bool = False, observations=("mixture",)):
     """Random games of :func:`tabmfirl.testing.games.random_game`.
 
     Parameters
@@ -54,6 +55,12 @@ def games(draw, *, max_states: int = 30, max_actions: int = 5, max_horizon: int 
         Whether a population coupling between contexts may be drawn.
     min_actions : int, default 1
         Fewest actions (2: every state has a choice).
+    per_type_dynamics : bool, default False
+        Whether games whose types move differently (and start from different
+        distributions) may be drawn.
+    observations : tuple of str
+        What the types observe, drawn from ``"mixture"`` (own flow or
+        coupled mixture) and ``"all_types"`` (the stack of every type's flow).
     """
     S = draw(st.integers(1, max_states))
     A = draw(st.integers(min_actions, max_actions))
@@ -65,10 +72,14 @@ def games(draw, *, max_states: int = 30, max_actions: int = 5, max_horizon: int 
     limit = {"weak": 0.5 / T, "strong": 5.0, "none": 0.0}[coupling]
     strength_p = draw(st.floats(0.0, limit)) if limit else 0.0
     strength_r = draw(st.floats(0.0, limit)) if limit else 0.0
+    by_type = per_type_dynamics and draw(st.booleans())
+    observation = draw(st.sampled_from(observations))
+    if observation == "all_types":   # the observed vector is K times longer: keep the
+        strength_p, strength_r = strength_p / K, strength_r / K   # Lipschitz constant
     spec = random_game(S, A, T, K, transition_strength=strength_p, reward_strength=strength_r,
                        width=width, mean_field_kind=kind, dynamic=coupling != "none",
-                       rng=seed)
-    if coupled_contexts and K > 1 and draw(st.booleans()):
+                       per_type_dynamics=by_type, observation=observation, rng=seed)
+    if coupled_contexts and K > 1 and observation == "mixture" and draw(st.booleans()):
         weights = np.random.default_rng(seed).dirichlet(np.ones(K))
         spec = spec.replace(context_coupling=population_coupling(weights))
     return spec
