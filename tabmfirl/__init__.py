@@ -35,6 +35,7 @@ from .irl._gaussian_types import GaussianTypesResult, fit_gaussian_types
 from .irl._heads import ContextEncoder, RewardHead, ShapingHead
 from .irl._nn import MLP, SGD, Adam
 from .irl._results import IRLResult
+from .irl._selection import SelectionResult, agent_folds, select_settings
 from .solvers._equilibrium import (
                                EQUILIBRIUM_METHODS,
                                METHODS,
@@ -57,7 +58,8 @@ __all__ = [
     "RewardHead", "ShapingHead", "ContextEncoder", "MLP", "Adam", "SGD",
     "Demonstrations", "generate_demonstrations", "DEMOS_FORMAT",
     "IRLResult", "fit_pemmfirl_em", "fit_two_stage", "fit_mfirl", "fit_oracle", "fit_reward", "predict_types",
-    "held_out_log_likelihood", "GaussianTypesResult", "fit_gaussian_types", "DivergenceWarning",
+    "held_out_log_likelihood", "SelectionResult", "agent_folds", "select_settings",
+    "GaussianTypesResult", "fit_gaussian_types", "DivergenceWarning",
     "AdversarialResult", "fit_pemmfirl", "fit_mf_airl", "fit_pemirl",
     "fit_reward_adversarial",
     "RewardEvaluation", "evaluate_reward", "return_deviation", "mean_field_deviation",
