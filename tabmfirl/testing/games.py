@@ -35,13 +35,10 @@ _HEADER = 3  # params = [W, strength_P, strength_R, B..., C..., G..., D...]
 
 
 @njit(cache=True)
-def random_transition(t, observed, params, out):
-    """Softmax transition with logits linear in the observed mean field."""
+def _softmax_rows(base, coupling, strength, observed, out):
+    """``out[s, a] = softmax_j(B[s, a, j] + strength * sum_i C[j, i] observed[i])``."""
     S, A, W = out.shape
     M = observed.shape[0]
-    strength = params[1]
-    base = params[_HEADER:_HEADER + S * A * W]
-    coupling = params[_HEADER + S * A * W:_HEADER + S * A * W + W * M]
     shift = np.zeros(W)
     if strength != 0.0:
         for j in range(W):
@@ -59,6 +56,17 @@ def random_transition(t, observed, params, out):
                 total += row[j]
             for j in range(W):
                 row[j] /= total
+
+
+@njit(cache=True)
+def random_transition(t, observed, params, out):
+    """Softmax transition with logits linear in the observed mean field."""
+    S, A, W = out.shape
+    M = observed.shape[0]
+    strength = params[1]
+    base = params[_HEADER:_HEADER + S * A * W]
+    coupling = params[_HEADER + S * A * W:_HEADER + S * A * W + W * M]
+    _softmax_rows(base, coupling, strength, observed, out)
 
 
 @njit(cache=True)
@@ -93,23 +101,7 @@ def random_transition_by_context(t, observed, context, params, out):
     strength = params[1]
     base = params[_HEADER + context * S * A * W:_HEADER + (context + 1) * S * A * W]
     coupling = params[_HEADER + K * S * A * W:_HEADER + K * S * A * W + W * M]
-    shift = np.zeros(W)
-    if strength != 0.0:
-        for j in range(W):
-            for i in range(M):
-                shift[j] += coupling[j * M + i] * observed[i]
-    for s in range(S):
-        for a in range(A):
-            row = out[s, a]
-            for j in range(W):
-                row[j] = base[(s * A + a) * W + j] + strength * shift[j]
-            largest = row.max()
-            total = 0.0
-            for j in range(W):
-                row[j] = np.exp(row[j] - largest)
-                total += row[j]
-            for j in range(W):
-                row[j] /= total
+    _softmax_rows(base, coupling, strength, observed, out)
 
 
 @njit(cache=True)
