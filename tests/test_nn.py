@@ -56,6 +56,15 @@ def test_activation_derivative_matches_finite_differences(name):
     np.testing.assert_allclose(df(z), numeric, rtol=RTOL, atol=ATOL)
 
 
+@pytest.mark.parametrize("name", ACT_NAMES)
+def test_derivative_given_the_activation_is_the_same(name):
+    """The backward pass hands each derivative the forward pass's activation (tanh reuses
+    it instead of recomputing tanh): the result must be the same, bit for bit."""
+    z = np.random.default_rng(1).normal(scale=3.0, size=200)
+    np.testing.assert_array_equal(DERIVATIVES[name](z, ACTIVATIONS[name](z)),
+                                  DERIVATIVES[name](z))
+
+
 def test_softplus_is_stable():
     z = np.array([-800.0, 0.0, 800.0])
     np.testing.assert_allclose(ACTIVATIONS["softplus"](z), [0.0, np.log(2.0), 800.0],

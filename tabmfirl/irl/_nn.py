@@ -82,8 +82,9 @@ def _tanh(z):
     return np.tanh(z)
 
 
-def _tanh_deriv(z):
-    t = np.tanh(z)
+def _tanh_deriv(z, activation=None):
+    # 1 - tanh(z)^2; the forward pass's tanh(z) is reused when given (same bits)
+    t = np.tanh(z) if activation is None else activation
     return 1.0 - t * t
 
 
@@ -91,7 +92,7 @@ def _relu(z):
     return np.maximum(z, 0.0)
 
 
-def _relu_deriv(z):
+def _relu_deriv(z, activation=None):
     return (z > 0).astype(np.float64)
 
 
@@ -99,7 +100,7 @@ def _leaky_relu(z):
     return np.where(z > 0, z, LEAKY_RELU_SLOPE * z)
 
 
-def _leaky_relu_deriv(z):
+def _leaky_relu_deriv(z, activation=None):
     return np.where(z > 0, 1.0, LEAKY_RELU_SLOPE)
 
 
@@ -108,7 +109,7 @@ def _softplus(z):
     return np.logaddexp(0.0, z)
 
 
-def _softplus_deriv(z):
+def _softplus_deriv(z, activation=None):
     # sigmoid(z), written with tanh so it never overflows.
     return 0.5 * (1.0 + np.tanh(0.5 * z))
 
@@ -117,7 +118,7 @@ def _identity(z):
     return np.array(z, dtype=np.float64, copy=True)
 
 
-def _identity_deriv(z):
+def _identity_deriv(z, activation=None):
     return np.ones_like(z, dtype=np.float64)
 
 
@@ -130,8 +131,9 @@ ACTIVATIONS = {
     "identity": _identity,
 }
 
-#: Derivatives :math:`\sigma'(z)` of :data:`ACTIVATIONS`, as functions of the
-#: pre-activation ``z``, keyed by the same names.
+#: Derivatives :math:`\sigma'(z)` of :data:`ACTIVATIONS`, as functions
+#: ``derivative(z, activation=None)`` of the pre-activation ``z`` (and, optionally,
+#: of :math:`\sigma(z)` already computed, which tanh reuses), keyed by the same names.
 DERIVATIVES = {
     "tanh": _tanh_deriv,
     "relu": _relu_deriv,
@@ -626,7 +628,10 @@ class MLP:
         grads = [None] * len(self.params)
         for l in reversed(range(self.n_layers)):
             z = cache["preacts"][l]
-            g_z = g * DERIVATIVES[self._activation_of(l)](z)
+            # a hidden layer's activation is the next layer's input (reused, not
+            # recomputed); the output is the caller's and is not trusted
+            activation = cache["inputs"][l + 1] if l + 1 < self.n_layers else None
+            g_z = g * DERIVATIVES[self._activation_of(l)](z, activation)
             gW, gb, g = dense_backward(cache["inputs"][l], self.params[2 * l], g_z)
             grads[2 * l], grads[2 * l + 1] = gW, gb
         return grads, g.reshape(lead + (self.layer_sizes[0],))
