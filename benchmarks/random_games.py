@@ -173,22 +173,10 @@ def _task(out, i, method, settings):
     return record
 
 
-def bootstrap(values, n_resamples=2000, seed=0):
-    """Mean and 95% percentile bootstrap interval of ``values`` (resampling the instances)."""
-    values = np.asarray([v for v in values if v is not None], dtype=float)
-    if values.size == 0:
-        return None
-    rng = np.random.default_rng(seed)
-    means = values[rng.integers(0, values.size, (n_resamples, values.size))].mean(axis=1)
-    low, high = np.percentile(means, [2.5, 97.5])
-    return float(values.mean()), float(low), float(high)
-
-
 def _cell(values, digits=3):
-    stat = bootstrap(values)
-    if stat is None:
-        return "-"
-    return f"{stat[0]:.{digits}f} [{stat[1]:.{digits}f}, {stat[2]:.{digits}f}]"
+    """Mean [95% bootstrap interval] over the instances that have a value (``-`` if none)."""
+    values = [v for v in values if v is not None]
+    return tabmfirl.bootstrap_interval(values).format(digits) if values else "-"
 
 
 COLUMNS = (("ARI", "ari", 3), ("Bayes ARI", "bayes_ari", 3),

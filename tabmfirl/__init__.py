@@ -6,6 +6,11 @@ The public API; see ``docs/`` for the theory and a tutorial.  ``tabmfirl.plot``
 from ._io import DEMOS_FORMAT
 from ._version import __version__
 from .evaluation._check import CheckReport, check_mean_field, check_policy, check_reward
+from .evaluation._intervals import (
+                               BootstrapInterval,
+                               bootstrap_interval,
+                               paired_bootstrap_interval,
+)
 from .evaluation._metrics import (
                                RewardEvaluation,
                                adjusted_rand_index,
@@ -65,5 +70,6 @@ __all__ = [
     "RewardEvaluation", "evaluate_reward", "return_deviation", "mean_field_deviation",
     "policy_deviation", "adjusted_rand_index", "normalized_mutual_information",
     "bayes_log_likelihood",
+    "BootstrapInterval", "bootstrap_interval", "paired_bootstrap_interval",
     "CheckReport", "check_policy", "check_mean_field", "check_reward",
 ]

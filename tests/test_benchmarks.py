@@ -108,9 +108,7 @@ def test_random_games_quick_and_resumable(tmp_path, capsys):
         sorted(json.dumps(r, sort_keys=True) for r in records)
 
 
-def test_random_games_bootstrap_interval():
+def test_random_games_cell_skips_missing_values():
     module = _load("random_games")
-    mean, low, high = module.bootstrap([1.0, 2.0, 3.0, 4.0])
-    assert mean == 2.5 and 1.0 <= low < mean < high <= 4.0
-    assert module.bootstrap([None, None]) is None
-    assert module.bootstrap([5.0]) == (5.0, 5.0, 5.0)
+    assert module._cell([None, None]) == "-"
+    assert module._cell([5.0, None], digits=1) == "5.0 [5.0, 5.0]"
