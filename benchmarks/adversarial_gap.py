@@ -351,21 +351,65 @@ def _share(rows, key):
     return f"{sum(bool(r.get(key)) for r in rows)}/{len(rows)}"
 
 
+def _interval(values, digits=3):
+    """Mean [95% percentile bootstrap interval over seeds] of the seeds with a value."""
+    values = [v for v in values if v is not None]
+    return tabmfirl.bootstrap_interval(values).format(digits) if values else "-"
+
+
 def baselines_table(records, games, methods):
-    """Markdown table of the baselines: budget, ARI, policy deviation, the experts'
-    exploitability in the learned game, convergence counts and fit seconds."""
-    lines = ["| game | method | reward steps | ARI | Bayes ARI | policy dev. | per seed "
-             "| experts' exploitability | fit conv. | learned game conv. | fit s |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for game, method, rows, per_seed in _groups(records, games, methods):
+    """Markdown table of the baselines: seeds, budget, ARI, policy deviation, the experts'
+    exploitability in the learned game (mean [95% bootstrap interval over seeds]),
+    convergence counts and mean fit seconds."""
+    lines = ["| game | method | seeds | reward steps | ARI | Bayes ARI | policy dev. "
+             "| median (max) | experts' exploitability | fit conv. | learned game conv. "
+             "| fit s |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for game, method, rows, _ in _groups(records, games, methods):
         budget = sorted({r["budget"] for r in rows})
+        deviations = [r["policy_deviation"] for r in rows]
         lines.append(
-            f"| {game} | {DISPLAY.get(method, method)} | {'/'.join(map(str, budget))} "
-            f"| {_stat([r['ari'] for r in rows])} | {_stat([r['bayes_ari'] for r in rows])} "
-            f"| {_stat([r['policy_deviation'] for r in rows])} | {per_seed} "
-            f"| {_stat([r['expert_exploitability'] for r in rows])} "
+            f"| {game} | {DISPLAY.get(method, method)} | {len(rows)} "
+            f"| {'/'.join(map(str, budget))} "
+            f"| {_interval([r['ari'] for r in rows])} "
+            f"| {_interval([r['bayes_ari'] for r in rows])} | {_interval(deviations)} "
+            f"| {np.median(deviations):.3g} ({max(deviations):.3g}) "
+            f"| {_interval([r['expert_exploitability'] for r in rows], 4)} "
             f"| {_share(rows, 'fit_converged')} | {_share(rows, 'learned_converged')} "
-            f"| {_stat([r['fit_seconds'] for r in rows], 0)} |")
+            f"| {np.mean([r['fit_seconds'] for r in rows]):.0f} |")
+    return "\n".join(lines)
+
+
+def paired_table(records, games, methods, reference):
+    """Markdown table: each method minus ``reference`` on the seeds both have, paired by
+    seed (mean difference [95% bootstrap interval]; ``*``: the interval excludes 0) and
+    the seeds on which the method is better (higher ARI, lower policy deviation)."""
+    lines = [f"| game | method | seeds | ARI minus {DISPLAY.get(reference, reference)}'s "
+             "| better ARI | policy dev. minus | lower policy dev. |",
+             "|---|---|---|---|---|---|---|"]
+    for game in games:
+        base = {r["seed"]: r for r in records if r["game"] == game
+                and r["method"] == reference}
+        for method in methods:
+            if method == reference:
+                continue
+            rows = [r for r in records if r["game"] == game and r["method"] == method
+                    and r["seed"] in base]
+            if not rows:
+                continue
+            cells = []
+            for key, sign in (("ari", 1.0), ("policy_deviation", -1.0)):
+                pairs = [(r[key], base[r["seed"]][key]) for r in rows
+                         if r[key] is not None and base[r["seed"]][key] is not None]
+                if not pairs:
+                    cells += ["-", "-"]
+                    continue
+                mine, theirs = map(np.asarray, zip(*pairs))
+                diff = tabmfirl.paired_bootstrap_interval(mine, theirs)
+                mark = "*" if diff.excludes(0.0) else ""
+                cells += [f"{diff.format(3)}{mark}",
+                          f"{int(np.sum(sign * (mine - theirs) > 0))}/{len(pairs)}"]
+            lines.append(f"| {game} | {DISPLAY.get(method, method)} | {len(rows)} | "
+                         + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -564,6 +608,9 @@ def main(argv=None):
     parser.add_argument("--baselines", action="store_true",
                         help="the baselines table: methods BASELINES (unless --methods), "
                              "test seeds 200-202 (unless --seeds)")
+    parser.add_argument("--paired", default=None,
+                        help="with --baselines: also print each method minus these methods "
+                             "(comma-separated), paired by seed")
     parser.add_argument("--cached-only", action="store_true",
                         help="print the table of the cells already in --out; compute none")
     parser.add_argument("--encoder-signal", action="store_true",
@@ -639,8 +686,14 @@ def main(argv=None):
                            else run_cell(*cell, settings))
     print(f"{len(games)} games, methods {', '.join(methods)}, seeds {args.seeds}; "
           f"{args.agents} agents per type, T = {args.horizon}, beta = {args.temperature}, "
-          f"{args.iters} iterations, {args.backend} backend; mean ± sample std over seeds\n")
+          f"{args.iters} iterations, {args.backend} backend; " + (
+              "mean [95% bootstrap interval over seeds]\n" if args.baselines
+              else "mean ± sample std over seeds\n"))
     print((baselines_table if args.baselines else table)(records, games, methods))
+    if args.baselines:
+        for reference in args.paired.split(",") if args.paired else ():
+            print(f"\nPaired by seed, against {DISPLAY.get(reference, reference)}:\n")
+            print(paired_table(records, games, methods, reference))
     print(f"\n{len(todo)} cells computed in {time.perf_counter() - start:.0f} s "
           f"({len(records) - len(todo)} from {args.out})")
 

@@ -78,6 +78,31 @@ def test_adversarial_gap_quick(capsys, tmp_path):
     assert "0 cells computed" in capsys.readouterr().out
 
 
+def _gap_record(method, seed, ari, deviation):
+    return {"game": "virus", "method": method, "seed": seed, "ari": ari, "bayes_ari": 0.9,
+            "policy_deviation": deviation, "expert_exploitability": 0.01, "budget": 300,
+            "fit_converged": seed % 2 == 0, "learned_converged": True, "fit_seconds": 1.0}
+
+
+def test_adversarial_gap_baselines_and_paired_tables():
+    """The test-seed tables: intervals and convergence counts per method; paired by seed
+    against a reference on the seeds both have (a method two better on every seed)."""
+    module = _load("adversarial_gap")
+    records = [_gap_record("em", s, 0.5 + 0.01 * s, 1.0 + s) for s in range(6)]
+    records += [_gap_record("oracle", s, 1.0, 0.5 + s) for s in range(1, 6)]
+    records += [_gap_record("mfirl", s, None, 3.0) for s in (10, 11)]     # no shared seed
+    table = module.baselines_table(records, ["virus"], ["em", "oracle", "mfirl"])
+    em_row = next(row for row in table.splitlines() if "| pemmfirl_em |" in row)
+    assert "| 6 | 300 |" in em_row and "| 3/6 | 6/6 |" in em_row
+    assert "3.500 [" in em_row                         # mean policy deviation 1 + 2.5
+    paired = module.paired_table(records, ["virus"], ["em", "oracle", "mfirl"], "em")
+    rows = [row for row in paired.splitlines() if row.startswith("| virus |")]
+    assert len(rows) == 1 and "| oracle (true labels) | 5 |" in rows[0]
+    cells = [c.strip() for c in rows[0].strip("|").split("|")]
+    assert cells[4] == "5/5" and cells[6] == "5/5"    # better ARI, lower deviation: all
+    assert cells[5] == "-0.500 [-0.500, -0.500]*"
+
+
 def test_random_games_quick_and_resumable(tmp_path, capsys):
     """benchmarks/random_games.py --quick: one row per method with bootstrap intervals in
     range, cells cached to --out, and a rerun reads them instead of fitting again."""
