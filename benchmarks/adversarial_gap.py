@@ -34,6 +34,11 @@ otherwise, learning rate 0.02, every other option at the fit's default):
                                (sampled): ``mi_weight=0`` with the encoder
                                still pre-trained and trained, by the causal
                                likelihood (``encoder_gradient="likelihood"``)
+``em_linear``, ``em_wd0.1``,   the EM method (screened start) at the other
+``em_wd0.01``, ``em_wd0``      candidates of ``benchmarks/select_settings.py``:
+                               linear head; additive head with weight decay
+                               0.1, 0.01, 0 (the rows "chosen by the
+                               criterion" of ``docs/results.md``)
 ``exact_600``, ``sampled_600`` 600 iterations (resumed from the 300-iteration
                                cell's checkpoint when it is in ``--out``; the
                                fit seconds are then those of the second half)
@@ -205,6 +210,12 @@ METHODS = {
     "infinite_expected_wd0": _infinite("expected", weight_decay=0.0, factor=10),
     "infinite_state_wd0": _infinite("state", weight_decay=0.0, factor=10),
     "em_mixture": _baseline("fit_pemmfirl_em", n_warmup=30, init="mixture"),
+    # the EM method at the other candidates of benchmarks/select_settings.py, for the
+    # rows "chosen by the criterion" (each game runs the candidate its tuning seeds chose)
+    "em_linear": _baseline("fit_pemmfirl_em", n_warmup=30, reward_kind="linear"),
+    "em_wd0.1": _baseline("fit_pemmfirl_em", n_warmup=30, weight_decay=0.1),
+    "em_wd0.01": _baseline("fit_pemmfirl_em", n_warmup=30, weight_decay=0.01),
+    "em_wd0": _baseline("fit_pemmfirl_em", n_warmup=30, weight_decay=0.0),
     "two_stage": _baseline("fit_two_stage"),
     "pemirl": _baseline("fit_pemirl"),
     "mf_airl": _baseline("fit_mf_airl", typed=False),
@@ -225,6 +236,8 @@ BASELINES = ("adversarial_sampled", "adversarial_exact", "em", "em_mixture", "tw
 DISPLAY = {"adversarial_sampled": "pemmfirl", "adversarial_exact": "pemmfirl_exact",
            "pemmfirl_no_mi": "pemmfirl, MI weight 0 (encoder by likelihood)",
            "em": "pemmfirl_em", "em_mixture": "pemmfirl_em, mixture start",
+           "em_linear": "pemmfirl_em, linear head", "em_wd0.1": "pemmfirl_em, weight decay 0.1",
+           "em_wd0.01": "pemmfirl_em, weight decay 0.01", "em_wd0": "pemmfirl_em, weight decay 0",
            "two_stage": "two_stage", "pemirl": "pemirl", "mf_airl": "mf_airl",
            "mfirl": "mfirl", "oracle": "oracle (true labels)"}
 
@@ -234,7 +247,7 @@ def iteration_budget(method, num_iter):
     EM method (``len(SCREENED_STARTS) * (n_warmup + SCREEN_ITERATIONS)``)."""
     from tabmfirl.irl._em import SCREEN_ITERATIONS, SCREENED_STARTS
 
-    if method == "em":
+    if method == "em" or method in ("em_linear", "em_wd0.1", "em_wd0.01", "em_wd0"):
         return num_iter + len(SCREENED_STARTS) * (30 + SCREEN_ITERATIONS)
     return num_iter
 
