@@ -43,6 +43,7 @@ import numpy as np  # noqa: E402
 
 import tabmfirl  # noqa: E402
 from tabmfirl import envs  # noqa: E402
+from tabmfirl._io import atomic_write_json  # noqa: E402
 
 GAMES = ("malware", "investment", "virus")
 CANDIDATES = (
@@ -91,26 +92,34 @@ class FoldCache(dict):
         tmp.replace(path)
 
 
-def run_cell(game, seed, folds, candidates, out):
+#: The tables' settings; ``QUICK``: the smoke run's (``--quick``).
+SETTINGS = {"horizon": 50, "agents": 200, "iters": 300, "warmup": 30}
+QUICK = {"horizon": 5, "agents": 10, "iters": 3, "warmup": 1}
+
+
+def run_cell(game, seed, folds, candidates, out, settings=SETTINGS):
     """The selection on one game's training demonstrations (a JSON-able dict)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        spec = envs.make(game, types=3, horizon=50)
+        spec = envs.make(game, types=3, horizon=settings["horizon"])
         expert = tabmfirl.solve_equilibrium(spec, temperature=0.1)
-        demos = tabmfirl.generate_demonstrations(spec, expert.policy, 200, seed=seed)
+        demos = tabmfirl.generate_demonstrations(spec, expert.policy, settings["agents"],
+                                                 seed=seed)
         start = time.perf_counter()
         sel = tabmfirl.select_settings(
             spec, demos, candidates, fit=tabmfirl.fit_pemmfirl_em, n_folds=folds, seed=seed,
-            cache=FoldCache(Path(out) / "folds" / f"{game}__{seed}__{folds}", candidates),
-            n_contexts=3, temperature=0.1, max_iter=300, learning_rate=0.02, n_warmup=30,
-            warn=False)
+            cache=FoldCache(Path(out) / "folds" / (f"{game}__{seed}__{folds}"
+                                                   + ("" if settings == SETTINGS else "__quick")),
+                            candidates),
+            n_contexts=3, temperature=0.1, max_iter=settings["iters"], learning_rate=0.02,
+            n_warmup=settings["warmup"], warn=False)
     return {"game": game, "seed": seed, "folds": folds, "candidates": list(candidates),
             "mean": sel.mean.tolist(), "std_error": sel.std_error.tolist(),
             "difference": sel.difference.tolist(),
             "difference_std_error": sel.difference_std_error.tolist(),
             "best": sel.best, "chosen": sel.chosen,
             "converged": sel.converged.sum(axis=1).tolist(),
-            "seconds": time.perf_counter() - start}
+            "seconds": time.perf_counter() - start, "settings": settings}
 
 
 def choice(records):
@@ -159,28 +168,38 @@ def main(argv=None):
     parser.add_argument("--heads", action="store_true",
                         help="the linear head (weight decay 1.0) as a fifth candidate")
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run: virus, seed 0, T = 5, 10 agents, 2 folds, 3 iterations")
     args = parser.parse_args(argv)
+    settings = QUICK if args.quick else SETTINGS
+    if args.quick:
+        args.games, args.seeds, args.folds = "virus", "0", 2
     low, _, high = args.seeds.partition("-")
     seeds = range(int(low), int(high or low) + 1)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     candidates = CANDIDATES + ((LINEAR,) if args.heads else ())
-    suffix = "__heads" if args.heads else ""
+    suffix = ("__heads" if args.heads else "") + ("__quick" if args.quick else "")
     jobs = [(g, s) for s in seeds for g in args.games.split(",")
             if not (out / f"{g}__{s}{suffix}.json").exists()]
-    with ProcessPoolExecutor(max_workers=args.workers) as pool:
-        futures = {pool.submit(run_cell, g, s, args.folds, candidates, out): (g, s) for g, s in jobs}
-        for future in as_completed(futures):
-            g, s = futures[future]
-            record = future.result()
-            tmp = out / f".{g}__{s}{suffix}.json.tmp"
-            tmp.write_text(json.dumps(record, indent=1))
-            tmp.replace(out / f"{g}__{s}{suffix}.json")
-            print(f"{g} seed {s}: chose {label(candidates[record['chosen']])}, "
-                  f"best {label(candidates[record['best']])} ({record['seconds']:.0f} s)",
-                  flush=True)
+    def keep(g, s, record):
+        atomic_write_json(out / f"{g}__{s}{suffix}.json", record)
+        print(f"{g} seed {s}: chose {label(candidates[record['chosen']])}, "
+              f"best {label(candidates[record['best']])} ({record['seconds']:.0f} s)",
+              flush=True)
+
+    if args.workers > 1:
+        with ProcessPoolExecutor(max_workers=args.workers) as pool:
+            futures = {pool.submit(run_cell, g, s, args.folds, candidates, out, settings):
+                       (g, s) for g, s in jobs}
+            for future in as_completed(futures):
+                keep(*futures[future], future.result())
+    else:                       # in this process (also when loaded by path, unpicklable)
+        for g, s in jobs:
+            keep(g, s, run_cell(g, s, args.folds, candidates, out, settings))
     records = [r for r in (json.loads(p.read_text()) for p in sorted(out.glob("*.json")))
-               if r["folds"] == args.folds and len(r["candidates"]) == len(candidates)]
+               if r["folds"] == args.folds and len(r["candidates"]) == len(candidates)
+               and r.get("settings", SETTINGS) == settings]
     print(tables(records, args.games.split(",")))
 
 

@@ -14,6 +14,10 @@ instances, every instance as a dot).  Run::
 
     nice -n 10 python benchmarks/type_separation.py --out results_separation \\
         --figure docs/figures/type_separation.png --workers 2
+    python benchmarks/type_separation.py --quick --out /tmp/separation   # smoke run
+
+``--quick``: 1 instance of 5 nodes, horizon 5, 20 agents per type, 3 iterations
+(checks the plumbing, not the methods).
 """
 import os
 
@@ -30,30 +34,46 @@ import numpy as np  # noqa: E402
 
 import tabmfirl  # noqa: E402
 from tabmfirl import envs  # noqa: E402
+from tabmfirl._io import atomic_write_json  # noqa: E402
 
 SEPARATIONS = (0.0, 0.25, 0.5, 1.0, 2.0)
 BETA = 0.1
+#: The figure's settings; ``QUICK``: the smoke run's.
+SETTINGS = {"n_states": 8, "horizon": 30, "agents": 200, "iters": 300, "warmup": 30}
+QUICK = {"n_states": 5, "horizon": 5, "agents": 20, "iters": 3, "warmup": 1}
 
 
-def run_cell(separation, instance):
+def run_cell(separation, instance, settings=SETTINGS):
     """Bayes and EM ARI of one instance (a JSON-able dict)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        spec = envs.random_game(instance, topology="ring", n_states=8, types=3,
-                                separation=separation, horizon=30)
+        spec = envs.random_game(instance, topology="ring", n_states=settings["n_states"],
+                                types=3, separation=separation, horizon=settings["horizon"])
         expert = tabmfirl.solve_equilibrium(spec, temperature=BETA)
-        demos = tabmfirl.generate_demonstrations(spec, expert.policy, 200, seed=instance)
+        demos = tabmfirl.generate_demonstrations(spec, expert.policy, settings["agents"],
+                                                 seed=instance)
         backward = tabmfirl.soft_bellman_backward(expert.model, BETA)
         log_pi = (backward.q - backward.value[:, :spec.horizon, :, None]) / BETA
         t = np.arange(spec.horizon)[None, :]
         ll = log_pi[:, t, demos.states[:, :-1], demos.actions].sum(axis=-1).T
         bayes = tabmfirl.adjusted_rand_index(demos.types, ll.argmax(axis=1))
         fit = tabmfirl.fit_pemmfirl_em(spec, demos, 3, reward_kind="additive",
-                                       learning_rate=0.02, max_iter=300, n_warmup=30,
+                                       learning_rate=0.02, max_iter=settings["iters"],
+                                       n_warmup=settings["warmup"],
                                        temperature=BETA, seed=instance, warn=False)
         em = tabmfirl.adjusted_rand_index(demos.types, fit.assignments)
     return {"separation": separation, "instance": instance, "bayes_ari": float(bayes),
-            "em_ari": float(em), "fit_converged": bool(fit.converged)}
+            "em_ari": float(em), "fit_converged": bool(fit.converged), "settings": settings}
+
+
+def _cached(out, separation, instance, settings):
+    """The cell's record in ``out`` if it was made with ``settings`` (files from before the
+    settings were recorded are the figure's), else None."""
+    path = out / f"{separation:g}__{instance}.json"
+    if not path.exists():
+        return None
+    record = json.loads(path.read_text())
+    return record if record.get("settings", SETTINGS) == settings else None
 
 
 def figure(records, path):
@@ -91,24 +111,34 @@ def main(argv=None):
     parser.add_argument("--instances", type=int, default=5)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--figure", default=None)
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run: 1 tiny instance, 3 iterations")
     args = parser.parse_args(argv)
+    settings = QUICK if args.quick else SETTINGS
+    if args.quick:
+        args.instances = 1
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     cells = [(s, i) for i in range(args.instances) for s in SEPARATIONS]
-    todo = [c for c in cells if not (out / f"{c[0]:g}__{c[1]}.json").exists()]
-    with ProcessPoolExecutor(max_workers=args.workers) as pool:
-        futures = {pool.submit(run_cell, *c): c for c in todo}
-        for future in as_completed(futures):
-            s, i = futures[future]
-            (out / f"{s:g}__{i}.json").write_text(json.dumps(future.result()))
-    records = [json.loads((out / f"{s:g}__{i}.json").read_text()) for s, i in cells]
+    todo = [c for c in cells if _cached(out, *c, settings) is None]
+    if args.workers > 1:
+        with ProcessPoolExecutor(max_workers=args.workers) as pool:
+            futures = {pool.submit(run_cell, *c, settings): c for c in todo}
+            for future in as_completed(futures):
+                s, i = futures[future]
+                atomic_write_json(out / f"{s:g}__{i}.json", future.result())
+    else:                       # in this process (also when loaded by path, unpicklable)
+        for s, i in todo:
+            atomic_write_json(out / f"{s:g}__{i}.json", run_cell(s, i, settings))
+    records = [_cached(out, s, i, settings) for s, i in cells]
     print("| separation | instances | Bayes ARI | EM ARI | EM fits converged |\n|---|---|---|---|---|")
     for sep in SEPARATIONS:
         rows = [r for r in records if r["separation"] == sep]
         b = np.array([r["bayes_ari"] for r in rows])
         e = np.array([r["em_ari"] for r in rows])
-        print(f"| {sep:g} | {len(rows)} | {b.mean():.3f} ± {b.std(ddof=1):.3f} "
-              f"| {e.mean():.3f} ± {e.std(ddof=1):.3f} "
+        spread = (lambda x: f"{x.std(ddof=1):.3f}" if x.size > 1 else "-")
+        print(f"| {sep:g} | {len(rows)} | {b.mean():.3f} ± {spread(b)} "
+              f"| {e.mean():.3f} ± {spread(e)} "
               f"| {sum(r['fit_converged'] for r in rows)}/{len(rows)} |")
     if args.figure:
         figure(records, args.figure)

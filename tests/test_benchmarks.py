@@ -137,3 +137,36 @@ def test_random_games_cell_skips_missing_values():
     module = _load("random_games")
     assert module._cell([None, None]) == "-"
     assert module._cell([5.0, None], digits=1) == "5.0 [5.0, 5.0]"
+
+
+def test_type_separation_quick(tmp_path, capsys):
+    """benchmarks/type_separation.py --quick: one row per separation, the figure, and a
+    rerun that reads the cells back (the same table)."""
+    module = _load("type_separation")
+    figure = tmp_path / "separation.png"
+    module.main(["--quick", "--out", str(tmp_path), "--figure", str(figure)])
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("| ") and "|---" not in line]
+    assert len(rows) == 1 + len(module.SEPARATIONS)
+    for row in rows[1:]:
+        bayes = float(row.split("|")[3].split("±")[0])
+        assert -1.0 <= bayes <= 1.0
+    assert figure.stat().st_size > 0
+    module.main(["--quick", "--out", str(tmp_path)])
+    assert capsys.readouterr().out == out
+
+
+def test_select_settings_quick(tmp_path, capsys):
+    """benchmarks/select_settings.py --quick: one row per candidate and the frozen choice;
+    the choice rule takes the most-chosen candidate, ties to the earliest."""
+    module = _load("select_settings")
+    module.main(["--quick", "--heads", "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("| ") and "weight decay" in line]
+    assert len(rows) == len(module.CANDIDATES) + 1
+    assert "Chosen for virus" in out
+    assert (tmp_path / "virus__0__heads__quick.json").exists()
+    candidates = [{"c": 0}, {"c": 1}, {"c": 2}]
+    records = [{"chosen": c, "candidates": candidates} for c in (2, 1, 2, 1)]
+    assert module.choice(records) == {"c": 1}
+    assert module.choice(records[:3]) == {"c": 2}
