@@ -21,6 +21,7 @@ from .evaluation._metrics import (
                                policy_deviation,
                                return_deviation,
 )
+from .evaluation._shaping import reward_error_up_to_shaping
 from .game._arrays import load_spec, save_spec
 from .game._spec import MFGSpec, population_coupling
 from .irl._adversarial import AdversarialResult, fit_mf_airl, fit_pemirl, fit_pemmfirl
@@ -71,5 +72,6 @@ __all__ = [
     "policy_deviation", "adjusted_rand_index", "normalized_mutual_information",
     "bayes_log_likelihood",
     "BootstrapInterval", "bootstrap_interval", "paired_bootstrap_interval",
+    "reward_error_up_to_shaping",
     "CheckReport", "check_policy", "check_mean_field", "check_reward",
 ]

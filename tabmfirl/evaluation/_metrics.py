@@ -56,8 +56,10 @@ from ..irl._learner import trajectories
 from ..irl._likelihood import type_log_likelihood
 from ..solvers._equilibrium import EquilibriumResult, solve_equilibrium
 from ..solvers._exploitability import exploitability, regularised_return
+from ..solvers._model import evaluate_model
 from ..solvers._soft_bellman import soft_bellman_backward
 from ._learned_game import learned_game
+from ._shaping import reward_error_up_to_shaping
 
 __all__ = ["kl_divergence", "return_deviation", "mean_field_deviation", "policy_deviation",
            "adjusted_rand_index", "normalized_mutual_information", "contingency_table",
@@ -467,6 +469,12 @@ class RewardEvaluation:
         several equilibria (or a solve did not converge).
     learned_from_expert : EquilibriumResult
         That equilibrium.
+    reward_error : ndarray, shape (K,)
+        Relative error of the learned reward at the experts' flow, up to
+        potential-based shaping (:func:`tabmfirl.reward_error_up_to_shaping`):
+        0 when the learned reward gives the true soft-optimal policies wherever
+        the experts go along :math:`\mu^E`, 1 as far as the zero reward.  What
+        one flow identifies of the reward itself (``docs/theory.md``, section 8).
     """
 
     return_deviation: np.ndarray
@@ -481,6 +489,7 @@ class RewardEvaluation:
     expert_exploitability: np.ndarray
     policy_deviation_from_expert: np.ndarray
     learned_from_expert: EquilibriumResult
+    reward_error: np.ndarray
 
 
 def evaluate_reward(spec: MFGSpec, learned, *, type_map=None, temperature: float = 1.0,
@@ -493,8 +502,9 @@ def evaluate_reward(spec: MFGSpec, learned, *, type_map=None, temperature: float
     :func:`tabmfirl.solve_equilibrium` on the dynamics of ``spec`` with the
     learned reward (:func:`learned_game`), at the same ``temperature`` as the
     expert's, once from the solver's uniform start and once from the
-    experts' policy; the experts' exploitability in the learned game is
-    reported next to the deviations (:class:`RewardEvaluation`).
+    experts' policy; the experts' exploitability in the learned game and the
+    reward error at the experts' flow up to shaping are reported next to the
+    deviations (:class:`RewardEvaluation`).
 
     Parameters
     ----------
@@ -540,6 +550,10 @@ def evaluate_reward(spec: MFGSpec, learned, *, type_map=None, temperature: float
     from_expert = solve_equilibrium(game, temperature=temperature, backend=backend,
                                     **{**kwargs, "initial_policy": expert.policy})
     gap = exploitability(game, expert.policy, temperature=temperature, backend=backend)
+    reward_error = reward_error_up_to_shaping(
+        evaluate_model(spec, expert.mean_field, expert.state_action, backend=backend),
+        evaluate_model(game, expert.mean_field, expert.state_action, backend=backend),
+        expert.mean_field, expert.policy)
     ret = return_deviation(spec, expert.policy, result.policy, temperature=return_temperature,
                            backend=backend)
     mf = mean_field_deviation(expert.mean_field, result.mean_field)
@@ -554,4 +568,4 @@ def evaluate_reward(spec: MFGSpec, learned, *, type_map=None, temperature: float
         expert=expert, learned=result, expert_exploitability=np.asarray(gap, dtype=float),
         policy_deviation_from_expert=policy_deviation(expert.mean_field, expert.policy,
                                                       from_expert.policy),
-        learned_from_expert=from_expert)
+        learned_from_expert=from_expert, reward_error=reward_error)
