@@ -301,6 +301,8 @@ def run_cell(game, method, seed, settings, checkpoints=None):
             "per_type_policy_deviation": [float(x) for x in ev.policy_deviation],
             "learned_converged": bool(ev.learned.converged), "fit_seconds": seconds,
             "expert_exploitability": float(np.max(gap)),
+            "reward_error": float(np.nanmean(ev.reward_error)),
+            "policy_deviation_from_expert": float(np.mean(ev.policy_deviation_from_expert)),
             "fit_converged": bool(result.converged), "num_iter": int(result.num_iter),
             "budget": iteration_budget(method, int(result.num_iter)),
             "final_loss": float(result.objective_history[-1])}
