@@ -373,12 +373,14 @@ def _interval(values, digits=3):
 
 
 def baselines_table(records, games, methods):
-    """Markdown table of the baselines: seeds, budget, ARI, policy deviation, the experts'
-    exploitability in the learned game (mean [95% bootstrap interval over seeds]),
-    convergence counts and mean fit seconds."""
+    """Markdown table of the baselines: seeds, budget, ARI, policy deviation (from the
+    uniform policy and from the experts'), the experts' exploitability in the learned game,
+    the reward error up to shaping (mean [95% bootstrap interval over the seeds that have
+    it]), convergence counts and mean fit seconds."""
     lines = ["| game | method | seeds | reward steps | ARI | Bayes ARI | policy dev. "
-             "| median (max) | experts' exploitability | fit conv. | learned game conv. "
-             "| fit s |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| median (max) | from experts' policy | experts' exploitability "
+             "| reward error | fit conv. | learned game conv. | fit s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for game, method, rows, _ in _groups(records, games, methods):
         budget = sorted({r["budget"] for r in rows})
         deviations = [r["policy_deviation"] for r in rows]
@@ -388,7 +390,9 @@ def baselines_table(records, games, methods):
             f"| {_interval([r['ari'] for r in rows])} "
             f"| {_interval([r['bayes_ari'] for r in rows])} | {_interval(deviations)} "
             f"| {np.median(deviations):.3g} ({max(deviations):.3g}) "
+            f"| {_interval([r.get('policy_deviation_from_expert') for r in rows])} "
             f"| {_interval([r['expert_exploitability'] for r in rows], 4)} "
+            f"| {_interval([r.get('reward_error') for r in rows])} "
             f"| {_share(rows, 'fit_converged')} | {_share(rows, 'learned_converged')} "
             f"| {np.mean([r['fit_seconds'] for r in rows]):.0f} |")
     return "\n".join(lines)
@@ -561,7 +565,8 @@ def reevaluate(game, method, seed, settings, out):
     The fit is restored from ``out/checkpoints`` (a checkpoint at ``max_iter`` is
     returned as it is); returns the policy deviation, whether the learned game's
     equilibrium converged, and the largest exploitability of the experts' policy
-    in the learned game (no solve of the learned game).
+    in the learned game (no solve of the learned game) and the reward error up to
+    shaping at the experts' flow.
     """
     base = {"exact_600": "adversarial_exact", "sampled_600": "adversarial_sampled"}
     iters = settings["iters"] * (2 if method in base else 1)
@@ -587,7 +592,8 @@ def reevaluate(game, method, seed, settings, out):
         gap = tabmfirl.exploitability(learned_game(spec, fit.head, type_map), expert.policy,
                                       temperature=beta, backend=settings["backend"])
     return {"policy_deviation": float(ev.mean_policy_deviation),
-            "converged": bool(ev.learned.converged), "exploitability": float(gap.max())}
+            "converged": bool(ev.learned.converged), "exploitability": float(gap.max()),
+            "reward_error": float(np.nanmean(ev.reward_error))}
 
 
 def _seeds(text):
@@ -648,7 +654,8 @@ def main(argv=None):
                 "temperature": args.temperature, "iters": args.iters, "backend": args.backend}
     if args.reevaluate:
         print("| game | method | seed | policy dev. then (converged) | now (converged) | "
-              "experts' exploitability in the learned game |\n|---|---|---|---|---|---|")
+              "experts' exploitability in the learned game | reward error |\n"
+              "|---|---|---|---|---|---|---|")
         for game in games:
             for method in methods:
                 for seed in _seeds(args.seeds):
@@ -657,7 +664,7 @@ def main(argv=None):
                     print(f"| {game} | {method} | {seed} | {old['policy_deviation']:.3g} "
                           f"({'yes' if old['learned_converged'] else 'no'}) | "
                           f"{r['policy_deviation']:.3g} ({'yes' if r['converged'] else 'no'}) "
-                          f"| {r['exploitability']:.2g} |", flush=True)
+                          f"| {r['exploitability']:.2g} | {r['reward_error']:.3g} |", flush=True)
         return
     if args.start_ari:
         print("| game | seed | mixture start | " + " | ".join(methods) + " |\n"
