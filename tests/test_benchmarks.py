@@ -109,8 +109,9 @@ def test_random_games_quick_and_resumable(tmp_path, capsys):
     module = _load("random_games")
     records = module.main(["--quick", "--out", str(tmp_path)])
     out = capsys.readouterr().out
-    assert "0 cells cached, 8 to run" in out
-    assert len(list((tmp_path / "cells").glob("*.json"))) == 8
+    cells = 2 * len(module.METHODS)
+    assert f"0 cells cached, {cells} to run" in out
+    assert len(list((tmp_path / "cells").glob("*.json"))) == cells
     rows = {line.split("|")[1].strip(): line for line in out.splitlines()
             if line.startswith("| ") and not line.startswith("| method")}
     assert sorted(rows) == sorted(module.METHODS)
@@ -120,6 +121,7 @@ def test_random_games_quick_and_resumable(tmp_path, capsys):
         assert 0.0 <= record["policy_deviation_from_expert"] < 1e3
         # exploitability >= 0 by definition (up to rounding)
         assert -1e-9 <= record["expert_exploitability"] < 1e3
+        assert 0.0 <= record["reward_error"] < 1e3            # a distance, >= 0
         assert record["ari"] is None or -1.0 <= record["ari"] <= 1.0
     assert all(r["ari"] == 1.0 for r in records if r["method"] == "oracle")  # true labels
     for method, row in rows.items():
@@ -128,7 +130,7 @@ def test_random_games_quick_and_resumable(tmp_path, capsys):
                            .replace(",", " ").split())
         assert low <= mean <= high, (method, row)
     again = module.main(["--quick", "--out", str(tmp_path)])
-    assert "8 cells cached, 0 to run" in capsys.readouterr().out
+    assert f"{cells} cells cached, 0 to run" in capsys.readouterr().out
     assert sorted(json.dumps(r, sort_keys=True) for r in again) == \
         sorted(json.dumps(r, sort_keys=True) for r in records)
 
