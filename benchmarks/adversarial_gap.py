@@ -293,6 +293,12 @@ def run_cell(game, method, seed, settings, checkpoints=None):
                                       backend=settings["backend"])
         gap = tabmfirl.exploitability(learned_game(spec, result.head, type_map), expert.policy,
                                       temperature=beta, backend=settings["backend"])
+        # transfer: the learned reward and the true one, both re-solved under the game's
+        # variant dynamics (investment's threshold 6 changes every type's equilibrium)
+        variant = envs.make(game, types=3, horizon=settings["horizon"], dynamics="variant")
+        transfer = tabmfirl.evaluate_reward(variant, result.head, type_map=type_map,
+                                            temperature=beta, solver_kwargs=solver,
+                                            backend=settings["backend"])
     steps = np.arange(settings["horizon"])
     log_pi = np.log(expert.policy[:, steps, demos.states[:, steps], demos.actions]).sum(-1)
     return {"game": game, "method": method, "seed": seed, "settings": settings, "ari": ari,
@@ -302,6 +308,8 @@ def run_cell(game, method, seed, settings, checkpoints=None):
             "learned_converged": bool(ev.learned.converged), "fit_seconds": seconds,
             "expert_exploitability": float(np.max(gap)),
             "reward_error": float(np.nanmean(ev.reward_error)),
+            "transfer_policy_deviation": float(transfer.mean_policy_deviation),
+            "transfer_learned_converged": bool(transfer.learned.converged),
             "policy_deviation_from_expert": float(np.mean(ev.policy_deviation_from_expert)),
             "fit_converged": bool(result.converged), "num_iter": int(result.num_iter),
             "budget": iteration_budget(method, int(result.num_iter)),
@@ -379,8 +387,8 @@ def baselines_table(records, games, methods):
     it]), convergence counts and mean fit seconds."""
     lines = ["| game | method | seeds | reward steps | ARI | Bayes ARI | policy dev. "
              "| median (max) | from experts' policy | experts' exploitability "
-             "| reward error | fit conv. | learned game conv. | fit s |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| reward error | transfer policy dev. | fit conv. | learned game conv. | fit s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for game, method, rows, _ in _groups(records, games, methods):
         budget = sorted({r["budget"] for r in rows})
         deviations = [r["policy_deviation"] for r in rows]
@@ -393,6 +401,7 @@ def baselines_table(records, games, methods):
             f"| {_interval([r.get('policy_deviation_from_expert') for r in rows])} "
             f"| {_interval([r['expert_exploitability'] for r in rows], 4)} "
             f"| {_interval([r.get('reward_error') for r in rows])} "
+            f"| {_interval([r.get('transfer_policy_deviation') for r in rows])} "
             f"| {_share(rows, 'fit_converged')} | {_share(rows, 'learned_converged')} "
             f"| {np.mean([r['fit_seconds'] for r in rows]):.0f} |")
     return "\n".join(lines)
