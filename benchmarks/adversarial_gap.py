@@ -95,7 +95,7 @@ import numpy as np  # noqa: E402
 
 import tabmfirl  # noqa: E402
 from tabmfirl import envs  # noqa: E402
-from tabmfirl.evaluation._learned_game import learned_game  # noqa: E402
+from tabmfirl._io import atomic_write_json  # noqa: E402
 from tabmfirl.evaluation._metrics import match_types  # noqa: E402
 
 _FIT = {"reward_kind": "additive", "learning_rate": 0.02}
@@ -283,6 +283,18 @@ def run_cell(game, method, seed, settings, checkpoints=None):
         extra = {"expert": expert} if method in INFINITE else {}
         result = METHODS[method](spec, demos, seed, settings, checkpoint=checkpoint, **extra)
         seconds = time.perf_counter() - start
+    return score(game, method, seed, settings, expert, demos, result, seconds)
+
+
+def score(game, method, seed, settings, expert, demos, result, seconds):
+    """The scores of one cell's fit ``result`` (a JSON-able dict): ARI, Bayes ARI, policy
+    deviations of the learned game's equilibrium (from the uniform policy and from the
+    experts'), the experts' exploitability in the learned game, the reward error up to
+    shaping, and the transfer policy deviation under the game's variant dynamics."""
+    beta, solver = settings["temperature"], solver_settings(game)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        spec = envs.make(game, types=3, horizon=settings["horizon"])
         if result.assignments is None:
             type_map, ari = np.arange(3), None
         else:
@@ -291,8 +303,6 @@ def run_cell(game, method, seed, settings, checkpoints=None):
         ev = tabmfirl.evaluate_reward(spec, result.head, type_map=type_map, temperature=beta,
                                       expert=expert, solver_kwargs=solver,
                                       backend=settings["backend"])
-        gap = tabmfirl.exploitability(learned_game(spec, result.head, type_map), expert.policy,
-                                      temperature=beta, backend=settings["backend"])
         # transfer: the learned reward and the true one, both re-solved under the game's
         # variant dynamics (investment's threshold 6 changes every type's equilibrium)
         variant = envs.make(game, types=3, horizon=settings["horizon"], dynamics="variant")
@@ -306,7 +316,7 @@ def run_cell(game, method, seed, settings, checkpoints=None):
             "policy_deviation": float(ev.mean_policy_deviation),
             "per_type_policy_deviation": [float(x) for x in ev.policy_deviation],
             "learned_converged": bool(ev.learned.converged), "fit_seconds": seconds,
-            "expert_exploitability": float(np.max(gap)),
+            "expert_exploitability": float(np.max(ev.expert_exploitability)),
             "reward_error": float(np.nanmean(ev.reward_error)),
             "transfer_policy_deviation": float(transfer.mean_policy_deviation),
             "transfer_learned_converged": bool(transfer.learned.converged),
@@ -569,13 +579,11 @@ def start_ari(game, seed, settings):
 
 
 def reevaluate(game, method, seed, settings, out):
-    """Score a checkpointed cell's fit again with the current solver settings.
+    """Score a checkpointed cell's fit again with the current scores and solver settings.
 
     The fit is restored from ``out/checkpoints`` (a checkpoint at ``max_iter`` is
-    returned as it is); returns the policy deviation, whether the learned game's
-    equilibrium converged, and the largest exploitability of the experts' policy
-    in the learned game (no solve of the learned game) and the reward error up to
-    shaping at the experts' flow.
+    returned as it is, with no further step) and scored by :func:`score`; the fit
+    seconds are the cached cell's.
     """
     base = {"exact_600": "adversarial_exact", "sampled_600": "adversarial_sampled"}
     iters = settings["iters"] * (2 if method in base else 1)
@@ -594,15 +602,9 @@ def reevaluate(game, method, seed, settings, out):
         fit = _adversarial(spec, demos, seed, {**settings, "iters": iters}, checkpoint=copy,
                            expectation=expectation)
         copy.unlink()
-        type_map = match_types(demos.types, fit.assignments, 3, 3)
-        ev = tabmfirl.evaluate_reward(spec, fit.head, type_map=type_map, temperature=beta,
-                                      expert=expert, solver_kwargs=solver_settings(game),
-                                      backend=settings["backend"])
-        gap = tabmfirl.exploitability(learned_game(spec, fit.head, type_map), expert.policy,
-                                      temperature=beta, backend=settings["backend"])
-    return {"policy_deviation": float(ev.mean_policy_deviation),
-            "converged": bool(ev.learned.converged), "exploitability": float(gap.max()),
-            "reward_error": float(np.nanmean(ev.reward_error))}
+    old = _cached(out, game, method, seed, settings)
+    return score(game, method, seed, settings, expert, demos, fit,
+                 old["fit_seconds"] if old else float("nan"))
 
 
 def _seeds(text):
@@ -632,6 +634,8 @@ def main(argv=None):
     parser.add_argument("--reevaluate", action="store_true",
                         help="score the checkpointed cells of --out again with the current "
                              "solver")
+    parser.add_argument("--update", action="store_true",
+                        help="with --reevaluate: write the new scores into the cached cells")
     parser.add_argument("--start-ari", action="store_true",
                         help="ARI of the encoder's pre-training start, then of the fits in "
                              "--out (methods of --methods)")
@@ -672,8 +676,12 @@ def main(argv=None):
                     r = reevaluate(game, method, seed, settings, args.out)
                     print(f"| {game} | {method} | {seed} | {old['policy_deviation']:.3g} "
                           f"({'yes' if old['learned_converged'] else 'no'}) | "
-                          f"{r['policy_deviation']:.3g} ({'yes' if r['converged'] else 'no'}) "
-                          f"| {r['exploitability']:.2g} | {r['reward_error']:.3g} |", flush=True)
+                          f"{r['policy_deviation']:.3g} "
+                          f"({'yes' if r['learned_converged'] else 'no'}) "
+                          f"| {r['expert_exploitability']:.2g} | {r['reward_error']:.3g} |",
+                          flush=True)
+                    if args.update:
+                        atomic_write_json(_cell_file(args.out, game, method, seed), r)
         return
     if args.start_ari:
         print("| game | seed | mixture start | " + " | ".join(methods) + " |\n"

@@ -76,6 +76,13 @@ def test_adversarial_gap_quick(capsys, tmp_path):
     assert (tmp_path / "checkpoints" / "virus__adversarial_exact__100.npz").exists()
     module.main(["--quick", "--methods", methods, "--out", str(tmp_path)])
     assert "0 cells computed" in capsys.readouterr().out
+    # --reevaluate --update: the fit restored from its checkpoint scores as it did
+    cell = tmp_path / "cells" / "virus__adversarial_exact__100.json"
+    before = json.loads(cell.read_text())
+    module.main(["--quick", "--methods", "adversarial_exact", "--out", str(tmp_path),
+                 "--reevaluate", "--update"])
+    after = json.loads(cell.read_text())
+    assert after == before
 
 
 def _gap_record(method, seed, ari, deviation):
