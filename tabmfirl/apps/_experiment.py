@@ -10,7 +10,12 @@ Evaluation (design notes, section 5)
 (:func:`~tabmfirl.evaluation._metrics.match_types`), re-solves the game with the
 learned reward at the experts' temperature and reports the type-averaged
 return, mean-field and policy deviations (:func:`~tabmfirl.evaluate_reward`),
-the same three under the *variant* dynamics (transfer), the adjusted Rand
+the policy deviation of the learned game's equilibrium reached from the
+experts' policy, the experts' largest regularised exploitability in the learned
+game, the reward error at the experts' flow up to shaping (what one flow
+identifies, ``docs/theory.md`` section 8), whether the fit met its own
+convergence test (``fit_converged``, 1 or 0: its mean over seeds is the rate),
+the three deviations under the *variant* dynamics (transfer), the adjusted Rand
 index and NMI of :math:`\arg\max_m q(m\mid\tau)` against the true types, and
 the ARI of the Bayes classifier under the *true* equilibrium policies
 (``bayes_ari``, the reference for type recovery from these trajectories:
@@ -94,7 +99,8 @@ __all__ = ["METRICS", "evaluate_fit", "run_cell", "run_experiment",
 
 #: Metrics reported per cell and aggregated, in table order.
 METRICS = ("ari", "bayes_ari", "nmi", "return_deviation", "mean_field_deviation",
-           "policy_deviation",
+           "policy_deviation", "policy_deviation_from_expert", "expert_exploitability",
+           "reward_error", "fit_converged",
            "transfer_return_deviation", "transfer_mean_field_deviation",
            "transfer_policy_deviation", "held_out_log_likelihood", "held_out_ari",
            "train_log_likelihood", "fit_seconds")
@@ -157,6 +163,10 @@ def evaluate_fit(spec, result, demos, *, temperature: float, expert=None, varian
         "mean_field_deviation": _float(ev.mean_mean_field_deviation),
         "policy_deviation": _float(ev.mean_policy_deviation),
         "learned_converged": bool(ev.learned.converged),
+        "policy_deviation_from_expert": _float(np.mean(ev.policy_deviation_from_expert)),
+        "expert_exploitability": _float(np.max(ev.expert_exploitability)),
+        "reward_error": _float(np.nanmean(ev.reward_error)),
+        "fit_converged": float(bool(result.converged)),
         "per_type": {"return_deviation": [float(x) for x in ev.return_deviation],
                      "mean_field_deviation": [float(x) for x in ev.mean_field_deviation],
                      "policy_deviation": [float(x) for x in ev.policy_deviation]},
@@ -561,6 +571,9 @@ _LABELS = {"ari": "ARI", "bayes_ari": "Bayes ARI", "nmi": "NMI",
            "transfer_return_deviation": "transfer return dev.",
            "transfer_mean_field_deviation": "transfer MF dev.",
            "transfer_policy_deviation": "transfer policy dev.",
+           "policy_deviation_from_expert": "policy dev. from experts' policy",
+           "expert_exploitability": "experts' exploitability",
+           "reward_error": "reward error", "fit_converged": "fit conv. rate",
            "held_out_log_likelihood": "held-out LL", "held_out_ari": "held-out ARI",
            "train_log_likelihood": "train LL", "fit_seconds": "fit s"}
 
