@@ -766,6 +766,10 @@ def _print_metrics(config, game, beta, metrics, held_out, path):
         print(f"  {label}: return deviation {show(metrics[prefix + 'return_deviation'])}, "
               f"mean-field deviation {show(metrics[prefix + 'mean_field_deviation'])}, "
               f"policy deviation {show(metrics[prefix + 'policy_deviation'])}")
+    print(f"  along the experts' flow (docs/theory.md, section 8): experts' exploitability "
+          f"{show(metrics.get('expert_exploitability'))}, reward error up to shaping "
+          f"{show(metrics.get('reward_error'))}; policy deviation from the experts' policy "
+          f"{show(metrics.get('policy_deviation_from_expert'))}")
     if held_out is not None:
         print(f"  held-out: log-likelihood {show(metrics['held_out_log_likelihood'])} per "
               f"trajectory, ARI {show(metrics['held_out_ari'])}")
