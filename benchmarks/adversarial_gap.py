@@ -100,6 +100,7 @@ import numpy as np  # noqa: E402
 import tabmfirl  # noqa: E402
 from tabmfirl import envs  # noqa: E402
 from tabmfirl._io import atomic_write_json  # noqa: E402
+from tabmfirl.evaluation._intervals import format_interval  # noqa: E402
 from tabmfirl.evaluation._metrics import match_types  # noqa: E402
 
 _FIT = {"reward_kind": "additive", "learning_rate": 0.02}
@@ -253,7 +254,7 @@ def iteration_budget(method, num_iter):
     EM method (``len(SCREENED_STARTS) * (n_warmup + SCREEN_ITERATIONS)``)."""
     from tabmfirl.irl._em import SCREEN_ITERATIONS, SCREENED_STARTS
 
-    if method == "em" or method in ("em_linear", "em_wd0.1", "em_wd0.01", "em_wd0"):
+    if method in ("em", "em_linear", "em_wd0.1", "em_wd0.01", "em_wd0"):
         return num_iter + len(SCREENED_STARTS) * (30 + SCREEN_ITERATIONS)
     return num_iter
 
@@ -289,10 +290,10 @@ def run_cell(game, method, seed, settings, checkpoints=None):
         extra = {"expert": expert} if method in INFINITE else {}
         result = METHODS[method](spec, demos, seed, settings, checkpoint=checkpoint, **extra)
         seconds = time.perf_counter() - start
-    return score(game, method, seed, settings, expert, demos, result, seconds)
+    return score(game, method, seed, settings, spec, expert, demos, result, seconds)
 
 
-def score(game, method, seed, settings, expert, demos, result, seconds):
+def score(game, method, seed, settings, spec, expert, demos, result, seconds):
     """The scores of one cell's fit ``result`` (a JSON-able dict): ARI, Bayes ARI, policy
     deviations of the learned game's equilibrium (from the uniform policy and from the
     experts'), the experts' exploitability in the learned game, the reward error up to
@@ -300,7 +301,6 @@ def score(game, method, seed, settings, expert, demos, result, seconds):
     beta, solver = settings["temperature"], solver_settings(game)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        spec = envs.make(game, types=3, horizon=settings["horizon"])
         if result.assignments is None:
             type_map, ari = np.arange(3), None
         else:
@@ -340,9 +340,7 @@ def _task(out, game, method, seed, settings):
     record = run_cell(game, method, seed, settings, Path(out) / "checkpoints")
     path = _cell_file(out, game, method, seed)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(record))
-    os.replace(tmp, path)
+    atomic_write_json(path, record)
     return record
 
 
@@ -390,11 +388,6 @@ def _share(rows, key):
     return f"{sum(bool(r.get(key)) for r in rows)}/{len(rows)}"
 
 
-def _interval(values, digits=3):
-    """Mean [95% percentile bootstrap interval over seeds] of the seeds with a value."""
-    values = [v for v in values if v is not None]
-    return tabmfirl.bootstrap_interval(values).format(digits) if values else "-"
-
 
 def baselines_table(records, games, methods):
     """Markdown table of the baselines: seeds, budget, ARI, policy deviation (from the
@@ -411,13 +404,13 @@ def baselines_table(records, games, methods):
         lines.append(
             f"| {game} | {DISPLAY.get(method, method)} | {len(rows)} "
             f"| {'/'.join(map(str, budget))} "
-            f"| {_interval([r['ari'] for r in rows])} "
-            f"| {_interval([r['bayes_ari'] for r in rows])} | {_interval(deviations)} "
+            f"| {format_interval([r['ari'] for r in rows])} "
+            f"| {format_interval([r['bayes_ari'] for r in rows])} | {format_interval(deviations)} "
             f"| {np.median(deviations):.3g} ({max(deviations):.3g}) "
-            f"| {_interval([r.get('policy_deviation_from_expert') for r in rows])} "
-            f"| {_interval([r['expert_exploitability'] for r in rows], 4)} "
-            f"| {_interval([r.get('reward_error') for r in rows])} "
-            f"| {_interval([r.get('transfer_policy_deviation') for r in rows])} "
+            f"| {format_interval([r.get('policy_deviation_from_expert') for r in rows])} "
+            f"| {format_interval([r['expert_exploitability'] for r in rows], 4)} "
+            f"| {format_interval([r.get('reward_error') for r in rows])} "
+            f"| {format_interval([r.get('transfer_policy_deviation') for r in rows])} "
             f"| {_share(rows, 'fit_converged')} | {_share(rows, 'learned_converged')} "
             f"| {np.mean([r['fit_seconds'] for r in rows]):.0f} |")
     return "\n".join(lines)
@@ -609,7 +602,7 @@ def reevaluate(game, method, seed, settings, out):
                            expectation=expectation)
         copy.unlink()
     old = _cached(out, game, method, seed, settings)
-    return score(game, method, seed, settings, expert, demos, fit,
+    return score(game, method, seed, settings, spec, expert, demos, fit,
                  old["fit_seconds"] if old else float("nan"))
 
 

@@ -61,7 +61,9 @@ import numpy as np  # noqa: E402
 
 import tabmfirl  # noqa: E402
 from tabmfirl import envs  # noqa: E402
+from tabmfirl._io import atomic_write_json  # noqa: E402
 from tabmfirl.envs import predator_prey  # noqa: E402
+from tabmfirl.evaluation._intervals import format_interval  # noqa: E402
 from tabmfirl.evaluation._metrics import match_types  # noqa: E402
 
 K = 3
@@ -150,16 +152,9 @@ def _task(out, seed, variant, method, settings):
     if out is not None:
         path = _cell_file(out, seed, variant, method)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(record))
-        os.replace(tmp, path)
+        atomic_write_json(path, record)
     return record
 
-
-def _cell(values, digits=3):
-    """Mean [95% bootstrap interval] over the seeds that have a value (``-`` if none)."""
-    values = [v for v in values if v is not None]
-    return tabmfirl.bootstrap_interval(values).format(digits) if values else "-"
 
 
 def table(records):
@@ -172,9 +167,9 @@ def table(records):
                            and r["variant"] == variant), key=lambda r: r["seed"])
             if not rows:
                 continue
-            cells = [_cell([r["ari"] for r in rows]),
-                     _cell([r.get("policy_deviation") for r in rows]),
-                     _cell([None if "fit_converged" not in r else float(r["fit_converged"])
+            cells = [format_interval([r["ari"] for r in rows]),
+                     format_interval([r.get("policy_deviation") for r in rows]),
+                     format_interval([None if "fit_converged" not in r else float(r["fit_converged"])
                             for r in rows], 2)]
             lines.append(f"| {method} | {variant} | {len(rows)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

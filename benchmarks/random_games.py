@@ -75,7 +75,9 @@ import numpy as np  # noqa: E402
 
 import tabmfirl  # noqa: E402
 from tabmfirl import envs  # noqa: E402
+from tabmfirl._io import atomic_write_json  # noqa: E402
 from tabmfirl.envs import random_games  # noqa: E402
+from tabmfirl.evaluation._intervals import format_interval  # noqa: E402
 from tabmfirl.evaluation._metrics import match_types  # noqa: E402
 
 K = 3
@@ -178,16 +180,9 @@ def _task(out, i, method, settings):
     if out is not None:
         path = _cell_file(out, i, method)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(record))
-        os.replace(tmp, path)
+        atomic_write_json(path, record)
     return record
 
-
-def _cell(values, digits=3):
-    """Mean [95% bootstrap interval] over the instances that have a value (``-`` if none)."""
-    values = [v for v in values if v is not None]
-    return tabmfirl.bootstrap_interval(values).format(digits) if values else "-"
 
 
 COLUMNS = (("ARI", "ari", 3), ("Bayes ARI", "bayes_ari", 3),
@@ -205,7 +200,7 @@ def table(records, methods):
              "|---|---|" + "---|" * len(COLUMNS)]
     for method in methods:
         rows = [r for r in records if r["method"] == method]
-        cells = [_cell([None if r[key] is None else float(r[key]) for r in rows], digits)
+        cells = [format_interval([None if r[key] is None else float(r[key]) for r in rows], digits)
                  for _, key, digits in COLUMNS]
         lines.append(f"| {method} | {len(rows)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

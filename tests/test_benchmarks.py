@@ -142,12 +142,6 @@ def test_random_games_quick_and_resumable(tmp_path, capsys):
         sorted(json.dumps(r, sort_keys=True) for r in records)
 
 
-def test_random_games_cell_skips_missing_values():
-    module = _load("random_games")
-    assert module._cell([None, None]) == "-"
-    assert module._cell([5.0, None], digits=1) == "5.0 [5.0, 5.0]"
-
-
 def test_type_separation_quick(tmp_path, capsys):
     """benchmarks/type_separation.py --quick: one row per separation, the figure, and a
     rerun that reads the cells back (the same table)."""

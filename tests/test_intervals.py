@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 
 import tabmfirl
 from tabmfirl import BootstrapInterval, bootstrap_interval, paired_bootstrap_interval
+from tabmfirl.evaluation._intervals import format_interval
 
 
 def test_matches_a_plain_numpy_bootstrap():
@@ -57,6 +58,11 @@ def test_paired_difference_removes_the_shared_variation():
     unpaired_a, unpaired_b = bootstrap_interval(a), bootstrap_interval(b)
     assert unpaired_a.low < unpaired_b.high         # unpaired intervals overlap
     assert not paired_bootstrap_interval(b, b).excludes(0.0)
+
+
+def test_table_cell_skips_missing_values():
+    assert format_interval([None, None]) == "-"
+    assert format_interval([5.0, None], digits=1) == "5.0 [5.0, 5.0]"
 
 
 def test_format():

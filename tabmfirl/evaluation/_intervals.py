@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["BootstrapInterval", "bootstrap_interval", "paired_bootstrap_interval"]
+__all__ = ["BootstrapInterval", "bootstrap_interval", "paired_bootstrap_interval",
+           "format_interval"]
 
 
 @dataclass(frozen=True)
@@ -133,3 +134,22 @@ def paired_bootstrap_interval(values, reference, **options) -> BootstrapInterval
         raise ValueError(f"values and reference must pair run for run, got lengths "
                          f"{values.size} and {reference.size}")
     return bootstrap_interval(values - reference, **options)
+
+
+def format_interval(values, digits: int = 3) -> str:
+    """A results-table cell: ``"mean [low, high]"`` (:func:`bootstrap_interval`) over the runs
+    whose value is not ``None``, or ``"-"`` when none has one.
+
+    Parameters
+    ----------
+    values : sequence of float or None
+        One entry per run; ``None`` for a run without the score.
+    digits : int
+        Decimals.
+
+    Returns
+    -------
+    str
+    """
+    present = [v for v in values if v is not None]
+    return bootstrap_interval(present).format(digits) if present else "-"
